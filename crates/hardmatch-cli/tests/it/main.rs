@@ -1,0 +1,5 @@
+//! hardmatch's one integration-test binary: every test that runs the real `hardmatch`
+//! executable lives in a module here, so the suite links once.
+
+mod convert;
+mod support;

@@ -1,0 +1,357 @@
+//! The Entra ID tenant as the rules see it, and the tenant snapshot format.
+//!
+//! Users, domains, role assignments and sync settings keep Microsoft Graph's own JSON
+//! shape (camelCase, as `GET /users` returns them), so that a snapshot can be compared
+//! with Graph responses and loaded by the emulator as a fixture. Only the envelope
+//! (`format_version`, `source`, `taken_at`, …) is ours, in snake_case like the AD snapshot.
+
+use serde::{Deserialize, Serialize};
+
+use crate::anchor::ImmutableId;
+
+/// The tenant snapshot format this build writes and reads.
+pub const TENANT_SNAPSHOT_FORMAT_VERSION: u32 = 1;
+
+/// A Graph `user`, active or in the recycle bin (`deletedDateTime` set).
+///
+/// Properties the rules never read are not modelled; a snapshot keeps only these.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudUser {
+    pub id: String,
+    pub user_principal_name: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub mail: Option<String>,
+    #[serde(default)]
+    pub mail_nickname: Option<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub proxy_addresses: Vec<String>,
+    #[serde(default)]
+    pub account_enabled: Option<bool>,
+    #[serde(default)]
+    pub created_date_time: Option<String>,
+    #[serde(default)]
+    pub deleted_date_time: Option<String>,
+    #[serde(default)]
+    pub on_premises_immutable_id: Option<ImmutableId>,
+    /// `true` synced now, `false` was synced, `null` never synced (entra-matching.md §1).
+    #[serde(default)]
+    pub on_premises_sync_enabled: Option<bool>,
+    #[serde(default)]
+    pub on_premises_last_sync_date_time: Option<String>,
+    #[serde(default)]
+    pub on_premises_distinguished_name: Option<String>,
+    #[serde(default)]
+    pub on_premises_sam_account_name: Option<String>,
+    #[serde(default)]
+    pub on_premises_user_principal_name: Option<String>,
+    #[serde(default)]
+    pub on_premises_domain_name: Option<String>,
+    #[serde(default)]
+    pub on_premises_security_identifier: Option<String>,
+    /// Graph beta only; read there for the 2026 hard-match hardening.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_premises_object_identifier: Option<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub on_premises_provisioning_errors: Vec<OnPremisesProvisioningError>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub assigned_licenses: Vec<AssignedLicense>,
+    /// Absent when the tenant has no P1/P2 or the token lacks AuditLog.Read.All:
+    /// "unknown", never "unused".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_activity: Option<SignInActivity>,
+}
+
+impl CloudUser {
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_date_time.is_some()
+    }
+
+    pub fn is_synced(&self) -> bool {
+        self.on_premises_sync_enabled == Some(true)
+    }
+
+    pub fn is_licensed(&self) -> bool {
+        !self.assigned_licenses.is_empty()
+    }
+
+    /// The `SMTP:` proxy address, else `mail`.
+    pub fn primary_smtp_address(&self) -> Option<&str> {
+        self.proxy_addresses
+            .iter()
+            .find_map(|address| address.strip_prefix("SMTP:"))
+            .or(self.mail.as_deref())
+    }
+
+    /// Every SMTP address, primary or secondary, without the prefix.
+    pub fn smtp_addresses(&self) -> impl Iterator<Item = &str> {
+        self.proxy_addresses.iter().filter_map(|address| {
+            let (prefix, value) = address.split_once(':')?;
+            prefix.eq_ignore_ascii_case("smtp").then_some(value)
+        })
+    }
+}
+
+/// Graph `onPremisesProvisioningError`: a quarantined UPN or proxy address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OnPremisesProvisioningError {
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub occurred_date_time: Option<String>,
+    #[serde(default)]
+    pub property_causing_error: Option<String>,
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// Graph `assignedLicense`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignedLicense {
+    pub sku_id: String,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub disabled_plans: Vec<String>,
+}
+
+/// Graph `signInActivity`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInActivity {
+    #[serde(default)]
+    pub last_sign_in_date_time: Option<String>,
+    #[serde(default)]
+    pub last_non_interactive_sign_in_date_time: Option<String>,
+    #[serde(default)]
+    pub last_successful_sign_in_date_time: Option<String>,
+}
+
+/// Graph `domain` (from `GET /domains`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Domain {
+    /// The domain name, e.g. `contoso.com`.
+    pub id: String,
+    /// `Managed` or `Federated`.
+    #[serde(default = "managed")]
+    pub authentication_type: String,
+    #[serde(default)]
+    pub is_default: bool,
+    #[serde(default)]
+    pub is_initial: bool,
+    #[serde(default)]
+    pub is_verified: bool,
+}
+
+fn managed() -> String {
+    "Managed".to_owned()
+}
+
+impl Domain {
+    pub fn is_federated(&self) -> bool {
+        self.authentication_type.eq_ignore_ascii_case("Federated")
+    }
+}
+
+/// Graph `onPremisesDirectorySynchronizationFeature`: the tenant's matching switches.
+/// Only the ones the rules use are modelled; the rest pass through `other`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncFeatures {
+    #[serde(default)]
+    pub block_cloud_object_takeover_through_hard_match_enabled: bool,
+    #[serde(default)]
+    pub block_soft_match_enabled: bool,
+    #[serde(default)]
+    pub soft_match_on_upn_enabled: bool,
+    #[serde(default = "enabled")]
+    pub quarantine_upon_upn_conflict_enabled: bool,
+    #[serde(default = "enabled")]
+    pub quarantine_upon_proxy_addresses_conflict_enabled: bool,
+    #[serde(default)]
+    pub password_sync_enabled: bool,
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+/// Graph `onPremisesAccidentalDeletionPrevention`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccidentalDeletionPrevention {
+    /// `disabled` or `enabledForCount` (or `enabledForPercentage`).
+    pub synchronization_prevention_type: String,
+    pub alert_threshold: u32,
+}
+
+impl Default for AccidentalDeletionPrevention {
+    fn default() -> Self {
+        Self {
+            synchronization_prevention_type: "enabledForCount".to_owned(),
+            alert_threshold: 500,
+        }
+    }
+}
+
+/// Graph `onPremisesDirectorySynchronizationConfiguration`, the part the rules use.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncConfiguration {
+    #[serde(default)]
+    pub accidental_deletion_prevention: AccidentalDeletionPrevention,
+}
+
+/// Graph `onPremisesDirectorySynchronization`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OnPremisesSynchronization {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub configuration: SyncConfiguration,
+    #[serde(default)]
+    pub features: SyncFeatures,
+}
+
+/// A Graph `unifiedRoleAssignment`, or a PIM eligibility of the same shape.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleAssignment {
+    #[serde(default)]
+    pub id: String,
+    pub principal_id: String,
+    pub role_definition_id: String,
+    #[serde(default = "tenant_scope")]
+    pub directory_scope_id: String,
+}
+
+fn tenant_scope() -> String {
+    "/".to_owned()
+}
+
+/// A Graph `unifiedRoleDefinition`, to name roles in evidence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleDefinition {
+    pub id: String,
+    pub display_name: String,
+    #[serde(default)]
+    pub is_privileged: Option<bool>,
+}
+
+/// Tenant-wide facts: identity, domains and sync state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantInfo {
+    /// The tenant (directory) id, a GUID.
+    pub id: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// The `*.onmicrosoft.com` domain every tenant has.
+    pub initial_domain: String,
+    #[serde(default)]
+    pub domains: Vec<Domain>,
+    /// From `GET /organization`.
+    #[serde(default)]
+    pub on_premises_sync_enabled: Option<bool>,
+    #[serde(default)]
+    pub on_premises_last_sync_date_time: Option<String>,
+    /// `None` when it could not be read (it needs a delegated Global Administrator).
+    #[serde(default)]
+    pub on_premises_synchronization: Option<OnPremisesSynchronization>,
+}
+
+impl TenantInfo {
+    /// The verified domain a UPN suffix names, if any (case-insensitive).
+    pub fn verified_domain(&self, suffix: &str) -> Option<&Domain> {
+        self.domains
+            .iter()
+            .find(|domain| domain.is_verified && domain.id.eq_ignore_ascii_case(suffix))
+    }
+}
+
+/// Where a tenant snapshot was read from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSnapshotSource {
+    /// `graph`, `emulator` or `fixture`.
+    pub kind: String,
+    /// The Graph base URL. Never credentials.
+    pub location: String,
+}
+
+/// A point-in-time copy of a tenant, as written by `hardmatch snapshot tenant`.
+///
+/// Deleted users are in `users` too, marked by `deletedDateTime`, exactly as the emulator's
+/// fixture format expects them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSnapshot {
+    pub format_version: u32,
+    pub source: TenantSnapshotSource,
+    /// RFC 3339, supplied by the caller.
+    pub taken_at: String,
+    pub tenant: TenantInfo,
+    pub users: Vec<CloudUser>,
+    #[serde(default)]
+    pub role_definitions: Vec<RoleDefinition>,
+    #[serde(default)]
+    pub role_assignments: Vec<RoleAssignment>,
+    #[serde(default)]
+    pub role_eligibilities: Vec<RoleAssignment>,
+}
+
+fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_graph_user_as_get_users_returns_it() {
+        let json = r#"{
+            "id": "6ea91a8d-e32e-41a1-b7bd-d2d185eed0e0",
+            "userPrincipalName": "Adams@contoso.com",
+            "onPremisesImmutableId": "e4ToILwDyEOpOxdbtIkFig==",
+            "onPremisesSyncEnabled": null,
+            "proxyAddresses": ["SMTP:adams@contoso.com", "smtp:a@contoso.onmicrosoft.com"],
+            "assignedLicenses": [{"disabledPlans": [], "skuId": "c7df2760-2c81-4ef7-b578-5b5392b571df"}],
+            "onPremisesProvisioningErrors": null,
+            "businessPhones": []
+        }"#;
+        let user: CloudUser = serde_json::from_str(json).unwrap();
+        assert!(user.is_licensed());
+        assert!(!user.is_synced());
+        assert!(!user.is_deleted());
+        assert_eq!(user.primary_smtp_address(), Some("adams@contoso.com"));
+        assert_eq!(user.smtp_addresses().count(), 2);
+        assert_eq!(
+            user.on_premises_immutable_id
+                .as_ref()
+                .map(ImmutableId::as_str),
+            Some("e4ToILwDyEOpOxdbtIkFig==")
+        );
+        let written = serde_json::to_value(&user).unwrap();
+        assert_eq!(written["userPrincipalName"], "Adams@contoso.com");
+        assert!(written.get("onPremisesObjectIdentifier").is_none());
+    }
+
+    #[test]
+    fn sync_features_keep_unmodelled_flags() {
+        let json = r#"{"blockSoftMatchEnabled": true, "groupWriteBackEnabled": false}"#;
+        let features: SyncFeatures = serde_json::from_str(json).unwrap();
+        assert!(features.block_soft_match_enabled);
+        assert!(features.quarantine_upon_upn_conflict_enabled);
+        let written = serde_json::to_value(&features).unwrap();
+        assert_eq!(written["groupWriteBackEnabled"], false);
+    }
+}
