@@ -8,7 +8,9 @@
 pub mod args;
 pub mod commands;
 pub mod error;
+pub mod output;
 pub mod printer;
+pub mod settings;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
