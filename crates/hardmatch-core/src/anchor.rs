@@ -635,10 +635,10 @@ mod tests {
 
         #[test]
         fn custom_anchor_text_survives_unchanged(text in "[A-Za-z0-9-]{1,20}") {
-            if let Ok(parsed) = parse_anchor(&text) {
-                if parsed.form == AnchorForm::Custom {
-                    prop_assert_eq!(parsed.immutable_id.as_str(), text.as_str());
-                }
+            if let Ok(parsed) = parse_anchor(&text)
+                && parsed.form == AnchorForm::Custom
+            {
+                prop_assert_eq!(parsed.immutable_id.as_str(), text.as_str());
             }
         }
     }

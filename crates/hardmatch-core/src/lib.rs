@@ -7,4 +7,8 @@
 
 pub mod ad;
 pub mod anchor;
+mod index;
+pub mod sync;
 pub mod tenant;
+#[cfg(test)]
+mod testing;

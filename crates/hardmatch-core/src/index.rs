@@ -1,0 +1,175 @@
+//! Borrowed lookup keys and compact multi-maps for joining directories of a million users.
+//!
+//! Both sides of a join hold their strings already; copying or lowercasing each of them
+//! for a hash map would double the memory of a 1M × 1M run. Keys here borrow from the
+//! inputs and fold ASCII case while hashing, and a value held by one object (the common
+//! case) costs no allocation.
+
+use std::hash::{Hash, Hasher};
+
+/// A string compared and hashed without regard to ASCII case, as Entra ID compares UPNs
+/// and SMTP addresses. Non-ASCII characters compare exactly: Entra's own folding of them
+/// is not documented, and treating them as different errs towards reporting a conflict
+/// as "no match" rather than inventing one.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Folded<'a>(pub(crate) &'a str);
+
+impl PartialEq for Folded<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(other.0)
+    }
+}
+
+impl Eq for Folded<'_> {}
+
+impl Hash for Folded<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for byte in self.0.bytes() {
+            state.write_u8(byte.to_ascii_lowercase());
+        }
+        // The terminator keeps ("ab", "c") and ("a", "bc") apart, as `str`'s own hash does.
+        state.write_u8(0xff);
+    }
+}
+
+/// The objects holding one value: almost always one, sometimes several (a conflict).
+#[derive(Clone, Debug)]
+pub(crate) enum Holders {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+impl Holders {
+    pub(crate) fn push(&mut self, index: u32) {
+        match self {
+            Self::One(first) => {
+                if *first != index {
+                    *self = Self::Many(vec![*first, index]);
+                }
+            }
+            Self::Many(all) => {
+                if !all.contains(&index) {
+                    all.push(index);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u32] {
+        match self {
+            Self::One(index) => std::slice::from_ref(index),
+            Self::Many(all) => all,
+        }
+    }
+}
+
+/// A multi-map from borrowed keys to object indexes, in insertion order per key.
+#[derive(Debug)]
+pub(crate) struct MultiIndex<K> {
+    map: std::collections::HashMap<K, Holders>,
+}
+
+impl<K: Hash + Eq> MultiIndex<K> {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Self {
+            map: std::collections::HashMap::with_capacity(capacity),
+        }
+    }
+
+    pub(crate) fn insert(&mut self, key: K, index: u32) {
+        match self.map.entry(key) {
+            std::collections::hash_map::Entry::Occupied(mut entry) => entry.get_mut().push(index),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                entry.insert(Holders::One(index));
+            }
+        }
+    }
+
+    pub(crate) fn get(&self, key: &K) -> &[u32] {
+        self.map.get(key).map_or(&[], Holders::as_slice)
+    }
+
+    /// Every key held by more than one object.
+    #[allow(dead_code, reason = "used by the on-prem hygiene checks")]
+    pub(crate) fn duplicates(&self) -> impl Iterator<Item = (&K, &[u32])> {
+        self.map.iter().filter_map(|(key, holders)| match holders {
+            Holders::Many(all) => Some((key, all.as_slice())),
+            Holders::One(_) => None,
+        })
+    }
+}
+
+/// Splits `smtp:value` into its value when the prefix is SMTP in any case.
+pub(crate) fn smtp_value(proxy_address: &str) -> Option<&str> {
+    let (prefix, value) = proxy_address.split_once(':')?;
+    prefix.eq_ignore_ascii_case("smtp").then_some(value)
+}
+
+/// The domain part of an address or UPN (after the last `@`).
+pub(crate) fn domain_of(address: &str) -> Option<&str> {
+    address.rsplit_once('@').map(|(_, domain)| domain)
+}
+
+/// FNV-1a, 64 bits: a small, stable hash for deterministic numbers and fingerprints.
+///
+/// Stable across builds and platforms (unlike `std`'s `DefaultHasher`), which matters
+/// because its output lands in plan files and placeholder UPNs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fnv1a(u64);
+
+impl Fnv1a {
+    pub(crate) const fn new() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+
+    pub(crate) fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 ^= u64::from(*byte);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    /// Writes a field and a separator, so that field boundaries are part of the hash.
+    #[allow(dead_code, reason = "used by plan fingerprints")]
+    pub(crate) fn write_field(&mut self, text: &str) {
+        self.write(text.as_bytes());
+        self.write(&[0x1f]);
+    }
+
+    pub(crate) const fn finish(self) -> u64 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn folded_keys_ignore_ascii_case_only() {
+        let set: HashSet<Folded<'_>> = [Folded("Adele@Contoso.com")].into_iter().collect();
+        assert!(set.contains(&Folded("adele@contoso.COM")));
+        assert!(!set.contains(&Folded("adèle@contoso.com")));
+    }
+
+    #[test]
+    fn multi_index_keeps_every_holder_once() {
+        let mut index = MultiIndex::with_capacity(4);
+        index.insert(Folded("a@x"), 1);
+        index.insert(Folded("A@X"), 1);
+        index.insert(Folded("a@x"), 2);
+        assert_eq!(index.get(&Folded("a@X")), &[1, 2]);
+        assert_eq!(index.duplicates().count(), 1);
+        assert!(index.get(&Folded("b@x")).is_empty());
+    }
+
+    #[test]
+    fn fnv_matches_the_published_test_vector() {
+        // FNV-1a 64 of "a" is 0xaf63dc4c8601ec8c (Fowler/Noll/Vo test suite).
+        let mut hash = Fnv1a::new();
+        hash.write(b"a");
+        assert_eq!(hash.finish(), 0xaf63_dc4c_8601_ec8c);
+    }
+}
