@@ -1,0 +1,305 @@
+//! Everything that can go wrong reading or writing AD, each with the next step to take.
+//!
+//! An admin running hardmatch against a domain controller meets certificate, credential and
+//! policy problems long before any matching happens. Each variant's `Display` names the
+//! cause with the values involved (never a password); [`AdError::hint`] says what to do.
+
+use std::path::PathBuf;
+
+/// An AD adapter failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdError {
+    #[error("cannot reach the LDAP server at `{url}`: {detail}")]
+    Unreachable { url: String, detail: String },
+
+    #[error("`{url}` did not answer within {seconds} s")]
+    Timeout { url: String, seconds: u64 },
+
+    #[error("the certificate of `{url}` is not trusted: {detail}")]
+    TlsUntrusted { url: String, detail: String },
+
+    #[error("the certificate of `{url}` is not valid for that host name: {detail}")]
+    TlsName { url: String, detail: String },
+
+    #[error("TLS with `{url}` failed: {detail}")]
+    Tls { url: String, detail: String },
+
+    #[error("cannot use CA certificate file `{path}`: {detail}", path = path.display())]
+    CaCertificate { path: PathBuf, detail: String },
+
+    #[error("`{url}` rejected the credentials of `{bind_name}`{reason}", reason = ad_bind_reason(diagnostic))]
+    InvalidCredentials {
+        url: String,
+        bind_name: String,
+        /// The server's diagnostic text; AD's carries a `data 52e`-style sub-code.
+        diagnostic: String,
+    },
+
+    #[error(
+        "`{url}` requires a protected connection for this bind (strongAuthRequired): {diagnostic}"
+    )]
+    StrongAuthRequired { url: String, diagnostic: String },
+
+    #[error("`{url}` stopped the search at its size limit after {entries} entries")]
+    SizeLimit { url: String, entries: u64 },
+
+    #[error("`{url}` stopped the search at its time limit after {entries} entries")]
+    TimeLimit { url: String, entries: u64 },
+
+    #[error("`{url}`: {operation} failed with LDAP result {code} ({name}): {diagnostic}")]
+    Ldap {
+        url: String,
+        operation: &'static str,
+        code: u32,
+        name: &'static str,
+        diagnostic: String,
+    },
+
+    #[error("`{url}` is not an LDAP URL: {detail}")]
+    InvalidUrl { url: String, detail: String },
+
+    #[error("entry `{distinguished_name}`: {detail}")]
+    MalformedEntry {
+        distinguished_name: String,
+        detail: String,
+    },
+
+    #[error("cannot read `{path}`: {source}", path = path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("`{path}` is not a CSV file hardmatch can read: {detail} (line {line})", path = path.display())]
+    Csv {
+        path: PathBuf,
+        line: u64,
+        detail: String,
+    },
+
+    #[error("`{path}` has no `{column}` column", path = path.display())]
+    MissingColumn { path: PathBuf, column: String },
+
+    #[error("`{path}` line {line}, column `{column}`: {detail}", path = path.display())]
+    ExportValue {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        detail: String,
+    },
+
+    #[error("`{path}` is not valid {encoding} text: {detail}", path = path.display())]
+    Encoding {
+        path: PathBuf,
+        encoding: &'static str,
+        detail: String,
+    },
+
+    #[error("`{path}` line {line}: {detail}", path = path.display())]
+    Ldif {
+        path: PathBuf,
+        line: u64,
+        detail: String,
+    },
+
+    #[error("`{path}`: cannot tell the export format from the file name; expected .csv or .ldif", path = path.display())]
+    UnknownExportFormat { path: PathBuf },
+
+    #[error("no user entry `{distinguished_name}` at `{url}`")]
+    NoSuchEntry {
+        url: String,
+        distinguished_name: String,
+    },
+
+    #[error(
+        "refused to change {attribute} of `{distinguished_name}`: the directory holds {actual}, the plan expected {expected}"
+    )]
+    PreconditionFailed {
+        distinguished_name: String,
+        attribute: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error("cannot start the runtime for a blocking AD read: {0}")]
+    Runtime(std::io::Error),
+}
+
+impl AdError {
+    /// The next step for the admin, when there is a useful one.
+    pub fn hint(&self) -> Option<String> {
+        let hint = match self {
+            Self::Unreachable { .. } => {
+                "check the host name and port (LDAPS is usually 636, LDAP/StartTLS 389) and that no firewall is in the way".to_owned()
+            }
+            Self::Timeout { .. } => {
+                "check that the server is up and reachable; a busy DC may need a longer --timeout".to_owned()
+            }
+            Self::TlsUntrusted { .. } => {
+                "pass --ca-cert FILE with the PEM certificate of the CA that issued the domain controller's certificate".to_owned()
+            }
+            Self::TlsName { .. } => {
+                "connect with a host name the certificate lists in its subjectAltName (usually the DC's FQDN), not an alias or IP address it lacks".to_owned()
+            }
+            Self::Tls { .. } => {
+                "check that the port speaks the protocol of the URL: ldaps:// for 636, ldap:// (StartTLS) for 389".to_owned()
+            }
+            Self::CaCertificate { .. } => {
+                "pass a readable PEM file containing `-----BEGIN CERTIFICATE-----` blocks".to_owned()
+            }
+            Self::InvalidCredentials { .. } => {
+                "check the bind DN/UPN and password (a UPN looks like svc-hardmatch@corp.contoso.com)".to_owned()
+            }
+            Self::StrongAuthRequired { .. } => {
+                "use ldaps:// or StartTLS (ldap:// with TLS left on): the DC refuses simple binds without encryption".to_owned()
+            }
+            Self::SizeLimit { .. } | Self::TimeLimit { .. } => {
+                "the server did not honour paging; narrow --base-dn or --filter, or raise the server's MaxPageSize/MaxQueryDuration".to_owned()
+            }
+            Self::Ldap { code: 50, .. } => {
+                "the bind account lacks the permission; use an account delegated to read (or, for writes, write) these attributes".to_owned()
+            }
+            Self::Ldap { code: 32, .. } => "check --base-dn: the server has no such entry".to_owned(),
+            Self::Ldap { .. } => return None,
+            Self::InvalidUrl { .. } => {
+                "write it as ldaps://dc1.corp.contoso.com or ldap://dc1.corp.contoso.com:389".to_owned()
+            }
+            Self::MalformedEntry { .. } => {
+                "fix the attribute in AD or leave the entry out with --filter; hardmatch does not guess anchors".to_owned()
+            }
+            Self::Io { .. } => "check the path and its permissions".to_owned(),
+            Self::Csv { .. } => {
+                "re-export with PowerShell's Export-Csv (it quotes every field) and do not edit the file in a spreadsheet that changes quoting".to_owned()
+            }
+            Self::MissingColumn { column, .. } => format!(
+                "export with the column included, e.g. Get-ADUser -Filter * -Properties * | Export-Csv -NoTypeInformation -Encoding UTF8 users.csv (see docs for `{column}`)"
+            ),
+            Self::ExportValue { column, .. } => export_value_hint(column),
+            Self::Encoding { .. } => {
+                "re-export with -Encoding UTF8 (or Unicode); Windows PowerShell 5.1 writes ASCII by default, which loses non-English names".to_owned()
+            }
+            Self::Ldif { .. } => {
+                "export with ldifde -f users.ldif or ldapsearch -LLL; hand edits must keep `attr: value` / `attr:: base64` lines and one-space continuation lines".to_owned()
+            }
+            Self::UnknownExportFormat { .. } => {
+                "rename the file to end in .csv (Export-Csv, csvde) or .ldif (ldifde, ldapsearch)".to_owned()
+            }
+            Self::NoSuchEntry { .. } => {
+                "the object was moved, renamed or deleted since the plan was made; take a new snapshot and plan again".to_owned()
+            }
+            Self::PreconditionFailed { .. } => {
+                "someone changed the object since the plan was made; take a new snapshot and plan again".to_owned()
+            }
+            Self::Runtime(_) => return None,
+        };
+        Some(hint)
+    }
+}
+
+fn export_value_hint(column: &str) -> String {
+    let lowered = column.to_ascii_lowercase();
+    if lowered == "proxyaddresses" {
+        "PowerShell wrote the collection's type name instead of the addresses; export them \
+         joined: Select-Object *,@{n='proxyAddresses';e={$_.proxyAddresses -join ';'}} -ExcludeProperty proxyAddresses"
+            .to_owned()
+    } else if lowered.contains("guid") {
+        "PowerShell wrote `System.Byte[]` or an unreadable value; export the GUID as text: \
+         @{n='mS-DS-ConsistencyGuid';e={if($_.'mS-DS-ConsistencyGuid'){[guid][byte[]]$_.'mS-DS-ConsistencyGuid'}}}"
+            .to_owned()
+    } else {
+        format!("export `{column}` as plain text")
+    }
+}
+
+/// AD's `data XXX` sub-code of an invalidCredentials diagnostic, in words.
+fn ad_bind_reason(diagnostic: &str) -> String {
+    let Some(position) = diagnostic.find("data ") else {
+        return String::new();
+    };
+    let code: String = diagnostic[position + 5..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect();
+    let reason = match code.to_ascii_lowercase().as_str() {
+        "525" => "user not found",
+        "52e" => "wrong password",
+        "530" => "logon not permitted at this time",
+        "531" => "logon not permitted from this workstation",
+        "532" => "password expired",
+        "533" => "account disabled",
+        "701" => "account expired",
+        "773" => "password must be changed",
+        "775" => "account locked out",
+        _ => return String::new(),
+    };
+    format!(" ({reason})")
+}
+
+/// The RFC 4511 name of an LDAP result code, for messages.
+pub(crate) fn result_code_name(code: u32) -> &'static str {
+    match code {
+        0 => "success",
+        1 => "operationsError",
+        2 => "protocolError",
+        3 => "timeLimitExceeded",
+        4 => "sizeLimitExceeded",
+        7 => "authMethodNotSupported",
+        8 => "strongAuthRequired",
+        10 => "referral",
+        11 => "adminLimitExceeded",
+        12 => "unavailableCriticalExtension",
+        13 => "confidentialityRequired",
+        16 => "noSuchAttribute",
+        17 => "undefinedAttributeType",
+        19 => "constraintViolation",
+        20 => "attributeOrValueExists",
+        21 => "invalidAttributeSyntax",
+        32 => "noSuchObject",
+        34 => "invalidDNSyntax",
+        49 => "invalidCredentials",
+        50 => "insufficientAccessRights",
+        51 => "busy",
+        52 => "unavailable",
+        53 => "unwillingToPerform",
+        64 => "namingViolation",
+        65 => "objectClassViolation",
+        68 => "entryAlreadyExists",
+        80 => "other",
+        _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_credentials_name_the_ad_sub_code() {
+        let error = AdError::InvalidCredentials {
+            url: "ldaps://dc1".into(),
+            bind_name: "svc@corp".into(),
+            diagnostic: "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 52e, v4563".into(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "`ldaps://dc1` rejected the credentials of `svc@corp` (wrong password)"
+        );
+        assert!(error.hint().unwrap().contains("bind DN/UPN and password"));
+    }
+
+    #[test]
+    fn every_user_facing_error_has_a_hint() {
+        let error = AdError::TlsUntrusted {
+            url: "ldaps://dc1".into(),
+            detail: "unknown issuer".into(),
+        };
+        assert!(error.hint().unwrap().contains("--ca-cert"));
+        let error = AdError::StrongAuthRequired {
+            url: "ldap://dc1".into(),
+            diagnostic: String::new(),
+        };
+        assert!(error.hint().unwrap().contains("ldaps://"));
+    }
+}

@@ -1,0 +1,370 @@
+//! Live reads over LDAP(S): connect, bind, paged search, and the error mapping that turns
+//! ldap3's and rustls's failures into messages an admin can act on.
+//!
+//! Paging uses ldap3's adapters with `EntriesOnly` first: AD answers a domain-root search
+//! with continuation references (DomainDnsZones, Configuration), which would otherwise
+//! arrive as entries and break the read.
+
+use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
+
+use hardmatch_core::ad::{AD_SNAPSHOT_FORMAT_VERSION, AdSnapshot, AdSnapshotSource, AdUser};
+use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
+use ldap3::{
+    Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult, ResultEntry, Scope, SearchEntry,
+};
+
+use crate::entry::{DirectoryEntry, USER_ATTRIBUTES, user_from_entry};
+use crate::error::{AdError, result_code_name};
+use crate::reporter::{AdWarning, Reporter};
+use crate::settings::{
+    AdSource, AnchorChoice, Bind, Directory, SearchScope, TlsOptions, Transport,
+};
+use crate::tls::client_config;
+
+/// Reads the users of every directory in `source` into one snapshot.
+///
+/// Users appear once even when two directories overlap (same objectGUID), sorted by
+/// distinguished name so that snapshots of the same directory compare equal.
+pub async fn read_users(source: &AdSource, reporter: &dyn Reporter) -> Result<AdSnapshot, AdError> {
+    let started = Instant::now();
+    let mut users = Vec::new();
+    let mut seen = HashSet::new();
+    let mut locations = Vec::new();
+    for directory in &source.directories {
+        reporter.directory_started(&directory.url, &directory.base_dn);
+        let mut ldap = connect(
+            &directory.url,
+            &source.bind,
+            &source.tls,
+            source.timeout,
+            reporter,
+        )
+        .await?;
+        let read = search_users(&mut ldap, directory, source, reporter, started, users.len()).await;
+        // Unbinding is a courtesy to the server; the read's outcome is what matters.
+        let _ = ldap.unbind().await;
+        for user in read? {
+            if seen.insert(user.object_guid) {
+                users.push(user);
+            }
+        }
+        locations.push(location(directory));
+    }
+    sort_users(&mut users);
+    Ok(AdSnapshot {
+        format_version: AD_SNAPSHOT_FORMAT_VERSION,
+        source: AdSnapshotSource {
+            kind: "ldap".to_owned(),
+            locations,
+        },
+        taken_at: now_rfc3339(),
+        users,
+    })
+}
+
+/// [`read_users`] for callers without an async runtime: runs it on a fresh
+/// current-thread tokio runtime.
+pub fn read_users_blocking(
+    source: &AdSource,
+    reporter: &dyn Reporter,
+) -> Result<AdSnapshot, AdError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(AdError::Runtime)?
+        .block_on(read_users(source, reporter))
+}
+
+pub(crate) fn sort_users(users: &mut [AdUser]) {
+    users.sort_by(|left, right| {
+        left.distinguished_name
+            .to_lowercase()
+            .cmp(&right.distinguished_name.to_lowercase())
+    });
+}
+
+pub(crate) fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn location(directory: &Directory) -> String {
+    format!(
+        "{}/{}",
+        directory.url.trim_end_matches('/'),
+        directory.base_dn
+    )
+}
+
+/// Opens a connection, upgrades it to TLS as the URL and options ask, and binds.
+pub(crate) async fn connect(
+    url: &str,
+    bind: &Bind,
+    tls: &TlsOptions,
+    timeout: Duration,
+    reporter: &dyn Reporter,
+) -> Result<Ldap, AdError> {
+    let lowered = url.to_ascii_lowercase();
+    let secure_scheme = if lowered.starts_with("ldaps://") {
+        true
+    } else if lowered.starts_with("ldap://") {
+        false
+    } else {
+        return Err(AdError::InvalidUrl {
+            url: url.to_owned(),
+            detail: "it must start with ldaps:// or ldap://".to_owned(),
+        });
+    };
+    let mut settings = LdapConnSettings::new().set_conn_timeout(timeout);
+    match client_config(tls)? {
+        Some(config) => settings = settings.set_config(config),
+        None => {
+            let warning = AdWarning::TlsVerificationDisabled {
+                url: url.to_owned(),
+            };
+            tracing::warn!("{warning}");
+            reporter.warning(&warning);
+            settings = settings.set_no_tls_verify(true);
+        }
+    }
+    if !secure_scheme {
+        match tls.transport {
+            Transport::Automatic => settings = settings.set_starttls(true),
+            Transport::Plaintext => {
+                let warning = AdWarning::Plaintext {
+                    url: url.to_owned(),
+                };
+                tracing::warn!("{warning}");
+                reporter.warning(&warning);
+            }
+        }
+    }
+    tracing::debug!(url, "connecting");
+    let (connection, mut ldap) = LdapConnAsync::with_settings(settings, url)
+        .await
+        .map_err(|error| classify(url, "connect", error))?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.drive().await {
+            tracing::debug!(%error, "LDAP connection ended with an error");
+        }
+    });
+    match bind {
+        Bind::Anonymous => {}
+        Bind::Simple { name, password } => {
+            tracing::debug!(url, bind_name = %name, "simple bind");
+            let result = ldap
+                .with_timeout(timeout)
+                .simple_bind(name, password.expose())
+                .await
+                .map_err(|error| classify(url, "bind", error))?;
+            check(url, "bind", result).map_err(|error| match error {
+                AdError::Ldap {
+                    code: 49,
+                    diagnostic,
+                    ..
+                } => AdError::InvalidCredentials {
+                    url: url.to_owned(),
+                    bind_name: name.clone(),
+                    diagnostic,
+                },
+                other => other,
+            })?;
+        }
+    }
+    Ok(ldap)
+}
+
+async fn search_users(
+    ldap: &mut Ldap,
+    directory: &Directory,
+    source: &AdSource,
+    reporter: &dyn Reporter,
+    started: Instant,
+    already_read: usize,
+) -> Result<Vec<AdUser>, AdError> {
+    let url = directory.url.as_str();
+    let mut attributes: Vec<String> = USER_ATTRIBUTES
+        .iter()
+        .map(|&name| name.to_owned())
+        .collect();
+    if let AnchorChoice::Attribute(name) = &source.anchor {
+        attributes.push(name.clone());
+    }
+    let adapters: Vec<Box<dyn Adapter<'_, String, Vec<String>>>> = vec![
+        Box::new(EntriesOnly::new()),
+        Box::new(PagedResults::new(source.page_size)),
+    ];
+    let scope = match source.scope {
+        SearchScope::Base => Scope::Base,
+        SearchScope::OneLevel => Scope::OneLevel,
+        SearchScope::Subtree => Scope::Subtree,
+    };
+    let mut search = ldap
+        .with_timeout(source.timeout)
+        .streaming_search_with(
+            adapters,
+            &directory.base_dn,
+            scope,
+            &source.filter,
+            attributes,
+        )
+        .await
+        .map_err(|error| classify(url, "search", error))?;
+    let mut users = Vec::new();
+    let report_every = usize::try_from(source.page_size.max(1)).unwrap_or(1000);
+    let mut entries: u64 = 0;
+    loop {
+        let next = search
+            .next()
+            .await
+            .map_err(|error| limit_error(classify(url, "search", error), url, entries))?;
+        let Some(raw) = next else { break };
+        entries += 1;
+        let entry = directory_entry(raw)?;
+        if !entry.looks_like_user() {
+            continue;
+        }
+        let (user, warnings) = user_from_entry(&entry, &source.anchor)?;
+        for warning in &warnings {
+            tracing::warn!("{warning}");
+            reporter.warning(warning);
+        }
+        users.push(user);
+        if users.len() % report_every == 0 {
+            reporter.progress((already_read + users.len()) as u64, started.elapsed());
+        }
+    }
+    let result = search.finish().await;
+    check(url, "search", result).map_err(|error| limit_error(error, url, entries))?;
+    reporter.progress((already_read + users.len()) as u64, started.elapsed());
+    tracing::debug!(url, users = users.len(), "directory read");
+    Ok(users)
+}
+
+/// Turns ldap3's entry into ours. ldap3's `SearchEntry::construct` panics on BER it cannot
+/// parse; a malformed answer from a server must be an error, not a crash.
+fn directory_entry(raw: ResultEntry) -> Result<DirectoryEntry, AdError> {
+    let constructed = std::panic::catch_unwind(AssertUnwindSafe(|| SearchEntry::construct(raw)))
+        .map_err(|_| AdError::MalformedEntry {
+            distinguished_name: "(unknown)".to_owned(),
+            detail: "the server sent an entry that is not valid LDAP (BER)".to_owned(),
+        })?;
+    let mut entry = DirectoryEntry::new(constructed.dn);
+    // ldap3 puts a value that happens to be valid UTF-8 into `attrs` even for binary
+    // attributes (a GUID can be valid UTF-8): read both maps, as bytes.
+    for (name, values) in constructed.attrs {
+        for value in values {
+            entry.push(&name, value.into_bytes());
+        }
+    }
+    for (name, values) in constructed.bin_attrs {
+        for value in values {
+            entry.push(&name, value);
+        }
+    }
+    Ok(entry)
+}
+
+/// Maps a non-success result to an error; referrals (10) are fine here.
+pub(crate) fn check(url: &str, operation: &'static str, result: LdapResult) -> Result<(), AdError> {
+    match result.rc {
+        0 | 10 => Ok(()),
+        8 | 13 => Err(AdError::StrongAuthRequired {
+            url: url.to_owned(),
+            diagnostic: result.text,
+        }),
+        code => Err(AdError::Ldap {
+            url: url.to_owned(),
+            operation,
+            code,
+            name: result_code_name(code),
+            diagnostic: result.text,
+        }),
+    }
+}
+
+fn limit_error(error: AdError, url: &str, entries: u64) -> AdError {
+    match error {
+        AdError::Ldap { code: 4, .. } => AdError::SizeLimit {
+            url: url.to_owned(),
+            entries,
+        },
+        AdError::Ldap { code: 3, .. } => AdError::TimeLimit {
+            url: url.to_owned(),
+            entries,
+        },
+        other => other,
+    }
+}
+
+/// Classifies an ldap3 error: network, TLS trust, TLS name, LDAP result, timeout.
+pub(crate) fn classify(url: &str, operation: &'static str, error: LdapError) -> AdError {
+    match error {
+        LdapError::LdapResult { result } => match check(url, operation, result) {
+            Err(error) => error,
+            Ok(()) => AdError::Ldap {
+                url: url.to_owned(),
+                operation,
+                code: 0,
+                name: "success",
+                diagnostic: "unexpected success reported as an error".to_owned(),
+            },
+        },
+        LdapError::Timeout { .. } => AdError::Timeout {
+            url: url.to_owned(),
+            seconds: 0,
+        },
+        LdapError::Rustls { source } => classify_rustls(url, &source),
+        LdapError::Io { source } => {
+            if let Some(tls) = source
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            {
+                return classify_rustls(url, tls);
+            }
+            AdError::Unreachable {
+                url: url.to_owned(),
+                detail: source.to_string(),
+            }
+        }
+        LdapError::UrlParsing { .. } | LdapError::UnknownScheme(_) | LdapError::DNSName { .. } => {
+            AdError::InvalidUrl {
+                url: url.to_owned(),
+                detail: error.to_string(),
+            }
+        }
+        LdapError::EndOfStream | LdapError::OpSend { .. } | LdapError::ResultRecv { .. } => {
+            AdError::Unreachable {
+                url: url.to_owned(),
+                detail: format!("the connection closed during {operation}"),
+            }
+        }
+        other => AdError::Tls {
+            url: url.to_owned(),
+            detail: other.to_string(),
+        },
+    }
+}
+
+fn classify_rustls(url: &str, error: &rustls::Error) -> AdError {
+    use rustls::CertificateError;
+    match error {
+        rustls::Error::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        ) => AdError::TlsName {
+            url: url.to_owned(),
+            detail: error.to_string(),
+        },
+        rustls::Error::InvalidCertificate(_) => AdError::TlsUntrusted {
+            url: url.to_owned(),
+            detail: error.to_string(),
+        },
+        _ => AdError::Tls {
+            url: url.to_owned(),
+            detail: error.to_string(),
+        },
+    }
+}
