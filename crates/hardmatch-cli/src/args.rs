@@ -1,6 +1,8 @@
 //! The command-line interface definition, from which help, completions and the man page
 //! are generated.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const CONVERT_EXAMPLES: &str = "\
@@ -31,6 +33,12 @@ pub struct GlobalArgs {
     /// When to colour output; `NO_COLOR` in the environment means never.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Configuration file with named profiles [default: ./hardmatch.toml; env: HARDMATCH_CONFIG].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Profile of the configuration file to use [env: HARDMATCH_PROFILE].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -55,11 +63,97 @@ impl ColorChoice {
     }
 }
 
+// Parsed once per process; boxing the large variants would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show an anchor in every form: GUID, ImmutableID, hex, LDAP filter, connector-space DN.
     #[command(after_help = CONVERT_EXAMPLES)]
     Convert(ConvertArgs),
+    /// Save a point-in-time copy of AD or the tenant, for review, offline planning or rehearsal.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+}
+
+const SNAPSHOT_AD_EXAMPLES: &str = "\
+Examples:
+  hardmatch snapshot ad --ldap-url ldaps://dc1.corp.contoso.com --base-dn DC=corp,DC=contoso,DC=com \\
+      --bind-dn svc-hardmatch@corp.contoso.com --bind-password-env HARDMATCH_BIND_PASSWORD -o ad.json
+  hardmatch snapshot ad --ad-export users.csv -o ad.json     # from Get-ADUser | Export-Csv";
+
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Read AD users (live over LDAP(S), or from an export) into a snapshot file.
+    #[command(after_help = SNAPSHOT_AD_EXAMPLES)]
+    Ad(SnapshotAdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotAdArgs {
+    #[command(flatten)]
+    pub ad: AdSourceArgs,
+    /// Where to write the snapshot (JSON); written whole or not at all.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+/// Where on-premises users come from: a live directory, a snapshot, or an export.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "AD source")]
+pub struct AdSourceArgs {
+    /// LDAP URL of a domain controller (ldaps://host, or ldap://host with StartTLS);
+    /// repeat for several domains, each paired with a --base-dn.
+    #[arg(long = "ldap-url", value_name = "URL")]
+    pub ldap_urls: Vec<String>,
+    /// Base DN to search; repeat to pair with each --ldap-url in order.
+    #[arg(long = "base-dn", value_name = "DN")]
+    pub base_dns: Vec<String>,
+    /// Account to bind as: a DN, a UPN or DOMAIN\user.
+    #[arg(long, value_name = "NAME")]
+    pub bind_dn: Option<String>,
+    /// Environment variable that holds the bind password.
+    #[arg(long, value_name = "VAR")]
+    pub bind_password_env: Option<String>,
+    /// File whose first line is the bind password.
+    #[arg(long, value_name = "FILE")]
+    pub bind_password_file: Option<PathBuf>,
+    /// The bind password itself. Visible to other users in the process list: prefer
+    /// --bind-password-env or --bind-password-file.
+    #[arg(long, value_name = "PASSWORD")]
+    pub bind_password: Option<String>,
+    /// CA certificate (PEM) to trust for the directory's TLS certificate, besides the system roots.
+    #[arg(long = "ca-cert", value_name = "FILE")]
+    pub ca_certs: Vec<PathBuf>,
+    /// Do not verify the directory's TLS certificate. Never use outside a lab.
+    #[arg(long)]
+    pub insecure_skip_tls_verify: bool,
+    /// Allow ldap:// without StartTLS (a lab, or a channel protected otherwise).
+    #[arg(long)]
+    pub allow_plaintext: bool,
+    /// LDAP filter selecting users [default: (&(objectCategory=person)(objectClass=user))].
+    #[arg(long, value_name = "FILTER")]
+    pub ldap_filter: Option<String>,
+    /// Search scope below each base DN.
+    #[arg(long, value_enum, value_name = "SCOPE")]
+    pub scope: Option<ScopeChoice>,
+    /// Source anchor: auto (mS-DS-ConsistencyGuid when set, else objectGUID, as Entra
+    /// Connect does), objectGUID, mS-DS-ConsistencyGuid, or another attribute's name.
+    #[arg(long, value_name = "ATTRIBUTE")]
+    pub anchor: Option<String>,
+    /// Read users from a snapshot written by `hardmatch snapshot ad`.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["ldap_urls", "ad_export"])]
+    pub ad_snapshot: Option<PathBuf>,
+    /// Read users from an export: Get-ADUser | Export-Csv or csvde (.csv), ldifde or ldapsearch (.ldif).
+    #[arg(long, value_name = "FILE", conflicts_with = "ldap_urls")]
+    pub ad_export: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScopeChoice {
+    Base,
+    One,
+    Sub,
 }
 
 #[derive(Debug, Args)]

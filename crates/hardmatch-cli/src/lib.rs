@@ -10,7 +10,9 @@ pub mod commands;
 pub mod error;
 pub mod output;
 pub mod printer;
+pub mod progress;
 pub mod settings;
+pub mod sources;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -19,6 +21,8 @@ use clap::Parser as _;
 
 use crate::args::Cli;
 use crate::printer::Printer;
+use crate::settings::Environment;
+use crate::sources::Context;
 
 /// Exit codes are part of the interface: automation branches on them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,9 +59,24 @@ pub fn run(arguments: impl IntoIterator<Item = OsString>) -> ExitCode {
             };
         }
     };
-    let printer = Printer::new(cli.global.quiet, cli.global.color.enabled());
-    printer::init_tracing(cli.global.verbose);
-    match commands::dispatch(cli.command, &printer) {
+    let color = cli.global.color.enabled();
+    let printer = Printer::new(cli.global.quiet, color);
+    printer::init_tracing(cli.global.verbose, color);
+    let environment = Environment::from_process();
+    let result = settings::load_profile(
+        cli.global.config.as_deref(),
+        cli.global.profile.as_deref(),
+        &environment,
+    )
+    .and_then(|profile| {
+        let context = Context {
+            printer: printer.clone(),
+            environment,
+            profile,
+        };
+        commands::dispatch(cli.command, &context)
+    });
+    match result {
         Ok(status) => status.into(),
         Err(error) if error::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {

@@ -8,7 +8,7 @@ use std::io::{self, Write as _};
 
 use crate::error;
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Printer {
     quiet: bool,
     color: bool,
@@ -17,6 +17,12 @@ pub struct Printer {
 impl Printer {
     pub fn new(quiet: bool, color: bool) -> Self {
         Self { quiet, color }
+    }
+
+    /// Progress bars only make sense for a person watching a terminal.
+    pub fn shows_progress(&self) -> bool {
+        use std::io::IsTerminal as _;
+        !self.quiet && io::stderr().is_terminal()
     }
 
     /// Writes data to stdout. A broken pipe surfaces as an error the caller propagates.
@@ -82,7 +88,7 @@ impl Printer {
 
 /// Sends `tracing` output to stderr: warnings by default, more with `-v`/`-vv`;
 /// `RUST_LOG` overrides both.
-pub fn init_tracing(verbosity: u8) {
+pub fn init_tracing(verbosity: u8, color: bool) {
     let default_directive = match verbosity {
         0 => "warn",
         1 => "info",
@@ -93,6 +99,7 @@ pub fn init_tracing(verbosity: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
+        .with_ansi(color)
         .with_target(false)
         .without_time()
         .try_init();

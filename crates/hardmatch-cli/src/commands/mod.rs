@@ -1,13 +1,15 @@
 //! One module per subcommand; each is a function from resolved arguments to an exit status.
 
 mod convert;
+mod snapshot;
 
 use crate::ExitStatus;
-use crate::args::Command;
-use crate::printer::Printer;
+use crate::args::{Command, SnapshotCommand};
+use crate::sources::Context;
 
-pub fn dispatch(command: Command, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitStatus> {
     match command {
-        Command::Convert(arguments) => convert::run(&arguments, printer),
+        Command::Convert(arguments) => convert::run(&arguments, &context.printer),
+        Command::Snapshot(SnapshotCommand::Ad(arguments)) => snapshot::ad(&arguments, context),
     }
 }

@@ -1,0 +1,294 @@
+//! Where a command's directories come from: source flags, profile and environment resolved
+//! into one value, then loaded into the core's snapshot types.
+//!
+//! Every command that reads AD accepts the same three kinds of source — live LDAP, a
+//! snapshot file, an export — so resolution happens here once rather than per command.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use hardmatch_ad::{
+    AdError, AdSource, AnchorChoice, Bind, Directory, Password, SearchScope, Transport,
+};
+use hardmatch_core::ad::{AD_SNAPSHOT_FORMAT_VERSION, AdSnapshot};
+use serde::de::DeserializeOwned;
+
+use crate::args::{AdSourceArgs, ScopeChoice};
+use crate::error::Hinted;
+use crate::printer::Printer;
+use crate::progress::Counter;
+use crate::settings::{Environment, Profile, env_names, pick};
+
+/// What every command receives besides its own arguments: resolved once in `run`.
+#[derive(Debug)]
+pub struct Context {
+    pub printer: Printer,
+    pub environment: Environment,
+    pub profile: Profile,
+}
+
+/// A resolved AD source.
+#[derive(Debug)]
+pub enum AdInput {
+    Live(AdSource),
+    Snapshot(PathBuf),
+    Export { path: PathBuf, anchor: AnchorChoice },
+}
+
+pub fn resolve_ad(arguments: &AdSourceArgs, context: &Context) -> anyhow::Result<AdInput> {
+    let profile = &context.profile;
+    let anchor = AnchorChoice::parse(
+        pick(arguments.anchor.as_deref(), None, profile.anchor.as_deref()).unwrap_or("auto"),
+    );
+    if let Some(path) = &arguments.ad_snapshot {
+        return Ok(AdInput::Snapshot(path.clone()));
+    }
+    if let Some(path) = &arguments.ad_export {
+        return Ok(AdInput::Export {
+            path: path.clone(),
+            anchor,
+        });
+    }
+    let urls = first_non_empty(&[
+        arguments.ldap_urls.clone(),
+        context
+            .environment
+            .first(env_names::LDAP_URL)
+            .into_iter()
+            .collect(),
+        profile.ldap_url.clone(),
+    ]);
+    if urls.is_empty() {
+        return Err(Hinted::new(
+            "no AD source was given",
+            "pass --ldap-url URL --base-dn DN for a live directory, --ad-snapshot FILE, or \
+             --ad-export FILE (a Get-ADUser | Export-Csv, csvde or LDIF export)",
+        )
+        .into());
+    }
+    let base_dns = first_non_empty(&[arguments.base_dns.clone(), profile.base_dn.clone()]);
+    let directories = pair_directories(&urls, &base_dns)?;
+    let bind_name = pick(
+        arguments.bind_dn.clone(),
+        context.environment.first(env_names::BIND_DN),
+        profile.bind_dn.clone(),
+    );
+    let bind = match bind_name {
+        Some(name) => Bind::Simple {
+            password: bind_password(arguments, context, &name)?,
+            name,
+        },
+        None => Bind::Anonymous,
+    };
+    let mut source = AdSource::new(directories, bind);
+    source.anchor = anchor;
+    source.tls.ca_certificates = if arguments.ca_certs.is_empty() {
+        profile.ca_cert.iter().cloned().collect()
+    } else {
+        arguments.ca_certs.clone()
+    };
+    source.tls.insecure_skip_verify = arguments.insecure_skip_tls_verify;
+    if arguments.allow_plaintext {
+        source.tls.transport = Transport::Plaintext;
+    }
+    if let Some(filter) = pick(
+        arguments.ldap_filter.clone(),
+        None,
+        profile.ldap_filter.clone(),
+    ) {
+        source.filter = filter;
+    }
+    if let Some(scope) = arguments.scope {
+        source.scope = match scope {
+            ScopeChoice::Base => SearchScope::Base,
+            ScopeChoice::One => SearchScope::OneLevel,
+            ScopeChoice::Sub => SearchScope::Subtree,
+        };
+    }
+    Ok(AdInput::Live(source))
+}
+
+/// Reads the users a resolved source names.
+pub fn load_ad(input: &AdInput, context: &Context) -> anyhow::Result<AdSnapshot> {
+    match input {
+        AdInput::Snapshot(path) => read_ad_snapshot(path),
+        AdInput::Export { path, anchor } => {
+            let counter = Counter::new(&context.printer, "users");
+            let snapshot = hardmatch_ad::read_export(path, anchor, &counter);
+            counter.finish();
+            snapshot.map_err(ad_error)
+        }
+        AdInput::Live(source) => {
+            if source.tls.insecure_skip_verify {
+                context.printer.warning(
+                    "--insecure-skip-tls-verify: the directory's certificate is not checked; \
+                     anyone on the network path can read the bind password",
+                );
+            }
+            let counter = Counter::new(&context.printer, "users");
+            let snapshot = hardmatch_ad::read_users_blocking(source, &counter);
+            counter.finish();
+            snapshot.map_err(ad_error)
+        }
+    }
+}
+
+pub fn read_ad_snapshot(path: &Path) -> anyhow::Result<AdSnapshot> {
+    let snapshot: AdSnapshot =
+        read_json_file(path, "an AD snapshot", "hardmatch snapshot ad -o FILE")?;
+    if snapshot.format_version > AD_SNAPSHOT_FORMAT_VERSION {
+        return Err(Hinted::new(
+            format!(
+                "`{}` is an AD snapshot of format {}, newer than this hardmatch reads ({})",
+                path.display(),
+                snapshot.format_version,
+                AD_SNAPSHOT_FORMAT_VERSION
+            ),
+            "use the hardmatch version that wrote it, or a newer one",
+        )
+        .into());
+    }
+    Ok(snapshot)
+}
+
+/// Reads and parses a JSON file we wrote, naming the file and what it should have been.
+pub fn read_json_file<T: DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    how_to_make_one: &str,
+) -> anyhow::Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        anyhow::Error::new(Hinted::new(
+            format!("cannot read `{}`: {error}", path.display()),
+            format!("check the path; `{how_to_make_one}` writes {what}"),
+        ))
+    })?;
+    serde_json::from_str(&text).map_err(|error| {
+        Hinted::new(
+            format!("`{}` is not {what}: {error}", path.display()),
+            format!(
+                "`{how_to_make_one}` writes {what}; a hand-edited file may have lost its shape"
+            ),
+        )
+        .into()
+    })
+}
+
+/// `AdError`s know their next step; carry it to the printer.
+pub fn ad_error(error: AdError) -> anyhow::Error {
+    match error.hint() {
+        Some(hint) => Hinted::new(error.to_string(), hint).into(),
+        None => error.into(),
+    }
+}
+
+fn first_non_empty(candidates: &[Vec<String>]) -> Vec<String> {
+    candidates
+        .iter()
+        .find(|candidate| !candidate.is_empty())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// URLs and base DNs pair up in order; one URL may serve several base DNs.
+fn pair_directories(urls: &[String], base_dns: &[String]) -> anyhow::Result<Vec<Directory>> {
+    let directory = |url: &String, base_dn: &String| Directory {
+        url: url.clone(),
+        base_dn: base_dn.clone(),
+    };
+    match (urls, base_dns) {
+        (_, []) => Err(Hinted::new(
+            "no base DN was given for the LDAP search",
+            "pass --base-dn, e.g. --base-dn DC=corp,DC=contoso,DC=com (or an OU to narrow the scope)",
+        )
+        .into()),
+        ([url], base_dns) => Ok(base_dns.iter().map(|base_dn| directory(url, base_dn)).collect()),
+        (urls, base_dns) if urls.len() == base_dns.len() => {
+            Ok(urls.iter().zip(base_dns).map(|(url, base_dn)| directory(url, base_dn)).collect())
+        }
+        (urls, base_dns) => Err(Hinted::new(
+            format!("{} LDAP URLs but {} base DNs", urls.len(), base_dns.len()),
+            "give one --base-dn per --ldap-url, in the same order",
+        )
+        .into()),
+    }
+}
+
+fn bind_password(
+    arguments: &AdSourceArgs,
+    context: &Context,
+    bind_name: &str,
+) -> anyhow::Result<Password> {
+    if let Some(password) = &arguments.bind_password {
+        context.printer.warning(
+            "--bind-password puts the password in the process list and shell history; \
+             prefer --bind-password-env VAR or --bind-password-file FILE",
+        );
+        return Ok(Password::new(password.clone()));
+    }
+    let variable = pick(
+        arguments.bind_password_env.clone(),
+        None,
+        context.profile.bind_password_env.clone(),
+    );
+    if let Some(variable) = variable {
+        return context
+            .environment
+            .get(&variable)
+            .map(Password::new)
+            .ok_or_else(|| {
+                Hinted::new(
+                    format!("the environment variable `{variable}` named for the bind password is not set"),
+                    format!("export {variable}=… before running hardmatch, or use --bind-password-file"),
+                )
+                .into()
+            });
+    }
+    let file = pick(
+        arguments.bind_password_file.clone(),
+        None,
+        context.profile.bind_password_file.clone(),
+    );
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read the bind password file `{}`", file.display()))?;
+        let password = text.lines().next().unwrap_or_default();
+        if password.is_empty() {
+            return Err(Hinted::new(
+                format!("the bind password file `{}` is empty", file.display()),
+                "put the password on the file's first line",
+            )
+            .into());
+        }
+        return Ok(Password::new(password));
+    }
+    use std::io::IsTerminal as _;
+    if std::io::stdin().is_terminal() {
+        let password = rpassword::prompt_password(format!("Password for {bind_name}: "))
+            .context("cannot read the bind password from the terminal")?;
+        return Ok(Password::new(password));
+    }
+    Err(Hinted::new(
+        format!("no password was given for `{bind_name}`"),
+        "pass --bind-password-env VAR or --bind-password-file FILE (no terminal to prompt on)",
+    )
+    .into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_base_dns_pair_in_order() {
+        let urls = ["ldaps://a".to_owned(), "ldaps://b".to_owned()];
+        let dns = ["DC=a".to_owned(), "DC=b".to_owned()];
+        let pairs = pair_directories(&urls, &dns).unwrap();
+        assert_eq!(pairs[1].url, "ldaps://b");
+        assert_eq!(pairs[1].base_dn, "DC=b");
+        let one_url = pair_directories(&urls[..1], &dns).unwrap();
+        assert!(one_url.iter().all(|directory| directory.url == "ldaps://a"));
+        assert!(pair_directories(&urls, &dns[..1]).is_err());
+        assert!(pair_directories(&urls, &[]).is_err());
+    }
+}
