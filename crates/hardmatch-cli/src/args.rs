@@ -73,6 +73,13 @@ pub enum Command {
     /// Save a point-in-time copy of AD or the tenant, for review, offline planning or rehearsal.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+    /// Print a shell completion script, e.g. `hardmatch completions bash > /etc/bash_completion.d/hardmatch`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `hardmatch man > /usr/local/share/man/man1/hardmatch.1`.
+    Man,
 }
 
 const SNAPSHOT_AD_EXAMPLES: &str = "\

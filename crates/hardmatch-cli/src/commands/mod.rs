@@ -1,6 +1,7 @@
 //! One module per subcommand; each is a function from resolved arguments to an exit status.
 
 mod convert;
+mod reference;
 mod snapshot;
 
 use crate::ExitStatus;
@@ -11,5 +12,7 @@ pub fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitStatu
     match command {
         Command::Convert(arguments) => convert::run(&arguments, &context.printer),
         Command::Snapshot(SnapshotCommand::Ad(arguments)) => snapshot::ad(&arguments, context),
+        Command::Completions { shell } => reference::completions(shell, &context.printer),
+        Command::Man => reference::manual(&context.printer),
     }
 }

@@ -2,4 +2,5 @@
 //! executable lives in a module here, so the suite links once.
 
 mod convert;
+mod reference;
 mod support;
