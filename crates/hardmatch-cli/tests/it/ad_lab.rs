@@ -45,7 +45,9 @@ fn raw_object_guids(
 ) -> BTreeMap<String, Vec<u8>> {
     let mut roots = rustls::RootCertStore::empty();
     for certificate in CertificateDer::pem_file_iter(ca_cert).expect("the lab CA file exists") {
-        roots.add(certificate.expect("PEM")).expect("a CA certificate");
+        roots
+            .add(certificate.expect("PEM"))
+            .expect("a CA certificate");
     }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
@@ -70,7 +72,12 @@ fn raw_object_guids(
             .success()
             .expect("bind succeeds");
         let (entries, result) = ldap
-            .search(base_dn, Scope::Subtree, "(objectClass=user)", vec!["objectGUID"])
+            .search(
+                base_dn,
+                Scope::Subtree,
+                "(objectClass=user)",
+                vec!["objectGUID"],
+            )
             .await
             .expect("search")
             .success()
@@ -95,10 +102,21 @@ fn raw_object_guids(
 /// DN → GUID string, as Samba renders objectGUID itself (ldbsearch on its database).
 fn samba_guid_strings(sam_ldb: &str, base_dn: &str) -> BTreeMap<String, String> {
     let output = Command::new("ldbsearch")
-        .args(["-H", sam_ldb, "-b", base_dn, "(objectClass=user)", "objectGUID"])
+        .args([
+            "-H",
+            sam_ldb,
+            "-b",
+            base_dn,
+            "(objectClass=user)",
+            "objectGUID",
+        ])
         .output()
         .expect("ldbsearch runs (apt-get install ldb-tools)");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let text = String::from_utf8(output.stdout).expect("UTF-8");
     let mut guids = BTreeMap::new();
     let mut dn = None;
