@@ -1,0 +1,593 @@
+//! Typed user operations: list, get, find ImmutableID holders, set/clear the ImmutableID,
+//! soft-delete, purge, restore, licences, provisioning errors.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hardmatch_core::anchor::ImmutableId;
+use hardmatch_core::tenant::CloudUser;
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+
+use crate::client::{GraphClient, GraphRequest, PAGE_SIZE, Query, encode_component, odata_string};
+use crate::error::{GraphError, Operation};
+use crate::settings::ApiVersion;
+
+/// The properties the planner reads; most are only returned when selected.
+pub const USER_SELECT: &[&str] = &[
+    "id",
+    "userPrincipalName",
+    "displayName",
+    "mail",
+    "mailNickname",
+    "proxyAddresses",
+    "accountEnabled",
+    "createdDateTime",
+    "onPremisesImmutableId",
+    "onPremisesSyncEnabled",
+    "onPremisesLastSyncDateTime",
+    "onPremisesDistinguishedName",
+    "onPremisesSamAccountName",
+    "onPremisesUserPrincipalName",
+    "onPremisesDomainName",
+    "onPremisesSecurityIdentifier",
+    "onPremisesProvisioningErrors",
+    "assignedLicenses",
+];
+
+/// [`USER_SELECT`] plus `deletedDateTime`, for the recycle bin.
+pub const DELETED_USER_SELECT: &[&str] = &[
+    "id",
+    "userPrincipalName",
+    "displayName",
+    "mail",
+    "mailNickname",
+    "proxyAddresses",
+    "accountEnabled",
+    "createdDateTime",
+    "deletedDateTime",
+    "onPremisesImmutableId",
+    "onPremisesSyncEnabled",
+    "onPremisesLastSyncDateTime",
+    "onPremisesDistinguishedName",
+    "onPremisesSamAccountName",
+    "onPremisesUserPrincipalName",
+    "onPremisesDomainName",
+    "onPremisesSecurityIdentifier",
+    "onPremisesProvisioningErrors",
+    "assignedLicenses",
+];
+
+const DELETED_USERS_PATH: &str = "/directory/deletedItems/microsoft.graph.user";
+
+/// Values per `in (…)` clause; Graph caps filter clauses at 15 values.
+pub const FILTER_VALUES_PER_REQUEST: usize = 15;
+
+/// Up to this many values, holders are looked up with server-side filters (two requests per
+/// 15 values, 20 per `$batch`); above it one full scan of active and deleted users is
+/// cheaper for any tenant with more than about 10,000 users, and never slow.
+pub const FILTER_LOOKUP_LIMIT: usize = 150;
+
+/// How [`GraphClient::find_immutable_id_holders`] searches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HolderLookup {
+    /// Filters up to [`FILTER_LOOKUP_LIMIT`] values, a full scan above.
+    #[default]
+    Automatic,
+    /// `$filter=onPremisesImmutableId eq/in …` on active and deleted users.
+    ServerFilter,
+    /// Every active and deleted user, matched here.
+    FullScan,
+}
+
+/// Every holder of each looked-up value, active and deleted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImmutableIdHolders {
+    /// One entry per looked-up value, empty when nobody holds it. Deleted users have
+    /// `deletedDateTime` set.
+    pub holders: BTreeMap<ImmutableId, Vec<CloudUser>>,
+    /// The strategy that was used.
+    pub strategy: HolderLookup,
+}
+
+/// Options of [`GraphClient::restore_deleted_user`] (2026 restore body).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreOptions {
+    /// Drop proxy addresses that now belong to someone else instead of failing.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub auto_reconcile_proxy_conflict: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_user_principal_name: Option<String>,
+}
+
+/// Graph `licenseDetails`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenseDetails {
+    #[serde(default)]
+    pub id: String,
+    pub sku_id: String,
+    #[serde(default)]
+    pub sku_part_number: Option<String>,
+    #[serde(default)]
+    pub service_plans: Vec<ServicePlan>,
+}
+
+/// Graph `servicePlanInfo`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePlan {
+    pub service_plan_id: String,
+    #[serde(default)]
+    pub service_plan_name: Option<String>,
+    #[serde(default)]
+    pub provisioning_status: Option<String>,
+    #[serde(default)]
+    pub applies_to: Option<String>,
+}
+
+/// `/users/{id}`, or `/users('{upn}')` for the UPNs Graph cannot take as a plain segment
+/// (starting with `$`).
+fn user_path(id_or_upn: &str) -> String {
+    if id_or_upn.starts_with('$') {
+        format!("/users({})", encode_component(&odata_string(id_or_upn)))
+    } else {
+        format!("/users/{}", encode_component(id_or_upn))
+    }
+}
+
+fn immutable_id_filter(values: &[&ImmutableId]) -> String {
+    match values {
+        [single] => format!("onPremisesImmutableId eq {}", odata_string(single.as_str())),
+        many => format!(
+            "onPremisesImmutableId in ({})",
+            many.iter()
+                .map(|value| odata_string(value.as_str()))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+    }
+}
+
+impl GraphClient {
+    /// Every active user with [`USER_SELECT`], 999 per request.
+    pub async fn list_users(&self) -> Result<Vec<CloudUser>, GraphError> {
+        self.list_users_with_progress(&mut |_| {}).await
+    }
+
+    /// [`list_users`](Self::list_users), reporting the running count after each page.
+    pub async fn list_users_with_progress(
+        &self,
+        progress: &mut (dyn FnMut(usize) + Send),
+    ) -> Result<Vec<CloudUser>, GraphError> {
+        let path = Query::default()
+            .select(USER_SELECT)
+            .top(PAGE_SIZE)
+            .apply("/users");
+        self.list_all(
+            &GraphRequest::get(path, Operation::ReadUsers, "users"),
+            progress,
+        )
+        .await
+    }
+
+    /// Every user in the recycle bin (deleted in the last 30 days).
+    pub async fn list_deleted_users(&self) -> Result<Vec<CloudUser>, GraphError> {
+        self.list_deleted_users_with_progress(&mut |_| {}).await
+    }
+
+    pub async fn list_deleted_users_with_progress(
+        &self,
+        progress: &mut (dyn FnMut(usize) + Send),
+    ) -> Result<Vec<CloudUser>, GraphError> {
+        let path = Query::default()
+            .select(DELETED_USER_SELECT)
+            .top(PAGE_SIZE)
+            .apply(DELETED_USERS_PATH);
+        self.list_all(
+            &GraphRequest::get(path, Operation::ReadDeletedUsers, "deleted users"),
+            progress,
+        )
+        .await
+    }
+
+    /// One active user by object id or UPN.
+    pub async fn get_user(&self, id_or_upn: &str) -> Result<CloudUser, GraphError> {
+        let path = Query::default()
+            .select(USER_SELECT)
+            .apply(&user_path(id_or_upn));
+        self.get_json(&GraphRequest::get(path, Operation::ReadUsers, id_or_upn))
+            .await
+    }
+
+    /// One deleted user by object id.
+    pub async fn get_deleted_user(&self, id: &str) -> Result<CloudUser, GraphError> {
+        let path = Query::default()
+            .select(DELETED_USER_SELECT)
+            .apply(&format!("/directory/deletedItems/{}", encode_component(id)));
+        self.get_json(&GraphRequest::get(path, Operation::ReadDeletedUsers, id))
+            .await
+    }
+
+    /// Many active users by id or UPN through `$batch`; one result per input, in order.
+    pub async fn get_users(
+        &self,
+        ids_or_upns: &[String],
+    ) -> Result<Vec<Result<CloudUser, GraphError>>, GraphError> {
+        let requests: Vec<GraphRequest> = ids_or_upns
+            .iter()
+            .map(|id| {
+                let path = Query::default().select(USER_SELECT).apply(&user_path(id));
+                GraphRequest::get(path, Operation::ReadUsers, id.clone())
+            })
+            .collect();
+        let answers = self.batch(ApiVersion::V1, &requests).await?;
+        Ok(answers
+            .into_iter()
+            .map(|answer| {
+                answer.and_then(|answer| {
+                    serde_json::from_value(answer.body).map_err(|error| {
+                        GraphError::UnexpectedResponse {
+                            reason: format!("user in $batch answer: {error}"),
+                            request: Default::default(),
+                        }
+                    })
+                })
+            })
+            .collect())
+    }
+
+    /// Finds every user, active or deleted, holding one of `values` as
+    /// `onPremisesImmutableId`. Exact, case-sensitive comparison.
+    pub async fn find_immutable_id_holders(
+        &self,
+        values: &[ImmutableId],
+        strategy: HolderLookup,
+    ) -> Result<ImmutableIdHolders, GraphError> {
+        let wanted: BTreeSet<&ImmutableId> = values.iter().collect();
+        let strategy = match strategy {
+            HolderLookup::Automatic if wanted.len() <= FILTER_LOOKUP_LIMIT => {
+                HolderLookup::ServerFilter
+            }
+            HolderLookup::Automatic => HolderLookup::FullScan,
+            chosen => chosen,
+        };
+        let mut holders: BTreeMap<ImmutableId, Vec<CloudUser>> = wanted
+            .iter()
+            .map(|value| ((*value).clone(), Vec::new()))
+            .collect();
+        let found = match strategy {
+            HolderLookup::FullScan => {
+                let mut users = self.list_users().await?;
+                users.extend(self.list_deleted_users().await?);
+                users
+            }
+            _ => {
+                self.filter_holders(&wanted.iter().copied().collect::<Vec<_>>())
+                    .await?
+            }
+        };
+        for user in found {
+            if let Some(value) = &user.on_premises_immutable_id
+                && let Some(list) = holders.get_mut(value)
+                && !list.iter().any(|known| known.id == user.id)
+            {
+                list.push(user);
+            }
+        }
+        Ok(ImmutableIdHolders { holders, strategy })
+    }
+
+    async fn filter_holders(&self, values: &[&ImmutableId]) -> Result<Vec<CloudUser>, GraphError> {
+        let mut requests = Vec::new();
+        for chunk in values.chunks(FILTER_VALUES_PER_REQUEST) {
+            let filter = immutable_id_filter(chunk);
+            let active = Query::default()
+                .filter(&filter)
+                .select(USER_SELECT)
+                .top(PAGE_SIZE)
+                .apply("/users");
+            let deleted = Query::default()
+                .filter(&filter)
+                .select(DELETED_USER_SELECT)
+                .top(PAGE_SIZE)
+                .apply(DELETED_USERS_PATH);
+            requests.push(GraphRequest::get(active, Operation::ReadUsers, "users"));
+            requests.push(GraphRequest::get(
+                deleted,
+                Operation::ReadDeletedUsers,
+                "deleted users",
+            ));
+        }
+        let answers = self.batch(ApiVersion::V1, &requests).await?;
+        let mut users = Vec::new();
+        let mut scan_active = false;
+        let mut scan_deleted = false;
+        for (request, answer) in requests.iter().zip(answers) {
+            let is_deleted = request.operation == Operation::ReadDeletedUsers;
+            match answer {
+                Ok(answer) => {
+                    let page: FilterPage =
+                        serde_json::from_value(answer.body).map_err(|error| {
+                            GraphError::UnexpectedResponse {
+                                reason: format!("holder lookup answer: {error}"),
+                                request: Default::default(),
+                            }
+                        })?;
+                    if page.next_link.is_some() {
+                        // More than 999 holders of 15 values should not happen (values are
+                        // unique among active users); if it does, a scan sees them all.
+                        if is_deleted {
+                            scan_deleted = true;
+                        } else {
+                            scan_active = true;
+                        }
+                    }
+                    users.extend(page.value);
+                }
+                // Some tenants refuse this filter on deleted items (graph-api.md §16 #4): scan
+                // the recycle bin instead, it is small.
+                Err(GraphError::Request { status: 400, .. }) if is_deleted => scan_deleted = true,
+                Err(error) => return Err(error),
+            }
+        }
+        if scan_active {
+            users.extend(self.list_users().await?);
+        }
+        if scan_deleted {
+            tracing::debug!(
+                "ImmutableID filter not usable on deleted items; scanning the recycle bin"
+            );
+            users.extend(self.list_deleted_users().await?);
+        }
+        Ok(users)
+    }
+
+    /// Sets `onPremisesImmutableId` (v1.0 PATCH), then reads the user back and checks the
+    /// value byte for byte.
+    pub async fn set_immutable_id(
+        &self,
+        user_id: &str,
+        value: &ImmutableId,
+    ) -> Result<CloudUser, GraphError> {
+        value
+            .validate_for_graph()
+            .map_err(|error| GraphError::Configuration {
+                reason: format!("ImmutableID `{value}` cannot be written: {error}"),
+            })?;
+        let incoming = self
+            .send(&GraphRequest::write(
+                Method::PATCH,
+                user_path(user_id),
+                Some(serde_json::json!({ "onPremisesImmutableId": value.as_str() })),
+                Operation::SetImmutableId,
+                user_id,
+            ))
+            .await?;
+        let user = self.get_user(user_id).await?;
+        match &user.on_premises_immutable_id {
+            Some(found) if found == value => Ok(user),
+            found => Err(GraphError::WriteNotApplied {
+                expected: value.to_string(),
+                found: found
+                    .as_ref()
+                    .map_or_else(|| "no value".to_owned(), ToString::to_string),
+                request: incoming.request,
+            }),
+        }
+    }
+
+    /// Sets many ImmutableIDs through `$batch`; one result per pair, in order. No read-back:
+    /// callers re-read with [`get_users`](Self::get_users).
+    pub async fn set_immutable_ids(
+        &self,
+        assignments: &[(String, ImmutableId)],
+    ) -> Result<Vec<Result<(), GraphError>>, GraphError> {
+        let mut results: Vec<Option<Result<(), GraphError>>> =
+            Vec::with_capacity(assignments.len());
+        let mut requests = Vec::new();
+        let mut positions = Vec::new();
+        for (position, (user_id, value)) in assignments.iter().enumerate() {
+            match value.validate_for_graph() {
+                Ok(()) => {
+                    results.push(None);
+                    positions.push(position);
+                    requests.push(GraphRequest::write(
+                        Method::PATCH,
+                        user_path(user_id),
+                        Some(serde_json::json!({ "onPremisesImmutableId": value.as_str() })),
+                        Operation::SetImmutableId,
+                        user_id.clone(),
+                    ));
+                }
+                Err(error) => results.push(Some(Err(GraphError::Configuration {
+                    reason: format!("ImmutableID `{value}` cannot be written: {error}"),
+                }))),
+            }
+        }
+        let answers = self.batch(ApiVersion::V1, &requests).await?;
+        for (position, answer) in positions.into_iter().zip(answers) {
+            results[position] = Some(answer.map(|_| ()));
+        }
+        Ok(results
+            .into_iter()
+            .map(|result| result.unwrap_or(Ok(())))
+            .collect())
+    }
+
+    /// Clears `onPremisesImmutableId` with JSON `null` on `/beta` (the documented way; v1.0
+    /// has refused it), then reads the user back to confirm.
+    pub async fn clear_immutable_id(&self, user_id: &str) -> Result<CloudUser, GraphError> {
+        let incoming = self
+            .send(
+                &GraphRequest::write(
+                    Method::PATCH,
+                    user_path(user_id),
+                    Some(serde_json::json!({ "onPremisesImmutableId": null })),
+                    Operation::ClearOnPremisesAttributes,
+                    user_id,
+                )
+                .on(ApiVersion::Beta),
+            )
+            .await?;
+        let user = self.get_user(user_id).await?;
+        match &user.on_premises_immutable_id {
+            None => Ok(user),
+            Some(found) => Err(GraphError::WriteNotApplied {
+                expected: "no value".to_owned(),
+                found: found.to_string(),
+                request: incoming.request,
+            }),
+        }
+    }
+
+    /// Soft-deletes a user (restorable for 30 days).
+    pub async fn delete_user(&self, user_id: &str) -> Result<(), GraphError> {
+        self.send(&GraphRequest::write(
+            Method::DELETE,
+            user_path(user_id),
+            None,
+            Operation::DeleteUser,
+            user_id,
+        ))
+        .await
+        .map(|_| ())
+    }
+
+    /// Permanently deletes a user from the recycle bin.
+    pub async fn purge_deleted_user(&self, user_id: &str) -> Result<(), GraphError> {
+        self.send(&GraphRequest::write(
+            Method::DELETE,
+            format!("/directory/deletedItems/{}", encode_component(user_id)),
+            None,
+            Operation::PurgeUser,
+            user_id,
+        ))
+        .await
+        .map(|_| ())
+    }
+
+    /// Restores a user from the recycle bin; returns the restored user.
+    pub async fn restore_deleted_user(
+        &self,
+        user_id: &str,
+        options: &RestoreOptions,
+    ) -> Result<CloudUser, GraphError> {
+        let body = serde_json::to_value(options).map_err(|error| GraphError::Configuration {
+            reason: format!("restore options: {error}"),
+        })?;
+        let has_options = body.as_object().is_some_and(|object| !object.is_empty());
+        self.send(&GraphRequest::write(
+            Method::POST,
+            format!(
+                "/directory/deletedItems/{}/restore",
+                encode_component(user_id)
+            ),
+            has_options.then_some(body),
+            Operation::RestoreUser,
+            user_id,
+        ))
+        .await?;
+        // The restore answer is the object with default properties only; read the planner's set.
+        self.get_user(user_id).await
+    }
+
+    /// A user's licences with their service plans (`/users/{id}/licenseDetails`, 2 RU).
+    pub async fn license_details(&self, user_id: &str) -> Result<Vec<LicenseDetails>, GraphError> {
+        let path = format!("{}/licenseDetails", user_path(user_id));
+        self.list_all(
+            &GraphRequest::get(path, Operation::ReadLicenseDetails, user_id)
+                .costing(crate::pacer::Cost::read(2.0)),
+            &mut |_| {},
+        )
+        .await
+    }
+
+    /// Users with `onPremisesProvisioningErrors` (quarantined UPN or proxy address), found
+    /// by one scan with a minimal `$select`, as Graph has no filter for it.
+    pub async fn provisioning_errors(&self) -> Result<Vec<CloudUser>, GraphError> {
+        let path = Query::default()
+            .select(&[
+                "id",
+                "userPrincipalName",
+                "onPremisesImmutableId",
+                "onPremisesProvisioningErrors",
+            ])
+            .top(PAGE_SIZE)
+            .apply("/users");
+        let users: Vec<CloudUser> = self
+            .list_all(
+                &GraphRequest::get(path, Operation::ReadUsers, "users"),
+                &mut |_| {},
+            )
+            .await?;
+        Ok(users
+            .into_iter()
+            .filter(|user| !user.on_premises_provisioning_errors.is_empty())
+            .collect())
+    }
+}
+
+#[derive(Deserialize)]
+struct FilterPage {
+    #[serde(default)]
+    value: Vec<CloudUser>,
+    #[serde(default, rename = "@odata.nextLink")]
+    next_link: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_use_eq_for_one_and_in_for_several() {
+        let first = ImmutableId::from_text("nofCJe0gZk6D8J4gRgrt+A==");
+        let second = ImmutableId::from_text("e4ToILwDyEOpOxdbtIkFig==");
+        assert_eq!(
+            immutable_id_filter(&[&first]),
+            "onPremisesImmutableId eq 'nofCJe0gZk6D8J4gRgrt+A=='"
+        );
+        assert_eq!(
+            immutable_id_filter(&[&first, &second]),
+            "onPremisesImmutableId in ('nofCJe0gZk6D8J4gRgrt+A==','e4ToILwDyEOpOxdbtIkFig==')"
+        );
+    }
+
+    #[test]
+    fn user_paths_encode_guest_upns() {
+        assert_eq!(
+            user_path("jo_contoso.com#EXT#@fabrikam.onmicrosoft.com"),
+            "/users/jo_contoso.com%23EXT%23@fabrikam.onmicrosoft.com"
+        );
+        assert_eq!(
+            user_path("$admin@contoso.com"),
+            "/users('%24admin@contoso.com')"
+        );
+    }
+
+    #[test]
+    fn select_sets_match_the_planner() {
+        assert_eq!(USER_SELECT.len(), 18);
+        assert_eq!(DELETED_USER_SELECT.len(), 19);
+        for property in USER_SELECT {
+            assert!(DELETED_USER_SELECT.contains(property));
+        }
+    }
+
+    #[test]
+    fn restore_options_serialize_only_what_is_set() {
+        assert_eq!(
+            serde_json::to_value(RestoreOptions::default()).expect("json"),
+            serde_json::json!({})
+        );
+        let options = RestoreOptions {
+            auto_reconcile_proxy_conflict: true,
+            new_user_principal_name: None,
+        };
+        assert_eq!(
+            serde_json::to_value(options).expect("json"),
+            serde_json::json!({"autoReconcileProxyConflict": true})
+        );
+    }
+}
