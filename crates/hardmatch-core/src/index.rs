@@ -90,7 +90,6 @@ impl<K: Hash + Eq> MultiIndex<K> {
     }
 
     /// Every key held by more than one object.
-    #[allow(dead_code, reason = "used by the on-prem hygiene checks")]
     pub(crate) fn duplicates(&self) -> impl Iterator<Item = (&K, &[u32])> {
         self.map.iter().filter_map(|(key, holders)| match holders {
             Holders::Many(all) => Some((key, all.as_slice())),

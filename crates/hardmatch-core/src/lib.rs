@@ -7,6 +7,7 @@
 
 pub mod ad;
 pub mod anchor;
+pub mod diagnose;
 mod index;
 pub mod sync;
 pub mod tenant;

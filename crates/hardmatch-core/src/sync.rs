@@ -783,37 +783,47 @@ pub fn run_sync_cycle(input: &SyncCycleInput<'_>) -> SyncCycleOutcome {
 }
 
 /// Indexes over the cloud side, borrowed from the input.
-struct CloudIndex<'a> {
-    by_id: HashMap<&'a str, u32>,
-    active_by_anchor: MultiIndex<&'a str>,
-    deleted_by_anchor: MultiIndex<&'a str>,
-    active_by_upn: MultiIndex<Folded<'a>>,
-    active_by_smtp: MultiIndex<Folded<'a>>,
-    assigned_roles: HashSet<&'a str>,
-    eligible_roles: HashSet<&'a str>,
+pub(crate) struct CloudIndex<'a> {
+    pub(crate) by_id: HashMap<&'a str, u32>,
+    pub(crate) active_by_anchor: MultiIndex<&'a str>,
+    pub(crate) deleted_by_anchor: MultiIndex<&'a str>,
+    pub(crate) active_by_upn: MultiIndex<Folded<'a>>,
+    pub(crate) active_by_smtp: MultiIndex<Folded<'a>>,
+    pub(crate) assigned_roles: HashSet<&'a str>,
+    pub(crate) eligible_roles: HashSet<&'a str>,
 }
 
 impl<'a> CloudIndex<'a> {
     fn new(input: &SyncCycleInput<'a>) -> Self {
-        let count = input.cloud_users.len();
+        Self::build(
+            input.cloud_users,
+            input.role_assignments,
+            input.role_eligibilities,
+        )
+    }
+
+    pub(crate) fn build(
+        cloud_users: &'a [CloudUser],
+        role_assignments: &'a [RoleAssignment],
+        role_eligibilities: &'a [RoleAssignment],
+    ) -> Self {
+        let count = cloud_users.len();
         let mut index = Self {
             by_id: HashMap::with_capacity(count),
             active_by_anchor: MultiIndex::with_capacity(count),
             deleted_by_anchor: MultiIndex::with_capacity(count / 8),
             active_by_upn: MultiIndex::with_capacity(count),
             active_by_smtp: MultiIndex::with_capacity(count * 2),
-            assigned_roles: input
-                .role_assignments
+            assigned_roles: role_assignments
                 .iter()
                 .map(|assignment| assignment.principal_id.as_str())
                 .collect(),
-            eligible_roles: input
-                .role_eligibilities
+            eligible_roles: role_eligibilities
                 .iter()
                 .map(|assignment| assignment.principal_id.as_str())
                 .collect(),
         };
-        for (position, user) in input.cloud_users.iter().enumerate() {
+        for (position, user) in cloud_users.iter().enumerate() {
             let Ok(position) = u32::try_from(position) else {
                 break;
             };

@@ -1,0 +1,915 @@
+//! What is wrong with each user, and what the next sync will do about it.
+//!
+//! `hardmatch status` is a view of [`diagnose`]. The prediction is not a second copy of the
+//! rules: it runs [`crate::sync::run_sync_cycle`] on the current state (with the connector
+//! space inferred from the tenant when Connect's own is not available) and explains each
+//! user's decision with evidence from both directories. On top of that it adds what the
+//! sync does not report: duplicates the sync already created, orphaned ImmutableIDs,
+//! addresses a takeover would drop, and IdFix-like problems in AD.
+//!
+//! Joins are hash lookups in both directions (anchor exact; UPN and SMTP addresses without
+//! regard to ASCII case), so a run is O(N + M).
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ad::AdUser;
+use crate::index::{Folded, MultiIndex, domain_of, smtp_value};
+use crate::sync::{
+    CloudIndex, ConflictProperty, ConnectorSpace, SoftMatchAttribute, SyncCycleInput,
+    SyncErrorKind, SyncOptions, SyncReport, SyncScope, UserDecision, cloud_smtp_addresses,
+    effective_features, is_placeholder_upn, run_sync_cycle,
+};
+use crate::tenant::{CloudUser, TenantInfo, TenantSnapshot};
+
+/// Settings of a diagnosis.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DiagnoseOptions {
+    pub scope: SyncScope,
+    pub sync: SyncOptions,
+    /// Connect's real joins when known (the emulator's state); else inferred from the tenant.
+    pub connector_space: Option<ConnectorSpace>,
+}
+
+/// Why a user cannot be matched until something outside the data changes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockReason {
+    /// The cloud account has an active directory role (§4, §8).
+    AdminRole,
+    /// The cloud account is PIM-eligible for a directory role (§8).
+    PimEligibility,
+    /// The cloud account's `onPremisesObjectIdentifier` names another AD object (§8).
+    ObjectIdentifier,
+    /// A tenant flag: `blockCloudObjectTakeoverThroughHardMatchEnabled` or `blockSoftMatchEnabled` (§7).
+    TenantFlag(String),
+    /// The cloud account is synced from another anchor (§5 InvalidSoftMatch causes).
+    SyncedFromOtherAnchor,
+    /// The cloud account's UPN is in a federated domain (§9).
+    FederatedDomain,
+}
+
+/// Why a user's data conflicts with another object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictReason {
+    /// The soft-match candidate holds another ImmutableID (§5).
+    InvalidSoftMatch,
+    /// The UPN is also on another object (§6).
+    UpnConflict,
+    /// An SMTP proxy address is also on another object (§6).
+    ProxyAddressConflict,
+    /// Another active or recycle-bin object holds the same ImmutableID (§12, §15 C10).
+    ImmutableIdHeldByOther,
+    /// The AD user is joined to a duplicate the sync created, next to its real account.
+    SyncCreatedDuplicate,
+    /// The joined cloud user carries quarantined values (§6).
+    QuarantinedAttribute,
+    /// Another AD object exports the same anchor.
+    DuplicateSourceAnchor,
+}
+
+/// A user's status; see the issue's list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Status {
+    Linked,
+    WillHardMatch,
+    WillSoftMatch {
+        attribute: SoftMatchAttribute,
+    },
+    /// The next sync creates a new cloud user: a future duplicate if the person has an account.
+    WillCreate,
+    Blocked {
+        reason: BlockReason,
+    },
+    Conflicting {
+        reason: ConflictReason,
+    },
+    OutOfScope,
+}
+
+impl Status {
+    /// The status name used in summaries and filters.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Linked => "linked",
+            Self::WillHardMatch => "will_hard_match",
+            Self::WillSoftMatch { .. } => "will_soft_match",
+            Self::WillCreate => "will_create",
+            Self::Blocked { .. } => "blocked",
+            Self::Conflicting { .. } => "conflicting",
+            Self::OutOfScope => "out_of_scope",
+        }
+    }
+
+    /// Every status name, in display order.
+    pub const NAMES: [&'static str; 7] = [
+        "linked",
+        "will_hard_match",
+        "will_soft_match",
+        "will_create",
+        "blocked",
+        "conflicting",
+        "out_of_scope",
+    ];
+}
+
+/// One fact behind a status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// A stable key, e.g. `holder`, `candidate`, `duplicate`, `real_account`, `sync_error`.
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_user_id: Option<String>,
+    pub detail: String,
+}
+
+/// The status of one AD user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserStatus {
+    pub distinguished_name: String,
+    #[serde(default)]
+    pub user_principal_name: Option<String>,
+    #[serde(default)]
+    pub sam_account_name: Option<String>,
+    pub immutable_id: String,
+    #[serde(flatten)]
+    pub status: Status,
+    /// The cloud user the status is about: joined, matched, candidate or real account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_user_principal_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Evidence>,
+    /// Index into the AD users given to [`diagnose`].
+    #[serde(skip)]
+    pub ad_index: usize,
+    /// Index into the tenant snapshot's users, for `cloud_user_id`.
+    #[serde(skip)]
+    pub cloud_index: Option<usize>,
+}
+
+/// A tenant-side finding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantFindingKind {
+    /// A cloud user holds an ImmutableID that no AD object has.
+    Orphan,
+    /// An initial-domain cloud user holding an AD user's anchor next to that user's real account.
+    SyncCreatedDuplicate,
+    /// A licensed or mailbox account whose addresses a takeover would drop (§11).
+    TakeoverAddressLoss,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantFinding {
+    pub kind: TenantFindingKind,
+    pub cloud_user_id: String,
+    pub user_principal_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub related_cloud_user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<String>,
+    pub detail: String,
+}
+
+/// An on-premises data problem, as IdFix reports them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HygieneKind {
+    DuplicateUserPrincipalName,
+    DuplicateSmtpAddress,
+    DuplicateSourceAnchor,
+    InvalidCharacters,
+    UnverifiedUpnSuffix,
+    MissingUserPrincipalName,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HygieneFinding {
+    pub kind: HygieneKind,
+    /// The AD attribute: `userPrincipalName`, `mail`, `proxyAddresses`, the anchor attribute.
+    pub attribute: String,
+    pub value: String,
+    pub distinguished_names: Vec<String>,
+    pub detail: String,
+}
+
+/// Everything `hardmatch status` shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnosis {
+    /// When the tenant snapshot was taken; the prediction runs "now" at that time.
+    pub taken_at: String,
+    /// Users per status name.
+    pub summary: BTreeMap<String, u64>,
+    pub users: Vec<UserStatus>,
+    pub tenant_findings: Vec<TenantFinding>,
+    pub hygiene: Vec<HygieneFinding>,
+    /// The report the next sync cycle would produce.
+    pub predicted_sync: SyncReport,
+}
+
+/// Diagnoses every AD user against the tenant. Never fails.
+pub fn diagnose(
+    ad_users: &[AdUser],
+    tenant: &TenantSnapshot,
+    options: &DiagnoseOptions,
+) -> Diagnosis {
+    let inferred;
+    let connector_space = match &options.connector_space {
+        Some(space) => space,
+        None => {
+            inferred = ConnectorSpace::infer(ad_users, &tenant.users);
+            &inferred
+        }
+    };
+    let outcome = run_sync_cycle(&SyncCycleInput {
+        ad_users,
+        scope: &options.scope,
+        tenant: &tenant.tenant,
+        cloud_users: &tenant.users,
+        role_assignments: &tenant.role_assignments,
+        role_eligibilities: &tenant.role_eligibilities,
+        connector_space,
+        options: &options.sync,
+        now: &tenant.taken_at,
+    });
+    let index = CloudIndex::build(
+        &tenant.users,
+        &tenant.role_assignments,
+        &tenant.role_eligibilities,
+    );
+    let context = Context {
+        tenant: &tenant.tenant,
+        cloud: &tenant.users,
+        index: &index,
+        block_soft_match: effective_features(&tenant.tenant).block_soft_match_enabled,
+    };
+
+    let mut users = Vec::with_capacity(ad_users.len());
+    let mut summary: BTreeMap<String, u64> = Status::NAMES
+        .iter()
+        .map(|name| ((*name).to_owned(), 0))
+        .collect();
+    let mut tenant_findings = Vec::new();
+    for (ad_index, (ad, result)) in ad_users.iter().zip(&outcome.decisions).enumerate() {
+        let status = context.status_of(ad_index, ad, &result.decision);
+        *summary.entry(status.status.name().to_owned()).or_default() += 1;
+        context.findings_for(ad, &status, &mut tenant_findings);
+        users.push(status);
+    }
+    tenant_findings.extend(orphans(ad_users, &tenant.users));
+    tenant_findings.sort_by(|left, right| {
+        (left.kind, &left.cloud_user_id).cmp(&(right.kind, &right.cloud_user_id))
+    });
+    Diagnosis {
+        taken_at: tenant.taken_at.clone(),
+        summary,
+        users,
+        tenant_findings,
+        hygiene: hygiene(ad_users, &tenant.tenant),
+        predicted_sync: outcome.report,
+    }
+}
+
+struct Context<'a> {
+    tenant: &'a TenantInfo,
+    cloud: &'a [CloudUser],
+    index: &'a CloudIndex<'a>,
+    block_soft_match: bool,
+}
+
+/// Whether a cloud user's UPN is on the tenant's initial `onmicrosoft.com` domain, where the
+/// sync puts users whose suffix is unverified or whose UPN is quarantined.
+pub fn is_on_initial_domain(user: &CloudUser, tenant: &TenantInfo) -> bool {
+    domain_of(&user.user_principal_name)
+        .is_some_and(|domain| domain.eq_ignore_ascii_case(&tenant.initial_domain))
+        || is_placeholder_upn(&user.user_principal_name, Some(&tenant.initial_domain))
+}
+
+/// Whether a cloud user has (or may have) a mailbox: a mail address and a licence. Service
+/// plans are not always readable (licenseDetails needs delegated rights), so any licence
+/// counts: erring towards "mailbox" only ever prevents a deletion.
+pub fn has_mailbox(user: &CloudUser) -> bool {
+    user.mail.is_some() && user.is_licensed()
+}
+
+impl<'a> Context<'a> {
+    fn evidence(&self, code: &str, cloud: usize, detail: impl Into<String>) -> Evidence {
+        Evidence {
+            code: code.to_owned(),
+            cloud_user_id: self.cloud.get(cloud).map(|user| user.id.clone()),
+            detail: detail.into(),
+        }
+    }
+
+    fn describe(&self, cloud: usize) -> String {
+        let Some(user) = self.cloud.get(cloud) else {
+            return String::new();
+        };
+        let mut facts = vec![user.user_principal_name.clone()];
+        if user.is_deleted() {
+            facts.push("in the recycle bin".to_owned());
+        }
+        match user.on_premises_sync_enabled {
+            Some(true) => facts.push("synced".to_owned()),
+            Some(false) => facts.push("formerly synced".to_owned()),
+            None => facts.push("cloud-only".to_owned()),
+        }
+        if let Some(anchor) = &user.on_premises_immutable_id {
+            facts.push(format!("ImmutableID {anchor}"));
+        }
+        if user.is_licensed() {
+            facts.push(format!("{} licence(s)", user.assigned_licenses.len()));
+        }
+        if has_mailbox(user) {
+            facts.push("mailbox".to_owned());
+        }
+        if self.index.assigned_roles.contains(user.id.as_str()) {
+            facts.push("admin role".to_owned());
+        }
+        if self.index.eligible_roles.contains(user.id.as_str()) {
+            facts.push("PIM-eligible".to_owned());
+        }
+        facts.join(", ")
+    }
+
+    /// Every cloud user (active or deleted) holding `ad`'s anchor, except `except`.
+    fn other_holders(&self, ad: &AdUser, except: Option<usize>) -> Vec<usize> {
+        let anchor = ad.immutable_id.as_str();
+        self.index
+            .active_by_anchor
+            .get(&anchor)
+            .iter()
+            .chain(self.index.deleted_by_anchor.get(&anchor))
+            .map(|&position| position as usize)
+            .filter(|&position| Some(position) != except)
+            .collect()
+    }
+
+    /// The active cloud account that is most likely this person's own: one that shares the
+    /// AD UPN or an SMTP address and is not a sync-created object holding this anchor.
+    pub(crate) fn real_account(
+        &self,
+        ad: &AdUser,
+        except: Option<usize>,
+    ) -> Option<(usize, String)> {
+        let mut candidates: Vec<(u32, &str)> = Vec::new();
+        if let Some(upn) = ad.user_principal_name.as_deref() {
+            candidates.extend(
+                self.index
+                    .active_by_upn
+                    .get(&Folded(upn))
+                    .iter()
+                    .map(|&position| (position, "userPrincipalName")),
+            );
+        }
+        let addresses = ad.smtp_addresses().chain(ad.mail.as_deref());
+        for address in addresses {
+            candidates.extend(
+                self.index
+                    .active_by_smtp
+                    .get(&Folded(address))
+                    .iter()
+                    .map(|&position| (position, "SMTP address")),
+            );
+        }
+        candidates
+            .into_iter()
+            .map(|(position, attribute)| (position as usize, attribute))
+            .find(|&(position, _)| {
+                let user = &self.cloud[position];
+                Some(position) != except
+                    && !(user.on_premises_immutable_id.as_ref() == Some(&ad.immutable_id)
+                        && is_on_initial_domain(user, self.tenant))
+            })
+            .map(|(position, attribute)| (position, attribute.to_owned()))
+    }
+
+    fn status_of(&self, ad_index: usize, ad: &AdUser, decision: &UserDecision) -> UserStatus {
+        let mut evidence = Vec::new();
+        let mut cloud_index = None;
+        let status = match decision {
+            UserDecision::OutOfScope => Status::OutOfScope,
+            UserDecision::Joined {
+                cloud_index: joined,
+                ..
+            } => {
+                cloud_index = Some(*joined);
+                self.joined_status(ad, *joined, &mut evidence, &mut cloud_index)
+            }
+            UserDecision::HardMatched {
+                cloud_index: target,
+                restored,
+            } => {
+                cloud_index = Some(*target);
+                let holders = self.other_holders(ad, Some(*target));
+                if *restored {
+                    evidence.push(self.evidence(
+                        "restores",
+                        *target,
+                        format!(
+                            "the next sync restores {} from the recycle bin",
+                            self.describe(*target)
+                        ),
+                    ));
+                }
+                let duplicate_restored = *restored
+                    && is_on_initial_domain(&self.cloud[*target], self.tenant)
+                    && self.real_account(ad, Some(*target)).is_some();
+                if duplicate_restored || !holders.is_empty() {
+                    for holder in holders {
+                        evidence.push(self.evidence("holder", holder, self.describe(holder)));
+                    }
+                    if let Some((real, attribute)) = self.real_account(ad, Some(*target)) {
+                        evidence.push(self.evidence(
+                            "real_account",
+                            real,
+                            format!("shares the {attribute}: {}", self.describe(real)),
+                        ));
+                    }
+                    Status::Conflicting {
+                        reason: ConflictReason::ImmutableIdHeldByOther,
+                    }
+                } else {
+                    evidence.push(self.evidence("target", *target, self.describe(*target)));
+                    Status::WillHardMatch
+                }
+            }
+            UserDecision::SoftMatched {
+                cloud_index: target,
+                attribute,
+            } => {
+                cloud_index = Some(*target);
+                evidence.push(self.evidence(
+                    "candidate",
+                    *target,
+                    format!("same {}: {}", attribute.name(), self.describe(*target)),
+                ));
+                Status::WillSoftMatch {
+                    attribute: *attribute,
+                }
+            }
+            UserDecision::Created {
+                quarantined,
+                refused,
+            } => {
+                for value in quarantined {
+                    evidence.push(Evidence {
+                        code: "quarantined".to_owned(),
+                        cloud_user_id: None,
+                        detail: format!(
+                            "the new user's {} {} would be quarantined",
+                            value.property.name(),
+                            value.value
+                        ),
+                    });
+                }
+                if let Some(refusal) = refused {
+                    cloud_index = Some(refusal.cloud_index);
+                    evidence.push(self.evidence(
+                        "candidate",
+                        refusal.cloud_index,
+                        format!(
+                            "{}: same {}: {}",
+                            refusal.error.code(),
+                            refusal.attribute.name(),
+                            self.describe(refusal.cloud_index)
+                        ),
+                    ));
+                    self.refusal_status(refusal.error, refusal.cloud_index)
+                } else {
+                    let real = self.real_account(ad, None);
+                    if let Some((real, attribute)) = &real {
+                        cloud_index = Some(*real);
+                        evidence.push(self.evidence(
+                            "real_account",
+                            *real,
+                            format!("shares the {attribute}: {}", self.describe(*real)),
+                        ));
+                    }
+                    if self.block_soft_match && real.is_some() {
+                        Status::Blocked {
+                            reason: BlockReason::TenantFlag("blockSoftMatchEnabled".to_owned()),
+                        }
+                    } else if let Some(first) = quarantined.first() {
+                        Status::Conflicting {
+                            reason: conflict_for(first.property),
+                        }
+                    } else {
+                        Status::WillCreate
+                    }
+                }
+            }
+            UserDecision::Failed {
+                error,
+                property,
+                cloud_index: failed,
+            } => {
+                cloud_index = *failed;
+                evidence.push(Evidence {
+                    code: "sync_error".to_owned(),
+                    cloud_user_id: failed
+                        .and_then(|position| self.cloud.get(position))
+                        .map(|user| user.id.clone()),
+                    detail: format!(
+                        "{}{}",
+                        error.code(),
+                        property
+                            .map(|property| format!(" ({})", property.name()))
+                            .unwrap_or_default()
+                    ),
+                });
+                if let Some(position) = failed {
+                    evidence.push(self.evidence("target", *position, self.describe(*position)));
+                }
+                match (error, property, failed) {
+                    (
+                        SyncErrorKind::AttributeValueMustBeUnique,
+                        Some(ConflictProperty::SourceAnchor),
+                        Some(_),
+                    ) => Status::Blocked {
+                        reason: BlockReason::SyncedFromOtherAnchor,
+                    },
+                    (SyncErrorKind::AttributeValueMustBeUnique, Some(property), _) => {
+                        Status::Conflicting {
+                            reason: conflict_for(*property),
+                        }
+                    }
+                    (error, _, Some(position)) => self.refusal_status(*error, *position),
+                    (error, _, None) => self.refusal_status(*error, usize::MAX),
+                }
+            }
+        };
+        let cloud = cloud_index.and_then(|position| self.cloud.get(position));
+        UserStatus {
+            distinguished_name: ad.distinguished_name.clone(),
+            user_principal_name: ad.user_principal_name.clone(),
+            sam_account_name: ad.sam_account_name.clone(),
+            immutable_id: ad.immutable_id.as_str().to_owned(),
+            status,
+            cloud_user_id: cloud.map(|user| user.id.clone()),
+            cloud_user_principal_name: cloud.map(|user| user.user_principal_name.clone()),
+            evidence,
+            ad_index,
+            cloud_index,
+        }
+    }
+
+    fn joined_status(
+        &self,
+        ad: &AdUser,
+        joined: usize,
+        evidence: &mut Vec<Evidence>,
+        cloud_index: &mut Option<usize>,
+    ) -> Status {
+        let user = &self.cloud[joined];
+        if is_on_initial_domain(user, self.tenant)
+            && let Some((real, attribute)) = self.real_account(ad, Some(joined))
+        {
+            evidence.push(self.evidence("duplicate", joined, self.describe(joined)));
+            evidence.push(self.evidence(
+                "real_account",
+                real,
+                format!("shares the {attribute}: {}", self.describe(real)),
+            ));
+            *cloud_index = Some(real);
+            return Status::Conflicting {
+                reason: ConflictReason::SyncCreatedDuplicate,
+            };
+        }
+        let holders = self.other_holders(ad, Some(joined));
+        if !holders.is_empty() {
+            for holder in holders {
+                evidence.push(self.evidence("holder", holder, self.describe(holder)));
+            }
+            return Status::Conflicting {
+                reason: ConflictReason::ImmutableIdHeldByOther,
+            };
+        }
+        if !user.on_premises_provisioning_errors.is_empty() {
+            for error in &user.on_premises_provisioning_errors {
+                evidence.push(self.evidence(
+                    "quarantined",
+                    joined,
+                    format!(
+                        "{} {}",
+                        error.property_causing_error.as_deref().unwrap_or("?"),
+                        error.value.as_deref().unwrap_or("?")
+                    ),
+                ));
+            }
+            return Status::Conflicting {
+                reason: ConflictReason::QuarantinedAttribute,
+            };
+        }
+        Status::Linked
+    }
+
+    fn refusal_status(&self, error: SyncErrorKind, cloud: usize) -> Status {
+        let blocked = |reason| Status::Blocked { reason };
+        match error {
+            SyncErrorKind::InvalidSoftMatch => {
+                if self.cloud.get(cloud).is_some_and(CloudUser::is_synced) {
+                    blocked(BlockReason::SyncedFromOtherAnchor)
+                } else {
+                    Status::Conflicting {
+                        reason: ConflictReason::InvalidSoftMatch,
+                    }
+                }
+            }
+            SyncErrorKind::InvalidHardMatch => blocked(BlockReason::TenantFlag(
+                "blockCloudObjectTakeoverThroughHardMatchEnabled".to_owned(),
+            )),
+            SyncErrorKind::HardeningObjectIdentifier => blocked(BlockReason::ObjectIdentifier),
+            SyncErrorKind::HardeningAssignedRole | SyncErrorKind::ExistingAdminRoleConflict => {
+                blocked(BlockReason::AdminRole)
+            }
+            SyncErrorKind::HardeningEligibleRole => blocked(BlockReason::PimEligibility),
+            SyncErrorKind::FederatedDomainConflict => blocked(BlockReason::FederatedDomain),
+            SyncErrorKind::AttributeValueMustBeUnique => Status::Conflicting {
+                reason: ConflictReason::DuplicateSourceAnchor,
+            },
+        }
+    }
+
+    fn findings_for(&self, ad: &AdUser, status: &UserStatus, findings: &mut Vec<TenantFinding>) {
+        let Some(target) = status.cloud_index else {
+            return;
+        };
+        if matches!(
+            status.status,
+            Status::Conflicting {
+                reason: ConflictReason::SyncCreatedDuplicate
+            }
+        ) {
+            for duplicate in status
+                .evidence
+                .iter()
+                .filter(|evidence| evidence.code == "duplicate")
+            {
+                if let Some(id) = &duplicate.cloud_user_id
+                    && let Some(&position) = self.index.by_id.get(id.as_str())
+                {
+                    let user = &self.cloud[position as usize];
+                    findings.push(TenantFinding {
+                        kind: TenantFindingKind::SyncCreatedDuplicate,
+                        cloud_user_id: user.id.clone(),
+                        user_principal_name: user.user_principal_name.clone(),
+                        related_cloud_user_id: self.cloud.get(target).map(|real| real.id.clone()),
+                        addresses: Vec::new(),
+                        detail: format!(
+                            "created by the sync for {}; the real account is {}",
+                            ad.distinguished_name,
+                            self.describe(target)
+                        ),
+                    });
+                }
+            }
+        }
+        let takes_over = matches!(
+            status.status,
+            Status::WillHardMatch
+                | Status::WillSoftMatch { .. }
+                | Status::Conflicting {
+                    reason: ConflictReason::SyncCreatedDuplicate
+                        | ConflictReason::ImmutableIdHeldByOther
+                }
+                | Status::Blocked { .. }
+        );
+        let Some(user) = self.cloud.get(target) else {
+            return;
+        };
+        if !takes_over || !(user.is_licensed() || user.mail.is_some()) || user.is_synced() {
+            return;
+        }
+        let lost = addresses_lost_in_takeover(ad, user);
+        if !lost.is_empty() {
+            findings.push(TenantFinding {
+                kind: TenantFindingKind::TakeoverAddressLoss,
+                cloud_user_id: user.id.clone(),
+                user_principal_name: user.user_principal_name.clone(),
+                related_cloud_user_id: None,
+                detail: format!(
+                    "a takeover by {} replaces mail and proxyAddresses with AD's values; copy these addresses to AD first",
+                    ad.distinguished_name
+                ),
+                addresses: lost,
+            });
+        }
+    }
+}
+
+fn conflict_for(property: ConflictProperty) -> ConflictReason {
+    match property {
+        ConflictProperty::UserPrincipalName => ConflictReason::UpnConflict,
+        ConflictProperty::ProxyAddress => ConflictReason::ProxyAddressConflict,
+        ConflictProperty::SourceAnchor => ConflictReason::DuplicateSourceAnchor,
+    }
+}
+
+/// The cloud user's SMTP addresses that AD does not have: a takeover drops them (§11).
+pub fn addresses_lost_in_takeover(ad: &AdUser, cloud: &CloudUser) -> Vec<String> {
+    let on_premises: HashSet<Folded<'_>> = ad
+        .smtp_addresses()
+        .chain(ad.mail.as_deref())
+        .map(Folded)
+        .collect();
+    let mut lost: Vec<String> = Vec::new();
+    for address in cloud_smtp_addresses(cloud) {
+        if !on_premises.contains(&Folded(address))
+            && !lost.iter().any(|seen| seen.eq_ignore_ascii_case(address))
+        {
+            lost.push(address.to_owned());
+        }
+    }
+    lost
+}
+
+fn orphans(ad_users: &[AdUser], cloud: &[CloudUser]) -> Vec<TenantFinding> {
+    let anchors: HashSet<&str> = ad_users
+        .iter()
+        .map(|user| user.immutable_id.as_str())
+        .collect();
+    cloud
+        .iter()
+        .filter_map(|user| {
+            let anchor = user.on_premises_immutable_id.as_ref()?;
+            if anchor.as_str().is_empty() || anchors.contains(anchor.as_str()) {
+                return None;
+            }
+            Some(TenantFinding {
+                kind: TenantFindingKind::Orphan,
+                cloud_user_id: user.id.clone(),
+                user_principal_name: user.user_principal_name.clone(),
+                related_cloud_user_id: None,
+                addresses: Vec::new(),
+                detail: format!(
+                    "holds ImmutableID {anchor} that no AD object has{}",
+                    if user.is_deleted() {
+                        " (in the recycle bin)"
+                    } else {
+                        ""
+                    }
+                ),
+            })
+        })
+        .collect()
+}
+
+/// Characters IdFix rejects in UPNs and SMTP addresses.
+fn invalid_character(value: &str) -> Option<char> {
+    value.chars().find(|character| {
+        character.is_whitespace()
+            || character.is_control()
+            || !character.is_ascii()
+            || matches!(
+                character,
+                '\\' | '"' | '(' | ')' | ',' | ':' | ';' | '<' | '>' | '[' | ']' | '{' | '}' | '|'
+            )
+    })
+}
+
+fn malformed_address(value: &str) -> bool {
+    let Some((local, domain)) = value.rsplit_once('@') else {
+        return true;
+    };
+    local.is_empty()
+        || domain.is_empty()
+        || local.contains('@')
+        || local.starts_with('.')
+        || local.ends_with('.')
+        || local.contains("..")
+}
+
+/// IdFix-like checks of the AD data, before any sync sees it.
+pub fn hygiene(ad_users: &[AdUser], tenant: &TenantInfo) -> Vec<HygieneFinding> {
+    let mut findings = Vec::new();
+    let mut by_upn: MultiIndex<Folded<'_>> = MultiIndex::with_capacity(ad_users.len());
+    let mut by_smtp: MultiIndex<Folded<'_>> = MultiIndex::with_capacity(ad_users.len() * 2);
+    let mut by_anchor: MultiIndex<&str> = MultiIndex::with_capacity(ad_users.len());
+    let mut unverified: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (position, user) in ad_users.iter().enumerate() {
+        let Ok(position) = u32::try_from(position) else {
+            break;
+        };
+        by_anchor.insert(user.immutable_id.as_str(), position);
+        match user.user_principal_name.as_deref() {
+            None => findings.push(HygieneFinding {
+                kind: HygieneKind::MissingUserPrincipalName,
+                attribute: "userPrincipalName".to_owned(),
+                value: String::new(),
+                distinguished_names: vec![user.distinguished_name.clone()],
+                detail: "no UPN: the sync invents one on the initial domain".to_owned(),
+            }),
+            Some(upn) => {
+                by_upn.insert(Folded(upn), position);
+                check_characters(user, "userPrincipalName", upn, &mut findings);
+                if let Some(suffix) = domain_of(upn)
+                    && tenant.verified_domain(suffix).is_none()
+                {
+                    unverified
+                        .entry(suffix.to_ascii_lowercase())
+                        .or_default()
+                        .push(user.distinguished_name.clone());
+                }
+            }
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for address in user.smtp_addresses().chain(user.mail.as_deref()) {
+            if seen.iter().any(|other| other.eq_ignore_ascii_case(address)) {
+                continue;
+            }
+            seen.push(address);
+            by_smtp.insert(Folded(address), position);
+        }
+        if let Some(mail) = user.mail.as_deref() {
+            check_characters(user, "mail", mail, &mut findings);
+        }
+        for proxy in &user.proxy_addresses {
+            if let Some(address) = smtp_value(proxy) {
+                check_characters(user, "proxyAddresses", address, &mut findings);
+            }
+        }
+    }
+    let names = |positions: &[u32]| -> Vec<String> {
+        positions
+            .iter()
+            .map(|&position| ad_users[position as usize].distinguished_name.clone())
+            .collect()
+    };
+    let mut duplicates: Vec<HygieneFinding> = Vec::new();
+    for (key, positions) in by_upn.duplicates() {
+        duplicates.push(HygieneFinding {
+            kind: HygieneKind::DuplicateUserPrincipalName,
+            attribute: "userPrincipalName".to_owned(),
+            value: key.0.to_owned(),
+            distinguished_names: names(positions),
+            detail: "the sync quarantines all but one (§6)".to_owned(),
+        });
+    }
+    for (key, positions) in by_smtp.duplicates() {
+        duplicates.push(HygieneFinding {
+            kind: HygieneKind::DuplicateSmtpAddress,
+            attribute: "proxyAddresses".to_owned(),
+            value: key.0.to_owned(),
+            distinguished_names: names(positions),
+            detail: "the sync quarantines the address on all but one (§6)".to_owned(),
+        });
+    }
+    for (key, positions) in by_anchor.duplicates() {
+        duplicates.push(HygieneFinding {
+            kind: HygieneKind::DuplicateSourceAnchor,
+            attribute: ad_users[positions[0] as usize]
+                .anchor_attribute
+                .ldap_name()
+                .to_owned(),
+            value: (*key).to_owned(),
+            distinguished_names: names(positions),
+            detail: "only one of these objects can be exported".to_owned(),
+        });
+    }
+    for (suffix, distinguished_names) in unverified {
+        findings.push(HygieneFinding {
+            kind: HygieneKind::UnverifiedUpnSuffix,
+            attribute: "userPrincipalName".to_owned(),
+            detail: format!(
+                "{suffix} is not a verified tenant domain: these users sync as …@{}",
+                tenant.initial_domain
+            ),
+            value: suffix,
+            distinguished_names,
+        });
+    }
+    duplicates.sort_by(|left, right| (left.kind, &left.value).cmp(&(right.kind, &right.value)));
+    findings.extend(duplicates);
+    findings
+}
+
+fn check_characters(
+    user: &AdUser,
+    attribute: &str,
+    value: &str,
+    findings: &mut Vec<HygieneFinding>,
+) {
+    let detail = match invalid_character(value) {
+        Some(character) => format!("contains the character {character:?}"),
+        None if malformed_address(value) => "is not of the form local@domain".to_owned(),
+        None => return,
+    };
+    findings.push(HygieneFinding {
+        kind: HygieneKind::InvalidCharacters,
+        attribute: attribute.to_owned(),
+        value: value.to_owned(),
+        distinguished_names: vec![user.distinguished_name.clone()],
+        detail,
+    });
+}
+
+#[cfg(test)]
+#[path = "diagnose_tests.rs"]
+mod tests;

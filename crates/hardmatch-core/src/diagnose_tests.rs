@@ -1,0 +1,347 @@
+//! Statuses, findings and hygiene checks, each citing the reference section behind it.
+
+use super::*;
+use crate::anchor::ImmutableId;
+use crate::tenant::{TenantSnapshot, TenantSnapshotSource};
+use crate::testing::*;
+
+fn snapshot(world: &World) -> TenantSnapshot {
+    TenantSnapshot {
+        format_version: 1,
+        source: TenantSnapshotSource {
+            kind: "fixture".into(),
+            location: "test".into(),
+        },
+        taken_at: NOW.into(),
+        tenant: world.tenant.clone(),
+        users: world.cloud.clone(),
+        role_definitions: Vec::new(),
+        role_assignments: world.roles.clone(),
+        role_eligibilities: world.eligible.clone(),
+    }
+}
+
+fn diagnosed(world: &World) -> Diagnosis {
+    diagnose(
+        &world.ad,
+        &snapshot(world),
+        &DiagnoseOptions {
+            scope: world.scope.clone(),
+            sync: world.options.clone(),
+            connector_space: None,
+        },
+    )
+}
+
+fn status(world: &World) -> Status {
+    diagnosed(world).users[0].status.clone()
+}
+
+#[test]
+fn linked_will_hard_match_will_soft_match_and_will_create() {
+    // entra-matching.md §1 (synced), §4.1, §4.2, §4.3.
+    let ad = with_mail(ad_user(1, "adele@contoso.com"), "adele@contoso.com");
+    let linked = World::new(
+        vec![ad.clone()],
+        vec![synced_from("c1", "adele@contoso.com", &ad)],
+    );
+    assert_eq!(status(&linked), Status::Linked);
+
+    let mut target = cloud_user("c1", "a@contoso.com");
+    target.on_premises_immutable_id = Some(ad.immutable_id.clone());
+    assert_eq!(
+        status(&World::new(vec![ad.clone()], vec![target])),
+        Status::WillHardMatch
+    );
+
+    let soft = World::new(
+        vec![ad.clone()],
+        vec![cloud_with_mail(
+            cloud_user("c1", "x@contoso.com"),
+            "adele@contoso.com",
+        )],
+    );
+    assert_eq!(
+        status(&soft),
+        Status::WillSoftMatch {
+            attribute: SoftMatchAttribute::PrimarySmtp
+        }
+    );
+    assert_eq!(status(&World::new(vec![ad], vec![])), Status::WillCreate);
+}
+
+#[test]
+fn blocked_statuses_name_their_reason() {
+    // entra-matching.md §4 (admin role), §7 (flags), §8 (hardening), §9 (federated).
+    let ad = with_mail(ad_user(1, "adele@contoso.com"), "adele@contoso.com");
+    let mut holder = cloud_user("c1", "a@contoso.com");
+    holder.on_premises_immutable_id = Some(ad.immutable_id.clone());
+    let hard = World::new(vec![ad.clone()], vec![holder]);
+
+    let mut world = hard.clone();
+    world.roles.push(role("c1"));
+    assert_eq!(
+        status(&world),
+        Status::Blocked {
+            reason: BlockReason::AdminRole
+        }
+    );
+    let mut world = hard.clone();
+    world.eligible.push(role("c1"));
+    assert_eq!(
+        status(&world),
+        Status::Blocked {
+            reason: BlockReason::PimEligibility
+        }
+    );
+    let mut world = hard.clone();
+    world.cloud[0].on_premises_object_identifier = Some("other".into());
+    assert_eq!(
+        status(&world),
+        Status::Blocked {
+            reason: BlockReason::ObjectIdentifier
+        }
+    );
+    let mut world = hard;
+    world
+        .features()
+        .block_cloud_object_takeover_through_hard_match_enabled = true;
+    assert_eq!(
+        status(&world),
+        Status::Blocked {
+            reason: BlockReason::TenantFlag(
+                "blockCloudObjectTakeoverThroughHardMatchEnabled".into()
+            )
+        }
+    );
+
+    let soft = World::new(
+        vec![ad.clone()],
+        vec![cloud_with_mail(
+            cloud_user("c1", "x@contoso.com"),
+            "adele@contoso.com",
+        )],
+    );
+    let mut world = soft.clone();
+    world.features().block_soft_match_enabled = true;
+    assert_eq!(
+        status(&world),
+        Status::Blocked {
+            reason: BlockReason::TenantFlag("blockSoftMatchEnabled".into())
+        }
+    );
+    let mut world = soft.clone();
+    world.cloud[0].on_premises_immutable_id =
+        Some(ImmutableId::from_text("b3RoZXIgdmFsdWUgaGVyZSE="));
+    world.cloud[0].on_premises_sync_enabled = Some(true);
+    assert_eq!(
+        status(&world),
+        Status::Blocked {
+            reason: BlockReason::SyncedFromOtherAnchor
+        }
+    );
+    let mut world = soft;
+    world.cloud[0].user_principal_name = "x@fabrikam.com".into();
+    world.tenant.domains.push(crate::tenant::Domain {
+        id: "fabrikam.com".into(),
+        authentication_type: "Federated".into(),
+        is_default: false,
+        is_initial: false,
+        is_verified: true,
+    });
+    assert_eq!(
+        status(&world),
+        Status::Blocked {
+            reason: BlockReason::FederatedDomain
+        }
+    );
+}
+
+#[test]
+fn conflicting_statuses_name_their_reason() {
+    // entra-matching.md §5 (InvalidSoftMatch), §6 (quarantine), §12 (holders in the recycle bin).
+    let ad = with_mail(ad_user(1, "adele@contoso.com"), "adele@contoso.com");
+    let mut other = cloud_with_mail(cloud_user("c1", "x@contoso.com"), "adele@contoso.com");
+    other.on_premises_immutable_id = Some(ImmutableId::from_text("b3RoZXIgdmFsdWUgaGVyZSE="));
+    assert_eq!(
+        status(&World::new(vec![ad.clone()], vec![other])),
+        Status::Conflicting {
+            reason: ConflictReason::InvalidSoftMatch
+        }
+    );
+
+    let world = World::new(
+        vec![ad_user(1, "adele@contoso.com")],
+        vec![cloud_user("c1", "adele@contoso.com")],
+    );
+    assert_eq!(
+        status(&world),
+        Status::Conflicting {
+            reason: ConflictReason::UpnConflict
+        }
+    );
+    let mut world = World::new(
+        vec![with_mail(ad_user(1, "adele@contoso.com"), "x@contoso.com")],
+        vec![cloud_with_mail(
+            cloud_user("c1", "y@contoso.com"),
+            "x@contoso.com",
+        )],
+    );
+    world.features().block_soft_match_enabled = true;
+    world.cloud[0].display_name = None;
+    let diagnosis = diagnosed(&world);
+    assert!(matches!(diagnosis.users[0].status, Status::Blocked { .. }));
+    world.features().block_soft_match_enabled = false;
+    world.cloud[0].user_principal_name = "z@contoso.com".into();
+    world.ad[0].mail = Some("other@contoso.com".into());
+    world.ad[0].proxy_addresses =
+        vec!["SMTP:other@contoso.com".into(), "smtp:x@contoso.com".into()];
+    assert_eq!(
+        status(&world),
+        Status::Conflicting {
+            reason: ConflictReason::ProxyAddressConflict
+        }
+    );
+
+    // Linked, but the real account was stamped too: setting it does nothing (§4).
+    let mut stamped = licensed(cloud_user("real", "adele@contoso.com"));
+    stamped.on_premises_immutable_id = Some(ad.immutable_id.clone());
+    stamped.deleted_date_time = Some(NOW.into());
+    let world = World::new(
+        vec![ad.clone()],
+        vec![synced_from("c1", "adele.v@contoso.com", &ad), stamped],
+    );
+    assert_eq!(
+        status(&world),
+        Status::Conflicting {
+            reason: ConflictReason::ImmutableIdHeldByOther
+        }
+    );
+
+    let mut quarantined = synced_from("c1", "adele@contoso.com", &ad);
+    quarantined
+        .on_premises_provisioning_errors
+        .push(crate::tenant::OnPremisesProvisioningError {
+            category: Some("PropertyConflict".into()),
+            occurred_date_time: None,
+            property_causing_error: Some("ProxyAddress".into()),
+            value: Some("smtp:x@contoso.com".into()),
+        });
+    assert_eq!(
+        status(&World::new(vec![ad.clone()], vec![quarantined])),
+        Status::Conflicting {
+            reason: ConflictReason::QuarantinedAttribute
+        }
+    );
+
+    let mut world = World::new(vec![ad.clone(), ad.clone()], vec![]);
+    world.ad[1].distinguished_name = "CN=copy,OU=Staff,DC=corp,DC=contoso,DC=com".into();
+    let diagnosis = diagnosed(&world);
+    assert_eq!(
+        diagnosis.users[1].status,
+        Status::Conflicting {
+            reason: ConflictReason::DuplicateSourceAnchor
+        }
+    );
+    assert!(
+        diagnosis
+            .hygiene
+            .iter()
+            .any(|finding| finding.kind == HygieneKind::DuplicateSourceAnchor)
+    );
+}
+
+#[test]
+fn field_story_duplicate_is_found_with_the_real_account() {
+    // entra-matching.md §6 (quarantined duplicates), §15 A 4 and 6, §11 (address loss).
+    let ad = with_mail(ad_user(1, "adele@corp.local"), "adele@contoso.com");
+    let mut real = licensed(cloud_with_mail(
+        cloud_user("real", "adele@contoso.com"),
+        "adele@contoso.com",
+    ));
+    real.proxy_addresses
+        .push("smtp:adele.vance@contoso.com".into());
+    let duplicate = synced_from("dup", "adele@contoso.onmicrosoft.com", &ad);
+    let world = World::new(vec![ad], vec![real, duplicate]);
+    let diagnosis = diagnosed(&world);
+    let user = &diagnosis.users[0];
+    assert_eq!(
+        user.status,
+        Status::Conflicting {
+            reason: ConflictReason::SyncCreatedDuplicate
+        }
+    );
+    assert_eq!(user.cloud_user_id.as_deref(), Some("real"));
+    let kinds: Vec<_> = diagnosis
+        .tenant_findings
+        .iter()
+        .map(|finding| finding.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            TenantFindingKind::SyncCreatedDuplicate,
+            TenantFindingKind::TakeoverAddressLoss
+        ]
+    );
+    assert_eq!(
+        diagnosis.tenant_findings[1].addresses,
+        ["adele.vance@contoso.com"]
+    );
+    assert_eq!(diagnosis.summary["conflicting"], 1);
+    // The AD suffix is the root cause: hygiene says so (§15 A, "align UPN suffixes").
+    assert!(
+        diagnosis
+            .hygiene
+            .iter()
+            .any(|finding| finding.kind == HygieneKind::UnverifiedUpnSuffix
+                && finding.value == "corp.local")
+    );
+}
+
+#[test]
+fn out_of_scope_users_and_orphans() {
+    // entra-matching.md §12 (removed from scope), §15 A 4 (all other holders).
+    let ad = ad_user(1, "adele@contoso.com");
+    let mut world = World::new(
+        vec![ad],
+        vec![synced_from(
+            "gone",
+            "gone@contoso.com",
+            &ad_user(7, "gone@contoso.com"),
+        )],
+    );
+    world.scope = SyncScope::OrganizationalUnits {
+        include: vec!["OU=Other,DC=corp,DC=contoso,DC=com".into()],
+        exclude: vec![],
+    };
+    let diagnosis = diagnosed(&world);
+    assert_eq!(diagnosis.users[0].status, Status::OutOfScope);
+    assert_eq!(diagnosis.tenant_findings[0].kind, TenantFindingKind::Orphan);
+    assert_eq!(diagnosis.tenant_findings[0].cloud_user_id, "gone");
+}
+
+#[test]
+fn hygiene_finds_duplicates_and_bad_characters_in_ad() {
+    // IdFix checks (anchors.md §1): duplicates of UPN, mail, proxyAddresses; characters.
+    let first = with_mail(ad_user(1, "a b@contoso.com"), "shared@contoso.com");
+    let mut second = with_mail(ad_user(2, "A B@contoso.com"), "shared@contoso.com");
+    second.distinguished_name = "CN=second,OU=Staff,DC=corp,DC=contoso,DC=com".into();
+    let findings = hygiene(&[first, second], &tenant());
+    let kinds: Vec<_> = findings.iter().map(|finding| finding.kind).collect();
+    assert!(kinds.contains(&HygieneKind::InvalidCharacters));
+    assert!(kinds.contains(&HygieneKind::DuplicateUserPrincipalName));
+    assert!(kinds.contains(&HygieneKind::DuplicateSmtpAddress));
+}
+
+#[test]
+fn diagnosis_serializes_status_inline() {
+    let world = World::new(vec![ad_user(1, "adele@contoso.com")], vec![]);
+    let json = serde_json::to_value(diagnosed(&world)).unwrap();
+    assert_eq!(json["users"][0]["status"], "will_create");
+    assert_eq!(json["summary"]["will_create"], 1);
+    assert_eq!(
+        json["predicted_sync"]["creations"][0]["user_principal_name"],
+        "adele@contoso.com"
+    );
+}
