@@ -54,13 +54,15 @@ impl DirectoryEntry {
         }
     }
 
-    /// Appends a value; attribute options such as `;binary` are dropped from the name.
+    /// Appends a value; attribute options such as `;binary` are dropped from the name,
+    /// except `;range=`, which marks an incomplete answer (see [`user_from_entry`]).
     pub fn push(&mut self, attribute: &str, value: Vec<u8>) {
-        let name = attribute
-            .split(';')
-            .next()
-            .unwrap_or(attribute)
-            .to_ascii_lowercase();
+        let lowered = attribute.to_ascii_lowercase();
+        let name = if lowered.contains(";range=") {
+            lowered
+        } else {
+            lowered.split(';').next().unwrap_or(&lowered).to_owned()
+        };
         self.attributes.entry(name).or_default().push(value);
     }
 
@@ -130,6 +132,18 @@ pub fn user_from_entry(
     entry: &DirectoryEntry,
     anchor: &AnchorChoice,
 ) -> Result<(AdUser, Vec<AdWarning>), AdError> {
+    // AD answers with `proxyAddresses;range=0-1499` when an attribute has more values than
+    // it returns at once; using that first slice would silently drop addresses.
+    if let Some(ranged) = entry
+        .attributes
+        .keys()
+        .find(|name| name.contains(";range="))
+    {
+        return Err(entry.malformed(format!(
+            "{ranged}: the server returned only part of a very large multi-valued attribute \
+             (ranged retrieval), which hardmatch does not read"
+        )));
+    }
     let object_guid = entry
         .guid("objectGUID")?
         .ok_or_else(|| entry.malformed("has no objectGUID".to_owned()))?;
@@ -311,6 +325,19 @@ mod tests {
             "entry `CN=Megan Bowen,OU=Staff,DC=hardmatch,DC=test`: mS-DS-ConsistencyGuid: a GUID has 16 bytes, this value has 5"
         );
         assert!(user_from_entry(&entry(&[]), &AnchorChoice::Auto).is_err());
+    }
+
+    #[test]
+    fn a_ranged_attribute_is_an_error_not_a_silent_truncation() {
+        let error = user_from_entry(
+            &entry(&[
+                ("objectGUID", &OBJECT_GUID),
+                ("proxyAddresses;range=0-1499", b"smtp:a@x"),
+            ]),
+            &AnchorChoice::Auto,
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("ranged retrieval"), "{error}");
     }
 
     #[test]

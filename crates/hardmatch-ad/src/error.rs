@@ -13,8 +13,11 @@ pub enum AdError {
     #[error("cannot reach the LDAP server at `{url}`: {detail}")]
     Unreachable { url: String, detail: String },
 
-    #[error("`{url}` did not answer within {seconds} s")]
-    Timeout { url: String, seconds: u64 },
+    #[error("`{url}` did not answer in time ({operation})")]
+    Timeout {
+        url: String,
+        operation: &'static str,
+    },
 
     #[error("the certificate of `{url}` is not trusted: {detail}")]
     TlsUntrusted { url: String, detail: String },

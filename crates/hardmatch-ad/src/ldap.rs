@@ -315,7 +315,7 @@ pub(crate) fn classify(url: &str, operation: &'static str, error: LdapError) -> 
         },
         LdapError::Timeout { .. } => AdError::Timeout {
             url: url.to_owned(),
-            seconds: 0,
+            operation,
         },
         LdapError::Rustls { source } => classify_rustls(url, &source),
         LdapError::Io { source } => {

@@ -340,3 +340,20 @@ fn an_unreachable_server_and_a_bad_url_say_so() {
     let error = read_users_blocking(&source, &NoReporter).unwrap_err();
     assert!(matches!(error, AdError::InvalidUrl { .. }), "{error:?}");
 }
+
+#[test]
+fn skipping_verification_works_but_warns_on_every_read() {
+    let Some(lab) = lab() else { return };
+    let mut source = lab.source(&lab.ldaps_url, &lab.corp());
+    source.tls = TlsOptions {
+        insecure_skip_verify: true,
+        ..TlsOptions::default()
+    };
+    let reporter = Collecting::default();
+    let snapshot = read_users_blocking(&source, &reporter).unwrap();
+    assert_eq!(snapshot.users, lab.read_corp().users);
+    assert!(matches!(
+        reporter.warnings.lock().expect("not poisoned").first(),
+        Some(AdWarning::TlsVerificationDisabled { .. })
+    ));
+}
