@@ -44,6 +44,11 @@ pub enum AdError {
     )]
     StrongAuthRequired { url: String, diagnostic: String },
 
+    #[error(
+        "the bind password for `{bind_name}` is empty; LDAP treats that as an unauthenticated bind that reads nothing"
+    )]
+    EmptyPassword { bind_name: String },
+
     #[error("`{url}` stopped the search at its size limit after {entries} entries")]
     SizeLimit { url: String, entries: u64 },
 
@@ -154,6 +159,9 @@ impl AdError {
             }
             Self::InvalidCredentials { .. } => {
                 "check the bind DN/UPN and password (a UPN looks like svc-hardmatch@corp.contoso.com)".to_owned()
+            }
+            Self::EmptyPassword { .. } => {
+                "pass the password with --bind-password-env VAR, --bind-password-file FILE or at the prompt".to_owned()
             }
             Self::StrongAuthRequired { .. } => {
                 "use ldaps:// or StartTLS (ldap:// with TLS left on): the DC refuses simple binds without encryption".to_owned()

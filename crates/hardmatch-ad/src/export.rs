@@ -17,6 +17,8 @@
 //!   `Microsoft.ActiveDirectory.Management.ADPropertyValueCollection`; both are errors whose
 //!   hint shows the calculated property to export instead.
 //! - Multi-valued proxyAddresses joined with `;` (csvde's separator, and `-join ';'`).
+//! - Comma-separated, or semicolon-separated when the header has no comma
+//!   (`Export-Csv -UseCulture` in much of Europe).
 //! - An optional `#TYPE …` first line; UTF-8 (with or without BOM), UTF-16LE/BE with BOM
 //!   (Windows PowerShell 5.1 `-Encoding Unicode`), UTF-16LE without BOM.
 
@@ -186,7 +188,15 @@ fn csv_entries(text: &str, path: &Path) -> Result<Vec<DirectoryEntry>, AdError> 
         Some(rest) => (rest.split_once('\n').map_or("", |(_, after)| after), 1),
         None => (text, 0),
     };
+    // Export-Csv -UseCulture writes `;` where the list separator is `;` (much of Europe).
+    let header_line = body.lines().next().unwrap_or("");
+    let delimiter = if !header_line.contains(',') && header_line.contains(';') {
+        b';'
+    } else {
+        b','
+    };
     let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
         .has_headers(true)
         .flexible(false)
         .from_reader(body.as_bytes());
@@ -582,6 +592,18 @@ CN=a,9c5923e9-de52-33ea-88de-7ebc8633b9cc,,Microsoft.ActiveDirectory.Management.
             error.hint().unwrap().contains("[guid]"),
             "{:?}",
             error.hint()
+        );
+    }
+
+    #[test]
+    fn semicolon_separated_exports_from_european_locales() {
+        let csv = "\"DistinguishedName\";\"ObjectGUID\";\"proxyAddresses\"\r\n\
+\"CN=Jos\u{e9},DC=hardmatch,DC=test\";\"9c5923e9-de52-33ea-88de-7ebc8633b9cc\";\"SMTP:j@contoso.com;smtp:k@contoso.com\"\r\n";
+        let snapshot = read(csv.as_bytes(), ExportFormat::Csv).unwrap();
+        assert_eq!(snapshot.users[0].proxy_addresses.len(), 2);
+        assert_eq!(
+            snapshot.users[0].distinguished_name,
+            "CN=Jos\u{e9},DC=hardmatch,DC=test"
         );
     }
 

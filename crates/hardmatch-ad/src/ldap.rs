@@ -154,6 +154,11 @@ pub(crate) async fn connect(
     match bind {
         Bind::Anonymous => {}
         Bind::Simple { name, password } => {
+            if password.expose().is_empty() {
+                return Err(AdError::EmptyPassword {
+                    bind_name: name.clone(),
+                });
+            }
             tracing::debug!(url, bind_name = %name, "simple bind");
             let result = ldap
                 .with_timeout(timeout)

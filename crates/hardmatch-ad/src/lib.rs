@@ -14,6 +14,13 @@
 //!   refused when the directory no longer holds the value the caller saw.
 //!
 //! Progress and warnings go through a [`Reporter`]; this crate never prints.
+//!
+//! What this build supports: TLS through rustls with the ring provider (`ldaps://`, and
+//! `ldap://` upgraded with StartTLS), trusting the system roots plus given CA files;
+//! simple binds with a DN or a UPN. NTLM (`DOMAIN\user`) and Kerberos binds are not built
+//! yet: ldap3 offers them behind its `ntlm` and `gssapi` features (the latter needs
+//! libkrb5 and libclang at build time). Attributes AD returns in ranges (more than 1500
+//! values) are refused rather than read partially.
 
 mod entry;
 mod error;

@@ -357,3 +357,15 @@ fn skipping_verification_works_but_warns_on_every_read() {
         Some(AdWarning::TlsVerificationDisabled { .. })
     ));
 }
+
+#[test]
+fn an_empty_password_is_refused_before_it_becomes_an_anonymous_bind() {
+    let Some(lab) = lab() else { return };
+    let mut source = lab.source(&lab.ldaps_url, &lab.corp());
+    source.bind = Bind::Simple {
+        name: lab.bind_dn.clone(),
+        password: Password::new(""),
+    };
+    let error = read_users_blocking(&source, &NoReporter).unwrap_err();
+    assert!(matches!(error, AdError::EmptyPassword { .. }), "{error:?}");
+}
