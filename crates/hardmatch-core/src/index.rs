@@ -129,7 +129,6 @@ impl Fnv1a {
     }
 
     /// Writes a field and a separator, so that field boundaries are part of the hash.
-    #[allow(dead_code, reason = "used by plan fingerprints")]
     pub(crate) fn write_field(&mut self, text: &str) {
         self.write(text.as_bytes());
         self.write(&[0x1f]);

@@ -1,0 +1,2007 @@
+//! The planner: the exact, safe, reviewable changes that link AD users to their cloud
+//! accounts, and the plan file that carries them to review and to `apply`.
+//!
+//! A plan is a value: [`plan`] computes it from the same diagnosis `status` shows, the
+//! renderers ([`render_show`], [`render_powershell`]) turn it into text, and
+//! [`Plan::to_json`] / [`Plan::from_json`] are its file format. Nothing here touches a
+//! directory; the executor applies the actions and checks each action's
+//! [`Precondition`] against the live object first, so a stale plan is refused.
+//!
+//! # Routes to a link
+//!
+//! For an AD user `a` (anchor `X`) and its real cloud account `T`:
+//!
+//! * Every other holder of `X` must go first, because Graph refuses a second holder, the
+//!   recycle bin included (entra-matching.md §12, graph-api.md §16 #1). A holder in the
+//!   recycle bin is purged, or restored and cleared when it is not safe to purge. An active
+//!   cloud-only holder keeps its account: its ImmutableID is cleared (§13).
+//! * A duplicate the sync created and joined to `a` cannot simply be cleared (Graph refuses
+//!   writes to synced users, §13), and as long as `a` stays joined to it no match is ever
+//!   evaluated (§4). Two documented routes (§15 C 9):
+//!   - **delete and purge** (default; the manual procedure): `soft_delete`, then
+//!     `purge_deleted` the duplicate, `set_immutable_id` on `T`, `trigger_sync`. The next
+//!     cycle sees the join's cloud object gone, re-provisions `a` as new and hard-matches `T`.
+//!   - **out of scope** (when policy asks for it, or Graph may not delete synced users):
+//!     `ad_move_out_of_scope`, `trigger_sync` (the sync soft-deletes the duplicate),
+//!     `purge_deleted`, `set_immutable_id`, `ad_move_into_scope`, `trigger_sync`.
+//! * AD is prepared first: a UPN suffix the tenant has not verified is aligned
+//!   (`ad_set_upn`, §15 A), the cloud account's addresses are copied to AD so that the
+//!   takeover keeps them (`ad_add_proxy_address`, §11), and an empty `mS-DS-ConsistencyGuid`
+//!   is written explicitly (`ad_set_consistency_guid`, §3).
+//!
+//! # Safety policy
+//!
+//! Deleting is the last resort. A holder is never planned for deletion (soft delete or
+//! purge) when it has licences, a mailbox, an active role or a PIM eligibility, a known
+//! recent sign-in, or is synced. The one exception to "synced" is the duplicate route
+//! above, which is the documented procedure: the duplicate is synced *because* the sync
+//! created it for this very AD user, it holds nothing that AD does not give back at the
+//! next cycle, and the other checks (licences, mailbox, roles, recent sign-ins) still
+//! apply to it. Sign-in activity that is unknown is reported as unknown, never as unused;
+//! it does not block the duplicate route (a sync-created account is expected to be used by
+//! the same person) but it is shown as evidence. Each category has an explicit override in
+//! [`PlanPolicy`]. A plan whose deletions (including those the sync performs for users
+//! moved out of scope) exceed the deletion threshold is refused, as Connect would stop.
+//! Purges are marked irreversible.
+//!
+//! Targets are never routed out of scope or deleted; a target with roles, PIM
+//! eligibility, an `onPremisesObjectIdentifier`, a federated UPN or another anchor, or a
+//! tenant that blocks takeovers, is skipped with the reason (§15 C 11–12 are manual).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ad::{AdUser, AnchorAttribute};
+use crate::diagnose::{
+    BlockReason, ConflictReason, Diagnosis, Status, addresses_lost_in_takeover, has_mailbox,
+    is_on_initial_domain,
+};
+use crate::index::{Fnv1a, Folded, MultiIndex, domain_of, smtp_value};
+use crate::sync::{CloudIndex, ConnectorSpace, effective_features};
+use crate::tenant::{CloudUser, TenantSnapshot};
+
+/// The plan file format this build writes and reads.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// Which users to plan for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Selection {
+    /// AD users by UPN (sAMAccountName, DN and objectGUID are accepted too); the target is
+    /// the cloud account the diagnosis found for each.
+    Users(Vec<String>),
+    /// Explicit pairs, for accounts whose names differ.
+    Mapping(Vec<MappingEntry>),
+    /// Every user with a clear target whose plan needs no override.
+    AllSafe,
+}
+
+/// One line of a mapping file: AD sAMAccountName, UPN or objectGUID → cloud UPN or object id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingEntry {
+    pub ad: String,
+    pub cloud: String,
+}
+
+/// Which route a duplicate joined to the AD user takes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoutePreference {
+    /// Delete and purge the duplicate in the cloud; fall back to the scope route when
+    /// Graph may not delete synced users.
+    #[default]
+    DeleteAndPurge,
+    /// Move the AD user out of sync scope and back.
+    OutOfScope,
+}
+
+/// The route a planned user takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Route {
+    /// Nothing joined to a duplicate: clear or purge holders, set, sync.
+    SetAndSync,
+    DeleteAndPurge,
+    OutOfScope,
+}
+
+/// Safety settings; every override is explicit and per category.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlanPolicy {
+    pub allow_delete_licensed: bool,
+    pub allow_delete_mailbox: bool,
+    pub allow_delete_privileged: bool,
+    pub allow_delete_recent_sign_in: bool,
+    /// Allows deleting synced holders other than the sync-created duplicate.
+    pub allow_delete_synced: bool,
+    /// A sign-in this many days before `generated_at` or later is "recent".
+    pub recent_sign_in_days: u32,
+    /// Refuse plans with more deletions than this (Connect's default, §10).
+    pub deletion_threshold: u32,
+    pub route: RoutePreference,
+    /// Whether Graph lets an app delete a synced user (an emulator switch; default allowed,
+    /// as `Remove-MsolUser` did for sync-created objects).
+    pub graph_can_delete_synced: bool,
+    /// The OU (outside the sync scope) that the out-of-scope route moves users to.
+    pub out_of_scope_container: Option<String>,
+}
+
+impl Default for PlanPolicy {
+    fn default() -> Self {
+        Self {
+            allow_delete_licensed: false,
+            allow_delete_mailbox: false,
+            allow_delete_privileged: false,
+            allow_delete_recent_sign_in: false,
+            allow_delete_synced: false,
+            recent_sign_in_days: 30,
+            deletion_threshold: crate::sync::DEFAULT_DELETION_THRESHOLD,
+            route: RoutePreference::DeleteAndPurge,
+            graph_can_delete_synced: true,
+            out_of_scope_container: None,
+        }
+    }
+}
+
+/// The kinds of planned action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    SetImmutableId,
+    ClearImmutableId,
+    SoftDelete,
+    PurgeDeleted,
+    RestoreDeleted,
+    AdSetUpn,
+    AdAddProxyAddress,
+    AdSetConsistencyGuid,
+    AdMoveOutOfScope,
+    AdMoveIntoScope,
+    TriggerSync,
+}
+
+impl ActionKind {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::SetImmutableId => "set_immutable_id",
+            Self::ClearImmutableId => "clear_immutable_id",
+            Self::SoftDelete => "soft_delete",
+            Self::PurgeDeleted => "purge_deleted",
+            Self::RestoreDeleted => "restore_deleted",
+            Self::AdSetUpn => "ad_set_upn",
+            Self::AdAddProxyAddress => "ad_add_proxy_address",
+            Self::AdSetConsistencyGuid => "ad_set_consistency_guid",
+            Self::AdMoveOutOfScope => "ad_move_out_of_scope",
+            Self::AdMoveIntoScope => "ad_move_into_scope",
+            Self::TriggerSync => "trigger_sync",
+        }
+    }
+
+    /// Whether the action writes to the cloud (as opposed to AD or the sync server).
+    pub const fn is_cloud(self) -> bool {
+        matches!(
+            self,
+            Self::SetImmutableId
+                | Self::ClearImmutableId
+                | Self::SoftDelete
+                | Self::PurgeDeleted
+                | Self::RestoreDeleted
+        )
+    }
+}
+
+/// Where an action's target lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Directory {
+    Cloud,
+    ActiveDirectory,
+    SyncServer,
+}
+
+/// The object an action changes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionTarget {
+    pub directory: Directory,
+    /// Cloud object id, or the AD objectGUID.
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default, rename = "userPrincipalName")]
+    pub user_principal_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distinguished_name: Option<String>,
+}
+
+/// One condition on the object's state when the action runs.
+///
+/// Properties are Graph's camelCase names for cloud users (plus `activeRoleAssignments`
+/// and `roleEligibilities`, counts the executor adds, see [`cloud_state`]) and the AD
+/// snapshot's snake_case names for AD users.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "test", rename_all = "snake_case")]
+pub enum Check {
+    Equals {
+        property: String,
+        value: serde_json::Value,
+    },
+    /// The property has a non-null value (e.g. `deletedDateTime`).
+    Present { property: String },
+}
+
+/// The exact state an action relies on; apply refuses the action when it no longer holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Precondition {
+    pub checks: Vec<Check>,
+    /// A hash of the checked values, to compare at a glance.
+    pub fingerprint: String,
+}
+
+/// Why a precondition does not hold.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("stale action: `{property}` is {actual}, the plan expected {expected}")]
+pub struct StalePrecondition {
+    pub property: String,
+    pub expected: String,
+    pub actual: String,
+}
+
+impl Precondition {
+    fn new(checks: Vec<Check>) -> Self {
+        let mut hash = Fnv1a::new();
+        for check in &checks {
+            match check {
+                Check::Equals { property, value } => {
+                    hash.write_field(property);
+                    hash.write_field(&value.to_string());
+                }
+                Check::Present { property } => {
+                    hash.write_field(property);
+                    hash.write_field("present");
+                }
+            }
+        }
+        Self {
+            checks,
+            fingerprint: format!("{:016x}", hash.finish()),
+        }
+    }
+
+    /// Checks the precondition against an object's current state as JSON (a Graph user
+    /// from [`cloud_state`], or an AD user serialized as in the AD snapshot).
+    pub fn evaluate(&self, state: &serde_json::Value) -> Result<(), StalePrecondition> {
+        for check in &self.checks {
+            match check {
+                Check::Equals { property, value } => {
+                    let actual = state.get(property).unwrap_or(&serde_json::Value::Null);
+                    if !json_equal(actual, value) {
+                        return Err(StalePrecondition {
+                            property: property.clone(),
+                            expected: value.to_string(),
+                            actual: actual.to_string(),
+                        });
+                    }
+                }
+                Check::Present { property } => {
+                    if state.get(property).is_none_or(serde_json::Value::is_null) {
+                        return Err(StalePrecondition {
+                            property: property.clone(),
+                            expected: "a value".to_owned(),
+                            actual: "null".to_owned(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Compares JSON values, treating an absent list like an empty one (Graph omits them).
+fn json_equal(actual: &serde_json::Value, expected: &serde_json::Value) -> bool {
+    match (actual, expected) {
+        (serde_json::Value::Null, serde_json::Value::Array(items))
+        | (serde_json::Value::Array(items), serde_json::Value::Null) => items.is_empty(),
+        _ => actual == expected,
+    }
+}
+
+/// A cloud user's state as preconditions read it: the Graph JSON plus role counts.
+pub fn cloud_state(
+    user: &CloudUser,
+    active_role_assignments: usize,
+    role_eligibilities: usize,
+) -> serde_json::Value {
+    let mut state = serde_json::to_value(user).unwrap_or(serde_json::Value::Null);
+    if let Some(object) = state.as_object_mut() {
+        object.insert(
+            "activeRoleAssignments".to_owned(),
+            active_role_assignments.into(),
+        );
+        object.insert("roleEligibilities".to_owned(), role_eligibilities.into());
+        let skus: Vec<serde_json::Value> = user
+            .assigned_licenses
+            .iter()
+            .map(|licence| licence.sku_id.clone().into())
+            .collect();
+        object.insert("assignedLicenseSkuIds".to_owned(), skus.into());
+    }
+    state
+}
+
+/// One planned change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanAction {
+    /// `a1`, `a2`, … in execution order.
+    pub id: String,
+    pub kind: ActionKind,
+    pub target: ActionTarget,
+    /// The value written: ImmutableID, UPN, address, container, sync policy type.
+    #[serde(default)]
+    pub value: Option<String>,
+    pub reason: String,
+    #[serde(default)]
+    pub evidence: Vec<String>,
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    #[serde(default)]
+    pub irreversible: bool,
+    #[serde(default)]
+    pub precondition: Option<Precondition>,
+    /// The AD user (distinguished name) this action serves; none for shared sync runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_user: Option<String>,
+}
+
+/// A cloud value the takeover replaces with the on-prem one (§11).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overwrite {
+    pub property: String,
+    pub cloud_value: String,
+    pub on_premises_value: String,
+}
+
+/// A user the plan links.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedUser {
+    pub distinguished_name: String,
+    #[serde(default)]
+    pub user_principal_name: Option<String>,
+    pub immutable_id: String,
+    pub target_id: String,
+    pub target_user_principal_name: String,
+    pub route: Route,
+    pub overwrites: Vec<Overwrite>,
+}
+
+/// A selected user the plan does not change, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedUser {
+    /// The AD DN, or the selection text when no AD user matched.
+    pub user: String,
+    /// A stable key: `already_linked`, `no_target`, `target_blocked`, `unsafe_deletion`, …
+    pub code: String,
+    pub reason: String,
+}
+
+/// A plan, as written to `plan.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    /// Supplied by the caller (the core has no clock).
+    pub generated_at: String,
+    /// A stable hash of the inputs (AD users and tenant state) the plan was computed from.
+    pub fingerprint: String,
+    /// A stable hash of `actions`; a mismatch means the file was edited by hand.
+    pub actions_fingerprint: String,
+    pub tenant_id: String,
+    /// `true` when the tenant syncs password hashes: a takeover replaces the cloud password.
+    /// `None` when the tenant's sync features could not be read.
+    pub password_hash_sync: Option<bool>,
+    pub policy: PlanPolicy,
+    pub users: Vec<PlannedUser>,
+    pub skipped: Vec<SkippedUser>,
+    pub actions: Vec<PlanAction>,
+}
+
+/// Why no plan could be made at all.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanRefusal {
+    #[error("no AD user matches `{0}`")]
+    UnknownAdUser(String),
+    #[error("`{0}` matches more than one AD user")]
+    AmbiguousAdUser(String),
+    #[error("no cloud user matches `{0}`")]
+    UnknownCloudUser(String),
+    #[error(
+        "the plan deletes {deletions} objects, more than the deletion threshold of {threshold}; plan fewer users at a time"
+    )]
+    DeletionThresholdExceeded { deletions: usize, threshold: u32 },
+}
+
+/// Why a plan file cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanFileError {
+    #[error("the plan file is not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("the plan file has no `format_version`")]
+    MissingVersion,
+    #[error(
+        "the plan file has format version {found}; this hardmatch reads up to {supported}: upgrade hardmatch"
+    )]
+    NewerFormat { found: u64, supported: u32 },
+    #[error(
+        "the plan's actions do not match its fingerprint (expected `{expected}`, found `{found}`): it was edited after it was generated; make a new plan"
+    )]
+    HandEdited { expected: String, found: String },
+}
+
+impl Plan {
+    /// Whether the plan changes anything (`plan` exits 2 when it does, 0 when not).
+    pub fn has_changes(&self) -> bool {
+        !self.actions.is_empty()
+    }
+
+    /// The plan file text.
+    pub fn to_json(&self) -> Result<String, PlanFileError> {
+        let mut text = serde_json::to_string_pretty(self)?;
+        text.push('\n');
+        Ok(text)
+    }
+
+    /// Reads a plan file, refusing newer formats and hand-edited actions.
+    pub fn from_json(text: &str) -> Result<Self, PlanFileError> {
+        let value: serde_json::Value = serde_json::from_str(text)?;
+        let version = value
+            .get("format_version")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or(PlanFileError::MissingVersion)?;
+        if version > u64::from(PLAN_FORMAT_VERSION) {
+            return Err(PlanFileError::NewerFormat {
+                found: version,
+                supported: PLAN_FORMAT_VERSION,
+            });
+        }
+        let plan: Self = serde_json::from_value(value)?;
+        let found = actions_fingerprint(&plan.actions);
+        if found != plan.actions_fingerprint {
+            return Err(PlanFileError::HandEdited {
+                expected: plan.actions_fingerprint,
+                found,
+            });
+        }
+        Ok(plan)
+    }
+}
+
+/// The hash of a plan's actions as written in `actions_fingerprint`.
+pub fn actions_fingerprint(actions: &[PlanAction]) -> String {
+    let mut hash = Fnv1a::new();
+    hash.write(
+        serde_json::to_string(actions)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    format!("fnv1a64:{:016x}", hash.finish())
+}
+
+/// A stable hash of everything the planner reads. Two runs on the same data agree; any
+/// change to an AD user, a cloud user, a role or a tenant flag changes it.
+pub fn inputs_fingerprint(ad_users: &[AdUser], tenant: &TenantSnapshot) -> String {
+    let mut hash = Fnv1a::new();
+    hash.write_field(&tenant.tenant.id);
+    hash.write_field(&serde_json::to_string(&tenant.tenant).unwrap_or_default());
+    for user in ad_users {
+        hash.write_field(&user.distinguished_name);
+        hash.write_field(user.immutable_id.as_str());
+        hash.write_field(user.user_principal_name.as_deref().unwrap_or(""));
+        hash.write_field(user.mail.as_deref().unwrap_or(""));
+        for address in &user.proxy_addresses {
+            hash.write_field(address);
+        }
+        hash.write_field(if user.consistency_guid.is_some() {
+            "cg"
+        } else {
+            ""
+        });
+    }
+    for user in &tenant.users {
+        hash.write_field(&user.id);
+        hash.write_field(&user.user_principal_name);
+        hash.write_field(
+            user.on_premises_immutable_id
+                .as_ref()
+                .map_or("", |anchor| anchor.as_str()),
+        );
+        hash.write_field(match user.on_premises_sync_enabled {
+            Some(true) => "t",
+            Some(false) => "f",
+            None => "",
+        });
+        hash.write_field(user.deleted_date_time.as_deref().unwrap_or(""));
+        hash.write_field(user.mail.as_deref().unwrap_or(""));
+        for address in &user.proxy_addresses {
+            hash.write_field(address);
+        }
+        for licence in &user.assigned_licenses {
+            hash.write_field(&licence.sku_id);
+        }
+        hash.write_field(user.on_premises_object_identifier.as_deref().unwrap_or(""));
+    }
+    for assignment in tenant
+        .role_assignments
+        .iter()
+        .chain(&tenant.role_eligibilities)
+    {
+        hash.write_field(&assignment.principal_id);
+        hash.write_field(&assignment.role_definition_id);
+    }
+    format!("fnv1a64:{:016x}", hash.finish())
+}
+
+/// Everything the planner reads.
+#[derive(Clone, Copy, Debug)]
+pub struct PlanInput<'a> {
+    pub ad_users: &'a [AdUser],
+    pub tenant: &'a TenantSnapshot,
+    /// The diagnosis of exactly these inputs, from [`crate::diagnose::diagnose`].
+    pub diagnosis: &'a Diagnosis,
+    /// Connect's joins when known; else inferred from the tenant, as the diagnosis does.
+    pub connector_space: Option<&'a ConnectorSpace>,
+    pub selection: &'a Selection,
+    pub policy: &'a PlanPolicy,
+    /// RFC 3339, supplied by the caller; also the reference for "recent" sign-ins.
+    pub generated_at: &'a str,
+}
+
+/// Computes a plan. Users that cannot be linked safely are listed in [`Plan::skipped`]
+/// with the reason; only problems with the request itself refuse the whole plan.
+pub fn plan(input: &PlanInput<'_>) -> Result<Plan, PlanRefusal> {
+    Planner::new(input).run()
+}
+
+/// A cloud user that holds the AD user's anchor and must stop holding it.
+enum HolderFix {
+    Clear,
+    Purge,
+    RestoreAndClear,
+    /// The joined duplicate: delete-and-purge or out-of-scope route.
+    Duplicate,
+}
+
+/// Actions for one user before ids are assigned.
+#[derive(Default)]
+struct UserActions {
+    /// AD preparation (UPN, addresses, consistency GUID).
+    ad_preparation: Vec<Draft>,
+    /// Route B: moves out of scope (before the first sync).
+    move_out: Vec<Draft>,
+    /// Soft deletes (route A), restores, purges, clears; in order, each depending on the
+    /// previous one for the same object.
+    cloud_cleanup: Vec<Draft>,
+    /// Cleanup that must wait for the first sync (route B purges).
+    after_first_sync: Vec<Draft>,
+    set: Option<Draft>,
+    /// Route B: moves back into scope.
+    move_in: Vec<Draft>,
+}
+
+/// An action before its id and dependencies are known; `local_after` names earlier drafts
+/// of the same object by position in the same list.
+struct Draft {
+    kind: ActionKind,
+    target: ActionTarget,
+    value: Option<String>,
+    reason: String,
+    evidence: Vec<String>,
+    irreversible: bool,
+    precondition: Option<Precondition>,
+    for_user: String,
+    /// Depends on the previous draft in the same list (same object's earlier step).
+    after_previous: bool,
+}
+
+struct Planner<'a, 'input> {
+    input: &'input PlanInput<'a>,
+    index: CloudIndex<'a>,
+    joined: HashMap<&'a str, &'a str>,
+    ad_by_name: MultiIndex<Folded<'a>>,
+    ad_by_smtp: MultiIndex<Folded<'a>>,
+    ad_anchors: HashMap<&'a str, u32>,
+    now_days: Option<i64>,
+}
+
+impl<'a, 'input> Planner<'a, 'input> {
+    fn new(input: &'input PlanInput<'a>) -> Self {
+        let tenant = input.tenant;
+        let index = CloudIndex::build(
+            &tenant.users,
+            &tenant.role_assignments,
+            &tenant.role_eligibilities,
+        );
+        let mut ad_by_name = MultiIndex::with_capacity(input.ad_users.len() * 3);
+        let mut ad_by_smtp = MultiIndex::with_capacity(input.ad_users.len());
+        let mut ad_anchors = HashMap::with_capacity(input.ad_users.len());
+        for (position, user) in input.ad_users.iter().enumerate() {
+            let Ok(position) = u32::try_from(position) else {
+                break;
+            };
+            ad_anchors.insert(user.immutable_id.as_str(), position);
+            ad_by_name.insert(Folded(user.distinguished_name.as_str()), position);
+            if let Some(upn) = &user.user_principal_name {
+                ad_by_name.insert(Folded(upn.as_str()), position);
+            }
+            if let Some(sam) = &user.sam_account_name {
+                ad_by_name.insert(Folded(sam.as_str()), position);
+            }
+            for address in user.smtp_addresses().chain(user.mail.as_deref()) {
+                ad_by_smtp.insert(Folded(address), position);
+            }
+        }
+        Self {
+            input,
+            index,
+            joined: HashMap::new(),
+            ad_by_name,
+            ad_by_smtp,
+            ad_anchors,
+            now_days: days_since_epoch(input.generated_at),
+        }
+    }
+
+    fn cloud(&self, position: usize) -> &'a CloudUser {
+        &self.input.tenant.users[position]
+    }
+
+    fn run(mut self) -> Result<Plan, PlanRefusal> {
+        let input = self.input;
+        match input.connector_space {
+            Some(space) => {
+                for join in &space.joins {
+                    self.joined
+                        .insert(join.source_anchor.as_str(), join.cloud_user_id.as_str());
+                }
+            }
+            // As `ConnectorSpace::infer`: active synced users whose anchor an AD user has.
+            None => {
+                for user in &input.tenant.users {
+                    if let Some(anchor) = &user.on_premises_immutable_id
+                        && user.is_synced()
+                        && !user.is_deleted()
+                        && self.ad_anchors.contains_key(anchor.as_str())
+                    {
+                        self.joined.insert(anchor.as_str(), user.id.as_str());
+                    }
+                }
+            }
+        }
+
+        let selected = self.selected()?;
+        let mut users = Vec::new();
+        let mut skipped = Vec::new();
+        let mut per_user: Vec<UserActions> = Vec::new();
+        let mut claimed_targets: HashMap<usize, usize> = HashMap::new();
+        for (ad_index, target, selection_text) in selected {
+            let ad = &input.ad_users[ad_index];
+            let target = match target {
+                Some(target) => Some(target),
+                None => self.target_from_diagnosis(ad_index),
+            };
+            let outcome = match target {
+                Some(Ok(target)) => {
+                    if let Some(&other) = claimed_targets.get(&target) {
+                        Err(skip(
+                            &ad.distinguished_name,
+                            "target_taken",
+                            format!(
+                                "{} is already the target of {}",
+                                self.cloud(target).user_principal_name,
+                                input.ad_users[other].distinguished_name
+                            ),
+                        ))
+                    } else {
+                        claimed_targets.insert(target, ad_index);
+                        self.plan_user(ad_index, target)
+                    }
+                }
+                Some(Err(skipped_user)) => Err(skipped_user),
+                None => Err(skip(
+                    &ad.distinguished_name,
+                    "no_target",
+                    format!(
+                        "no cloud account found for {}; name it with a mapping",
+                        selection_text
+                    ),
+                )),
+            };
+            match outcome {
+                Ok((planned, actions)) => {
+                    users.push(planned);
+                    per_user.push(actions);
+                }
+                Err(skipped_user) => skipped.push(skipped_user),
+            }
+        }
+        if matches!(input.selection, Selection::AllSafe) {
+            // All-safe plans only what needs no judgement: drop skips of linked users.
+            skipped.retain(|skipped_user| skipped_user.code != "already_linked");
+        }
+
+        let deletions = per_user
+            .iter()
+            .flat_map(|actions| actions.cloud_cleanup.iter().chain(&actions.move_out))
+            .filter(|draft| {
+                matches!(
+                    draft.kind,
+                    ActionKind::SoftDelete | ActionKind::AdMoveOutOfScope
+                )
+            })
+            .count();
+        if deletions > input.policy.deletion_threshold as usize {
+            return Err(PlanRefusal::DeletionThresholdExceeded {
+                deletions,
+                threshold: input.policy.deletion_threshold,
+            });
+        }
+        let actions = assemble(per_user);
+        let features_known = input.tenant.tenant.on_premises_synchronization.is_some();
+        Ok(Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            generated_at: input.generated_at.to_owned(),
+            fingerprint: inputs_fingerprint(input.ad_users, input.tenant),
+            actions_fingerprint: actions_fingerprint(&actions),
+            tenant_id: input.tenant.tenant.id.clone(),
+            password_hash_sync: features_known
+                .then(|| effective_features(&input.tenant.tenant).password_sync_enabled),
+            policy: input.policy.clone(),
+            users,
+            skipped,
+            actions,
+        })
+    }
+
+    /// The selected AD users, with an explicit target when a mapping names one.
+    #[allow(clippy::type_complexity, reason = "a private, single-use triple")]
+    fn selected(
+        &self,
+    ) -> Result<Vec<(usize, Option<Result<usize, SkippedUser>>, String)>, PlanRefusal> {
+        let input = self.input;
+        match input.selection {
+            Selection::Users(names) => names
+                .iter()
+                .map(|name| Ok((self.find_ad(name)?, None, name.clone())))
+                .collect(),
+            Selection::Mapping(entries) => entries
+                .iter()
+                .map(|entry| {
+                    let ad = self.find_ad(&entry.ad)?;
+                    let cloud = self.find_cloud(&entry.cloud)?;
+                    Ok((ad, Some(Ok(cloud)), entry.ad.clone()))
+                })
+                .collect(),
+            Selection::AllSafe => Ok(input
+                .diagnosis
+                .users
+                .iter()
+                .filter(|status| all_safe_candidate(&status.status))
+                .map(|status| (status.ad_index, None, status.distinguished_name.clone()))
+                .collect()),
+        }
+    }
+
+    fn find_ad(&self, name: &str) -> Result<usize, PlanRefusal> {
+        let mut found: Vec<u32> = self.ad_by_name.get(&Folded(name)).to_vec();
+        if found.is_empty()
+            && let Ok(parsed) = crate::anchor::parse_anchor(name)
+            && let Some(&position) = self.ad_anchors.get(parsed.immutable_id.as_str())
+        {
+            found.push(position);
+        }
+        found.dedup();
+        match found.as_slice() {
+            [] => Err(PlanRefusal::UnknownAdUser(name.to_owned())),
+            [one] => Ok(*one as usize),
+            _ => Err(PlanRefusal::AmbiguousAdUser(name.to_owned())),
+        }
+    }
+
+    fn find_cloud(&self, name: &str) -> Result<usize, PlanRefusal> {
+        if let Some(&position) = self.index.by_id.get(name) {
+            return Ok(position as usize);
+        }
+        // Active users first: a UPN of a deleted user may be rewritten (graph-api.md §16 #17).
+        let active = self.index.active_by_upn.get(&Folded(name));
+        if let Some(&position) = active.first() {
+            return Ok(position as usize);
+        }
+        self.input
+            .tenant
+            .users
+            .iter()
+            .position(|user| user.user_principal_name.eq_ignore_ascii_case(name))
+            .ok_or_else(|| PlanRefusal::UnknownCloudUser(name.to_owned()))
+    }
+
+    /// The cloud account the diagnosis points at, if it is a plausible link target.
+    fn target_from_diagnosis(&self, ad_index: usize) -> Option<Result<usize, SkippedUser>> {
+        let status = self.input.diagnosis.users.get(ad_index)?;
+        let name = &status.distinguished_name;
+        match &status.status {
+            Status::Linked => Some(Err(skip(
+                name,
+                "already_linked",
+                "already linked".to_owned(),
+            ))),
+            Status::OutOfScope => Some(Err(skip(
+                name,
+                "out_of_scope",
+                "outside the sync scope; move it into scope first".to_owned(),
+            ))),
+            Status::Conflicting {
+                reason: ConflictReason::DuplicateSourceAnchor,
+            } => Some(Err(skip(
+                name,
+                "duplicate_source_anchor",
+                "another AD object exports the same anchor; fix AD first".to_owned(),
+            ))),
+            Status::Conflicting {
+                reason: ConflictReason::ImmutableIdHeldByOther,
+            } => {
+                // An admin-stamped cloud-only holder is the intended target.
+                let ad = &self.input.ad_users[ad_index];
+                let anchor = ad.immutable_id.as_str();
+                let stamped = self
+                    .index
+                    .active_by_anchor
+                    .get(&anchor)
+                    .iter()
+                    .map(|&position| position as usize)
+                    .find(|&position| !self.cloud(position).is_synced());
+                stamped.or(status.cloud_index).map(Ok)
+            }
+            _ => status.cloud_index.map(Ok),
+        }
+    }
+
+    fn roles_of(&self, user: &CloudUser) -> (usize, usize) {
+        let count = |assignments: &[crate::tenant::RoleAssignment]| {
+            assignments
+                .iter()
+                .filter(|assignment| assignment.principal_id == user.id)
+                .count()
+        };
+        let tenant = self.input.tenant;
+        let active = if self.index.assigned_roles.contains(user.id.as_str()) {
+            count(&tenant.role_assignments)
+        } else {
+            0
+        };
+        let eligible = if self.index.eligible_roles.contains(user.id.as_str()) {
+            count(&tenant.role_eligibilities)
+        } else {
+            0
+        };
+        (active, eligible)
+    }
+
+    /// The precondition of a cloud action: the user's current state, or the state the
+    /// plan's own earlier step leaves (`deleted`).
+    fn cloud_precondition(&self, user: &CloudUser, deleted_by_plan: bool) -> Precondition {
+        let (active, eligible) = self.roles_of(user);
+        let mut checks = vec![
+            Check::Equals {
+                property: "id".to_owned(),
+                value: user.id.clone().into(),
+            },
+            Check::Equals {
+                property: "onPremisesImmutableId".to_owned(),
+                value: user
+                    .on_premises_immutable_id
+                    .as_ref()
+                    .map_or(serde_json::Value::Null, |anchor| anchor.as_str().into()),
+            },
+        ];
+        if deleted_by_plan {
+            checks.push(Check::Present {
+                property: "deletedDateTime".to_owned(),
+            });
+        } else {
+            checks.push(Check::Equals {
+                property: "onPremisesSyncEnabled".to_owned(),
+                value: user
+                    .on_premises_sync_enabled
+                    .map_or(serde_json::Value::Null, Into::into),
+            });
+            checks.push(Check::Equals {
+                property: "deletedDateTime".to_owned(),
+                value: user
+                    .deleted_date_time
+                    .clone()
+                    .map_or(serde_json::Value::Null, Into::into),
+            });
+        }
+        checks.push(Check::Equals {
+            property: "assignedLicenseSkuIds".to_owned(),
+            value: user
+                .assigned_licenses
+                .iter()
+                .map(|licence| serde_json::Value::from(licence.sku_id.clone()))
+                .collect::<Vec<_>>()
+                .into(),
+        });
+        checks.push(Check::Equals {
+            property: "activeRoleAssignments".to_owned(),
+            value: active.into(),
+        });
+        checks.push(Check::Equals {
+            property: "roleEligibilities".to_owned(),
+            value: eligible.into(),
+        });
+        Precondition::new(checks)
+    }
+
+    fn ad_precondition(&self, ad: &AdUser) -> Precondition {
+        Precondition::new(vec![
+            Check::Equals {
+                property: "distinguished_name".to_owned(),
+                value: ad.distinguished_name.clone().into(),
+            },
+            Check::Equals {
+                property: "immutable_id".to_owned(),
+                value: ad.immutable_id.as_str().into(),
+            },
+            Check::Equals {
+                property: "user_principal_name".to_owned(),
+                value: ad
+                    .user_principal_name
+                    .clone()
+                    .map_or(serde_json::Value::Null, Into::into),
+            },
+            Check::Equals {
+                property: "proxy_addresses".to_owned(),
+                value: ad.proxy_addresses.clone().into(),
+            },
+        ])
+    }
+
+    fn cloud_target(&self, user: &CloudUser) -> ActionTarget {
+        ActionTarget {
+            directory: Directory::Cloud,
+            id: Some(user.id.clone()),
+            user_principal_name: Some(user.user_principal_name.clone()),
+            distinguished_name: None,
+        }
+    }
+
+    fn ad_target(ad: &AdUser) -> ActionTarget {
+        ActionTarget {
+            directory: Directory::ActiveDirectory,
+            id: Some(ad.object_guid.to_string()),
+            user_principal_name: ad.user_principal_name.clone(),
+            distinguished_name: Some(ad.distinguished_name.clone()),
+        }
+    }
+
+    fn describe(&self, user: &CloudUser) -> String {
+        let (active, eligible) = self.roles_of(user);
+        let sign_in = match self.last_sign_in_days(user) {
+            Some(days) => format!("last sign-in {days} day(s) ago"),
+            None => "sign-in activity unknown (not the same as unused)".to_owned(),
+        };
+        format!(
+            "{} ({}): ImmutableID {}, onPremisesSyncEnabled {}, {}, {} licence(s), mailbox {}, {} active role(s), {} PIM eligibilit(ies), {}",
+            user.user_principal_name,
+            user.id,
+            user.on_premises_immutable_id
+                .as_ref()
+                .map_or("none", |anchor| anchor.as_str()),
+            user.on_premises_sync_enabled
+                .map_or("null".to_owned(), |value| value.to_string()),
+            if user.is_deleted() {
+                "in the recycle bin"
+            } else {
+                "active"
+            },
+            user.assigned_licenses.len(),
+            if has_mailbox(user) { "likely" } else { "no" },
+            active,
+            eligible,
+            sign_in
+        )
+    }
+
+    fn last_sign_in_days(&self, user: &CloudUser) -> Option<i64> {
+        let activity = user.sign_in_activity.as_ref()?;
+        let now = self.now_days?;
+        [
+            activity.last_sign_in_date_time.as_deref(),
+            activity.last_non_interactive_sign_in_date_time.as_deref(),
+            activity.last_successful_sign_in_date_time.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(days_since_epoch)
+        .max()
+        .map(|last| now - last)
+    }
+
+    /// Why deleting `user` is refused by policy, if it is. `duplicate`: the sync-created
+    /// duplicate route, where "synced" is expected.
+    fn deletion_refusal(&self, user: &CloudUser, duplicate: bool) -> Option<String> {
+        let policy = self.input.policy;
+        let (active, eligible) = self.roles_of(user);
+        if has_mailbox(user) && !policy.allow_delete_mailbox {
+            return Some(
+                "it has a mailbox (mail and a licence); override: allow_delete_mailbox".to_owned(),
+            );
+        }
+        if user.is_licensed() && !policy.allow_delete_licensed {
+            return Some("it has licences; override: allow_delete_licensed".to_owned());
+        }
+        if active + eligible > 0 && !policy.allow_delete_privileged {
+            return Some(
+                "it has an admin role or PIM eligibility; override: allow_delete_privileged"
+                    .to_owned(),
+            );
+        }
+        if let Some(days) = self.last_sign_in_days(user)
+            && days <= i64::from(policy.recent_sign_in_days)
+            && !policy.allow_delete_recent_sign_in
+        {
+            return Some(format!(
+                "it signed in {days} day(s) ago; override: allow_delete_recent_sign_in"
+            ));
+        }
+        if user.is_synced() && !duplicate && !policy.allow_delete_synced {
+            return Some("it is synced from AD; override: allow_delete_synced".to_owned());
+        }
+        None
+    }
+
+    /// Why `target` cannot receive the anchor, if it cannot.
+    fn target_refusal(&self, ad: &AdUser, target: &CloudUser) -> Option<(String, String)> {
+        let tenant = &self.input.tenant.tenant;
+        let anchor = &ad.immutable_id;
+        if target.is_synced() && target.on_premises_immutable_id.as_ref() != Some(anchor) {
+            return Some((
+                "target_synced".to_owned(),
+                "the target is synced from another anchor; it is never routed out of scope (§15 C 9)"
+                    .to_owned(),
+            ));
+        }
+        let (active, eligible) = self.roles_of(target);
+        if active > 0 {
+            return Some((
+                "target_blocked".to_owned(),
+                format!(
+                    "the target has {active} active admin role(s): remove them for the matching window and re-add them after (§15 C 11)"
+                ),
+            ));
+        }
+        if eligible > 0 {
+            return Some((
+                "target_blocked".to_owned(),
+                format!(
+                    "the target has {eligible} PIM eligibilit(ies): remove them for the matching window (§8, §15 C 11)"
+                ),
+            ));
+        }
+        if let Some(identifier) = target.on_premises_object_identifier.as_deref()
+            && !identifier.is_empty()
+            && !identifier.eq_ignore_ascii_case(&ad.object_guid.to_string())
+        {
+            return Some((
+                "target_blocked".to_owned(),
+                "the target's onPremisesObjectIdentifier names another object: clear it with PATCH /beta/users/{id} {\"onPremisesObjectIdentifier\": null} first (§8)".to_owned(),
+            ));
+        }
+        let features = effective_features(tenant);
+        if features.block_cloud_object_takeover_through_hard_match_enabled && !target.is_synced() {
+            return Some((
+                "target_blocked".to_owned(),
+                "the tenant blocks hard-match takeovers (blockCloudObjectTakeoverThroughHardMatchEnabled): turn it off for the matching window (§15 C 12)".to_owned(),
+            ));
+        }
+        let federated = domain_of(&target.user_principal_name).is_some_and(|domain| {
+            tenant.domains.iter().any(|candidate| {
+                candidate.is_federated() && candidate.id.eq_ignore_ascii_case(domain)
+            })
+        });
+        if federated {
+            return Some((
+                "target_blocked".to_owned(),
+                "the target's UPN is in a federated domain: its ImmutableID cannot be set; move it to an onmicrosoft.com UPN first (§9)".to_owned(),
+            ));
+        }
+        None
+    }
+
+    /// Plans one user: returns the user's record and its actions, or why it is skipped.
+    fn plan_user(
+        &self,
+        ad_index: usize,
+        target_index: usize,
+    ) -> Result<(PlannedUser, UserActions), SkippedUser> {
+        let input = self.input;
+        let ad = &input.ad_users[ad_index];
+        let name = ad.distinguished_name.as_str();
+        let target = self.cloud(target_index);
+        let anchor = ad.immutable_id.as_str();
+        let joined_to = self.joined.get(anchor).copied();
+        let status = input.diagnosis.users.get(ad_index);
+        if status.is_some_and(|status| status.status == Status::OutOfScope) {
+            return Err(skip(
+                name,
+                "out_of_scope",
+                "outside the sync scope; move it into scope first".to_owned(),
+            ));
+        }
+        if joined_to == Some(target.id.as_str()) && !target.is_deleted() {
+            let others = self
+                .holders(anchor)
+                .filter(|&position| position != target_index)
+                .count();
+            if others == 0 {
+                return Err(skip(
+                    name,
+                    "already_linked",
+                    format!("already linked to {}", target.user_principal_name),
+                ));
+            }
+        }
+        if let Some((code, reason)) = self.target_refusal(ad, target) {
+            return Err(skip(name, &code, reason));
+        }
+
+        let mut actions = UserActions::default();
+        let mut route = Route::SetAndSync;
+        // Other holders of the anchor.
+        let holders: Vec<usize> = self
+            .holders(anchor)
+            .filter(|&position| position != target_index)
+            .collect();
+        for holder_index in holders {
+            let holder = self.cloud(holder_index);
+            let is_joined_duplicate =
+                joined_to == Some(holder.id.as_str()) && !holder.is_deleted() && holder.is_synced();
+            let fix = if is_joined_duplicate {
+                if let Some(refusal) = self.deletion_refusal(holder, true) {
+                    return Err(skip(
+                        name,
+                        "unsafe_deletion",
+                        format!(
+                            "{name} is joined to {}, which would have to be deleted, but {refusal}",
+                            holder.user_principal_name
+                        ),
+                    ));
+                }
+                HolderFix::Duplicate
+            } else if holder.is_deleted() {
+                match self.deletion_refusal(holder, holder.on_premises_sync_enabled.is_some()) {
+                    None => HolderFix::Purge,
+                    Some(_) => HolderFix::RestoreAndClear,
+                }
+            } else if holder.is_synced() {
+                return Err(skip(
+                    name,
+                    "holder_synced",
+                    format!(
+                        "{} holds the same ImmutableID and is synced from another AD object; fix AD first",
+                        holder.user_principal_name
+                    ),
+                ));
+            } else {
+                HolderFix::Clear
+            };
+            let evidence = vec![self.describe(holder)];
+            match fix {
+                HolderFix::Clear => actions.cloud_cleanup.push(self.draft(
+                    ActionKind::ClearImmutableId,
+                    self.cloud_target(holder),
+                    None,
+                    format!("{} holds {anchor}; it keeps its account but not the ImmutableID (§15 C 10)", holder.user_principal_name),
+                    evidence,
+                    Some(self.cloud_precondition(holder, false)),
+                    name,
+                    false,
+                )),
+                HolderFix::Purge => actions.cloud_cleanup.push(self.purge(holder, name, evidence, false)),
+                HolderFix::RestoreAndClear => {
+                    actions.cloud_cleanup.push(self.draft(
+                        ActionKind::RestoreDeleted,
+                        self.cloud_target(holder),
+                        None,
+                        format!("{} in the recycle bin reserves {anchor} and is not safe to purge: restore it, then clear it (§12, §15 C 10)", holder.user_principal_name),
+                        evidence.clone(),
+                        Some(self.cloud_precondition(holder, false)),
+                        name,
+                        false,
+                    ));
+                    let mut restored = holder.clone();
+                    restored.deleted_date_time = None;
+                    actions.cloud_cleanup.push(self.draft(
+                        ActionKind::ClearImmutableId,
+                        self.cloud_target(holder),
+                        None,
+                        format!("keep {} as a cloud account without the ImmutableID, or Connect deletes it again (§12)", holder.user_principal_name),
+                        evidence,
+                        Some(self.cloud_precondition(&restored, false)),
+                        name,
+                        true,
+                    ));
+                }
+                HolderFix::Duplicate => {
+                    let scope_route = input.policy.route == RoutePreference::OutOfScope || !input.policy.graph_can_delete_synced;
+                    if scope_route {
+                        let Some(container) = input.policy.out_of_scope_container.clone() else {
+                            return Err(skip(
+                                name,
+                                "no_out_of_scope_container",
+                                "the out-of-scope route needs an OU outside the sync scope (out_of_scope_container)".to_owned(),
+                            ));
+                        };
+                        route = Route::OutOfScope;
+                        actions.move_out.push(self.draft(
+                            ActionKind::AdMoveOutOfScope,
+                            Self::ad_target(ad),
+                            Some(container),
+                            format!("take {name} out of sync scope so that the sync soft-deletes its duplicate {} (§15 C 9)", holder.user_principal_name),
+                            evidence.clone(),
+                            Some(self.ad_precondition(ad)),
+                            name,
+                            false,
+                        ));
+                        actions.after_first_sync.push(self.purge(holder, name, evidence, true));
+                        actions.move_in.push(self.draft(
+                            ActionKind::AdMoveIntoScope,
+                            Self::ad_target(ad),
+                            Some(parent_container(&ad.distinguished_name).to_owned()),
+                            format!("bring {name} back into scope: the next cycle provisions it as new and hard-matches {}", target.user_principal_name),
+                            Vec::new(),
+                            None,
+                            name,
+                            false,
+                        ));
+                    } else {
+                        route = Route::DeleteAndPurge;
+                        actions.cloud_cleanup.push(self.draft(
+                            ActionKind::SoftDelete,
+                            self.cloud_target(holder),
+                            None,
+                            format!("{} is the duplicate the sync created for {name}; while {name} is joined to it, no match is evaluated (§4, §15 C 9)", holder.user_principal_name),
+                            evidence.clone(),
+                            Some(self.cloud_precondition(holder, false)),
+                            name,
+                            false,
+                        ));
+                        let mut purge = self.purge(holder, name, evidence, true);
+                        purge.after_previous = true;
+                        actions.cloud_cleanup.push(purge);
+                    }
+                }
+            }
+        }
+
+        // The target itself.
+        let mut restored_target = target.clone();
+        if target.is_deleted() {
+            actions.cloud_cleanup.push(self.draft(
+                ActionKind::RestoreDeleted,
+                self.cloud_target(target),
+                None,
+                format!(
+                    "the target {} is in the recycle bin",
+                    target.user_principal_name
+                ),
+                vec![self.describe(target)],
+                Some(self.cloud_precondition(target, false)),
+                name,
+                false,
+            ));
+            restored_target.deleted_date_time = None;
+        }
+        if target.on_premises_immutable_id.as_ref() != Some(&ad.immutable_id) {
+            let mut evidence = vec![self.describe(target)];
+            if let Some(old) = &target.on_premises_immutable_id {
+                evidence.push(format!(
+                    "replaces ImmutableID {old}, which {}",
+                    if self.ad_anchors.contains_key(old.as_str()) {
+                        "another AD object has"
+                    } else {
+                        "no AD object has (an orphan)"
+                    }
+                ));
+            }
+            actions.set = Some(self.draft(
+                ActionKind::SetImmutableId,
+                self.cloud_target(target),
+                Some(anchor.to_owned()),
+                format!(
+                    "link {} to {name}: the next sync hard-matches it (§4, §15 D 13)",
+                    target.user_principal_name
+                ),
+                evidence,
+                Some(self.cloud_precondition(&restored_target, false)),
+                name,
+                false,
+            ));
+        }
+
+        // AD preparation.
+        let tenant = &input.tenant.tenant;
+        let upn_unverified = ad
+            .user_principal_name
+            .as_deref()
+            .and_then(domain_of)
+            .is_none_or(|suffix| tenant.verified_domain(suffix).is_none());
+        if upn_unverified {
+            let value = if domain_of(&target.user_principal_name)
+                .is_some_and(|domain| tenant.verified_domain(domain).is_some())
+                && !is_on_initial_domain(target, tenant)
+            {
+                target.user_principal_name.clone()
+            } else {
+                let local = ad
+                    .user_principal_name
+                    .as_deref()
+                    .and_then(|upn| upn.rsplit_once('@'))
+                    .map_or(
+                        ad.sam_account_name.as_deref().unwrap_or("user"),
+                        |(local, _)| local,
+                    );
+                let default = tenant
+                    .domains
+                    .iter()
+                    .find(|domain| domain.is_default && domain.is_verified)
+                    .map_or(tenant.initial_domain.as_str(), |domain| domain.id.as_str());
+                format!("{local}@{default}")
+            };
+            actions.ad_preparation.push(self.draft(
+                ActionKind::AdSetUpn,
+                Self::ad_target(ad),
+                Some(value),
+                format!(
+                    "the UPN suffix of {} is not a verified tenant domain: the sync would export it on {} (§15 A, first step of the manual procedure)",
+                    ad.user_principal_name.as_deref().unwrap_or("(none)"),
+                    tenant.initial_domain
+                ),
+                Vec::new(),
+                Some(self.ad_precondition(ad)),
+                name,
+                false,
+            ));
+        }
+        let ad_has_primary = ad
+            .proxy_addresses
+            .iter()
+            .any(|address| address.starts_with("SMTP:"));
+        let target_primary = target.primary_smtp_address();
+        for address in addresses_lost_in_takeover(ad, target) {
+            let held_elsewhere = self
+                .ad_by_smtp
+                .get(&Folded(&address))
+                .iter()
+                .any(|&position| {
+                    input.ad_users[position as usize].distinguished_name != ad.distinguished_name
+                });
+            if held_elsewhere {
+                continue;
+            }
+            let primary = !ad_has_primary
+                && target_primary.is_some_and(|primary| primary.eq_ignore_ascii_case(&address));
+            let value = if primary {
+                format!("SMTP:{address}")
+            } else {
+                format!("smtp:{address}")
+            };
+            actions.ad_preparation.push(self.draft(
+                ActionKind::AdAddProxyAddress,
+                Self::ad_target(ad),
+                Some(value),
+                format!("{} has {address}; the takeover replaces proxyAddresses with AD's, so copy it to AD first (§11, §15 B 8)", target.user_principal_name),
+                Vec::new(),
+                Some(self.ad_precondition(ad)),
+                name,
+                false,
+            ));
+        }
+        if ad.anchor_attribute == AnchorAttribute::ConsistencyGuid && ad.consistency_guid.is_none()
+        {
+            actions.ad_preparation.push(self.draft(
+                ActionKind::AdSetConsistencyGuid,
+                Self::ad_target(ad),
+                Some(ad.object_guid.to_string()),
+                "the anchor attribute is mS-DS-ConsistencyGuid and it is empty: write the objectGUID into it so the exported anchor does not depend on Connect's write permission (§3)".to_owned(),
+                Vec::new(),
+                Some(self.ad_precondition(ad)),
+                name,
+                false,
+            ));
+        }
+
+        let planned = PlannedUser {
+            distinguished_name: ad.distinguished_name.clone(),
+            user_principal_name: ad.user_principal_name.clone(),
+            immutable_id: anchor.to_owned(),
+            target_id: target.id.clone(),
+            target_user_principal_name: target.user_principal_name.clone(),
+            route,
+            overwrites: self.overwrites(ad, target),
+        };
+        Ok((planned, actions))
+    }
+
+    fn holders(&self, anchor: &'a str) -> impl Iterator<Item = usize> + '_ {
+        let anchor_key = anchor;
+        self.index
+            .active_by_anchor
+            .get(&anchor_key)
+            .iter()
+            .chain(self.index.deleted_by_anchor.get(&anchor_key))
+            .map(|&position| position as usize)
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    fn purge(
+        &self,
+        holder: &CloudUser,
+        name: &str,
+        evidence: Vec<String>,
+        deleted_by_plan: bool,
+    ) -> Draft {
+        self.draft(
+            ActionKind::PurgeDeleted,
+            self.cloud_target(holder),
+            None,
+            format!(
+                "{} reserves the ImmutableID from the recycle bin; purge it so the target can take the value (§12, §15 C 9). Permanent: it cannot be restored",
+                holder.user_principal_name
+            ),
+            evidence,
+            Some(self.cloud_precondition(holder, deleted_by_plan)),
+            name,
+            false,
+        )
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "a private constructor of a plain record"
+    )]
+    fn draft(
+        &self,
+        kind: ActionKind,
+        target: ActionTarget,
+        value: Option<String>,
+        reason: String,
+        evidence: Vec<String>,
+        precondition: Option<Precondition>,
+        for_user: &str,
+        after_previous: bool,
+    ) -> Draft {
+        Draft {
+            kind,
+            target,
+            value,
+            reason,
+            evidence,
+            irreversible: kind == ActionKind::PurgeDeleted,
+            precondition,
+            for_user: for_user.to_owned(),
+            after_previous,
+        }
+    }
+
+    /// The cloud values a takeover replaces (§11).
+    fn overwrites(&self, ad: &AdUser, target: &CloudUser) -> Vec<Overwrite> {
+        let mut overwrites = Vec::new();
+        let mut compare = |property: &str, cloud: String, on_premises: String| {
+            if cloud != on_premises {
+                overwrites.push(Overwrite {
+                    property: property.to_owned(),
+                    cloud_value: cloud,
+                    on_premises_value: on_premises,
+                });
+            }
+        };
+        let tenant = &self.input.tenant.tenant;
+        let upn = match ad.user_principal_name.as_deref() {
+            Some(upn)
+                if domain_of(upn)
+                    .is_some_and(|suffix| tenant.verified_domain(suffix).is_some()) =>
+            {
+                upn.to_owned()
+            }
+            Some(upn) => format!(
+                "{}@{} (unverified suffix)",
+                upn.rsplit_once('@').map_or(upn, |(local, _)| local),
+                tenant.initial_domain
+            ),
+            None => "(none)".to_owned(),
+        };
+        compare("userPrincipalName", target.user_principal_name.clone(), upn);
+        if let Some(display_name) = &ad.display_name {
+            compare(
+                "displayName",
+                target.display_name.clone().unwrap_or_default(),
+                display_name.clone(),
+            );
+        }
+        compare(
+            "mail",
+            target.mail.clone().unwrap_or_default(),
+            ad.mail.clone().unwrap_or_default(),
+        );
+        let mut ad_proxies = ad.proxy_addresses.clone();
+        if !ad_proxies
+            .iter()
+            .any(|address| smtp_value(address).is_some())
+            && let Some(mail) = &ad.mail
+        {
+            ad_proxies.push(format!("SMTP:{mail}"));
+        }
+        compare(
+            "proxyAddresses",
+            target.proxy_addresses.join(", "),
+            ad_proxies.join(", "),
+        );
+        overwrites
+    }
+}
+
+fn skip(user: &str, code: &str, reason: String) -> SkippedUser {
+    SkippedUser {
+        user: user.to_owned(),
+        code: code.to_owned(),
+        reason,
+    }
+}
+
+/// Whether `--all-safe` considers a status at all.
+fn all_safe_candidate(status: &Status) -> bool {
+    matches!(
+        status,
+        Status::WillHardMatch
+            | Status::WillSoftMatch { .. }
+            | Status::Conflicting {
+                reason: ConflictReason::SyncCreatedDuplicate
+                    | ConflictReason::ImmutableIdHeldByOther
+                    | ConflictReason::UpnConflict
+                    | ConflictReason::ProxyAddressConflict
+            }
+            | Status::Blocked {
+                reason: BlockReason::TenantFlag(_)
+            }
+    )
+}
+
+/// The container of a DN: everything after the first unescaped comma.
+fn parent_container(distinguished_name: &str) -> &str {
+    let bytes = distinguished_name.as_bytes();
+    let mut escaped = false;
+    for (position, byte) in bytes.iter().enumerate() {
+        match byte {
+            b'\\' if !escaped => escaped = true,
+            b',' if !escaped => return distinguished_name.get(position + 1..).unwrap_or(""),
+            _ => escaped = false,
+        }
+    }
+    ""
+}
+
+/// Orders the drafts into actions with ids and dependencies:
+/// AD preparation and moves out of scope; a first sync if any user moved out; cloud
+/// cleanup (soft delete → purge, restore → clear); purges after the first sync; sets
+/// (each after its own user's cleanup); moves back into scope; the final sync.
+fn assemble(per_user: Vec<UserActions>) -> Vec<PlanAction> {
+    let mut actions: Vec<PlanAction> = Vec::new();
+    let push = |actions: &mut Vec<PlanAction>, draft: Draft, depends_on: Vec<String>| -> String {
+        let id = format!("a{}", actions.len() + 1);
+        actions.push(PlanAction {
+            id: id.clone(),
+            kind: draft.kind,
+            target: draft.target,
+            value: draft.value,
+            reason: draft.reason,
+            evidence: draft.evidence,
+            depends_on,
+            irreversible: draft.irreversible,
+            precondition: draft.precondition,
+            for_user: Some(draft.for_user),
+        });
+        id
+    };
+    let sync_target = || ActionTarget {
+        directory: Directory::SyncServer,
+        id: None,
+        user_principal_name: None,
+        distinguished_name: None,
+    };
+    let sync_draft = |reason: &str| Draft {
+        kind: ActionKind::TriggerSync,
+        target: sync_target(),
+        value: Some("Delta".to_owned()),
+        reason: reason.to_owned(),
+        evidence: Vec::new(),
+        irreversible: false,
+        precondition: None,
+        for_user: String::new(),
+        after_previous: false,
+    };
+
+    let mut per_user_ids: Vec<Vec<String>> = vec![Vec::new(); per_user.len()];
+    let mut ad_ids: Vec<String> = Vec::new();
+    let mut move_out_ids: Vec<String> = Vec::new();
+    let mut moved: Vec<bool> = vec![false; per_user.len()];
+    let mut users: Vec<UserActions> = per_user;
+    for (position, user) in users.iter_mut().enumerate() {
+        for draft in user.ad_preparation.drain(..) {
+            let id = push(&mut actions, draft, Vec::new());
+            ad_ids.push(id);
+        }
+        for draft in user.move_out.drain(..) {
+            let id = push(&mut actions, draft, Vec::new());
+            move_out_ids.push(id.clone());
+            per_user_ids[position].push(id);
+            moved[position] = true;
+        }
+    }
+    let first_sync = if move_out_ids.is_empty() {
+        None
+    } else {
+        let mut draft = sync_draft(
+            "the sync soft-deletes the duplicates of the users moved out of scope (§12)",
+        );
+        draft.for_user.clear();
+        let id = push(&mut actions, draft, move_out_ids.clone());
+        Some(id)
+    };
+    for (position, user) in users.iter_mut().enumerate() {
+        let mut previous: Option<String> = None;
+        for draft in user.cloud_cleanup.drain(..) {
+            let depends = match (&previous, draft.after_previous) {
+                (Some(previous), true) => vec![previous.clone()],
+                _ => Vec::new(),
+            };
+            let id = push(&mut actions, draft, depends);
+            previous = Some(id.clone());
+            per_user_ids[position].push(id);
+        }
+        for draft in user.after_first_sync.drain(..) {
+            let depends = first_sync.iter().cloned().collect();
+            let id = push(&mut actions, draft, depends);
+            per_user_ids[position].push(id);
+        }
+    }
+    let mut set_ids: Vec<String> = Vec::new();
+    for (position, user) in users.iter_mut().enumerate() {
+        if let Some(draft) = user.set.take() {
+            let mut depends = per_user_ids[position].clone();
+            depends.retain(|id| !move_out_ids.contains(id));
+            if moved[position]
+                && let Some(first_sync) = &first_sync
+                && !depends.contains(first_sync)
+            {
+                depends.push(first_sync.clone());
+            }
+            let id = push(&mut actions, draft, depends);
+            per_user_ids[position].push(id.clone());
+            set_ids.push(id);
+        }
+    }
+    let mut move_in_ids: Vec<String> = Vec::new();
+    for (position, user) in users.iter_mut().enumerate() {
+        for draft in user.move_in.drain(..) {
+            let depends = per_user_ids[position]
+                .iter()
+                .filter(|id| !move_out_ids.contains(id))
+                .cloned()
+                .collect();
+            let id = push(&mut actions, draft, depends);
+            move_in_ids.push(id);
+        }
+    }
+    if !actions.is_empty() || !users.is_empty() {
+        let mut depends: Vec<String> = ad_ids;
+        depends.extend(set_ids);
+        depends.extend(move_in_ids);
+        if depends.is_empty() {
+            depends = actions
+                .iter()
+                .filter(|action| action.kind != ActionKind::TriggerSync)
+                .map(|action| action.id.clone())
+                .collect();
+        }
+        push(
+            &mut actions,
+            sync_draft(
+                "the next cycle re-provisions each AD user joined to a removed object as new, so it hard-matches its account (§4, §15 D 14)",
+            ),
+            depends,
+        );
+    }
+    // A plan whose only action is the sync changes nothing in the directories, but users who
+    // will match at the next sync still need it; drop it only when there is no user at all.
+    actions
+}
+
+/// Days since 1970-01-01 of an RFC 3339 timestamp's date part (the proleptic Gregorian
+/// calendar); `None` when the text does not start with `YYYY-MM-DD`.
+pub fn days_since_epoch(timestamp: &str) -> Option<i64> {
+    let year: i64 = timestamp.get(0..4)?.parse().ok()?;
+    let month: i64 = timestamp.get(5..7)?.parse().ok()?;
+    let day: i64 = timestamp.get(8..10)?.parse().ok()?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = if year >= 0 { year } else { year - 399 } / 400;
+    let year_of_era = year - era * 400;
+    let month_index = (month + 9) % 12;
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    Some(era * 146_097 + day_of_era - 719_468)
+}
+
+/// Applies a plan's cloud actions to a tenant's users, as Graph would: the model the
+/// property tests (and a rehearsal) run the next sync cycle on.
+///
+/// `set_immutable_id` and `clear_immutable_id` write the value; `soft_delete` sets
+/// `deletedDateTime` to `now`; `purge_deleted` removes the user; `restore_deleted`
+/// clears `deletedDateTime`. AD and sync actions are ignored here.
+pub fn apply_cloud_actions(plan: &Plan, cloud_users: &mut Vec<CloudUser>, now: &str) {
+    for action in &plan.actions {
+        let Some(id) = action.target.id.as_deref() else {
+            continue;
+        };
+        let position = cloud_users.iter().position(|user| user.id == id);
+        match (action.kind, position) {
+            (ActionKind::SetImmutableId, Some(position)) => {
+                cloud_users[position].on_premises_immutable_id = action
+                    .value
+                    .as_ref()
+                    .map(|value| crate::anchor::ImmutableId::from_text(value.clone()));
+            }
+            (ActionKind::ClearImmutableId, Some(position)) => {
+                cloud_users[position].on_premises_immutable_id = None;
+            }
+            (ActionKind::SoftDelete, Some(position)) => {
+                cloud_users[position].deleted_date_time = Some(now.to_owned());
+            }
+            (ActionKind::PurgeDeleted, Some(position)) => {
+                cloud_users.remove(position);
+            }
+            (ActionKind::RestoreDeleted, Some(position)) => {
+                cloud_users[position].deleted_date_time = None;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Counts of actions per kind, for summaries.
+pub fn action_counts(plan: &Plan) -> BTreeMap<&'static str, usize> {
+    let mut counts = BTreeMap::new();
+    for action in &plan.actions {
+        *counts.entry(action.kind.name()).or_default() += 1;
+    }
+    counts
+}
+
+/// The plan for a change-approval reader: what changes, what is irreversible, and which
+/// cloud values the takeovers overwrite.
+pub fn render_show(plan: &Plan) -> String {
+    let mut text = String::new();
+    let irreversible = plan
+        .actions
+        .iter()
+        .filter(|action| action.irreversible)
+        .count();
+    let _ = writeln!(text, "hardmatch plan (format {})", plan.format_version);
+    let _ = writeln!(text, "  tenant:       {}", plan.tenant_id);
+    let _ = writeln!(text, "  generated at: {}", plan.generated_at);
+    let _ = writeln!(text, "  inputs:       {}", plan.fingerprint);
+    let _ = writeln!(
+        text,
+        "  actions:      {} ({} irreversible)",
+        plan.actions.len(),
+        irreversible
+    );
+    let _ = writeln!(text);
+    if plan.actions.is_empty() {
+        let _ = writeln!(text, "No changes.");
+    }
+    if !plan.users.is_empty() {
+        let _ = writeln!(text, "Users to link ({}):", plan.users.len());
+        for user in &plan.users {
+            let _ = writeln!(
+                text,
+                "  {} ({}) -> {} ({}), route: {}",
+                user.user_principal_name.as_deref().unwrap_or("no UPN"),
+                user.distinguished_name,
+                user.target_user_principal_name,
+                user.target_id,
+                match user.route {
+                    Route::SetAndSync => "set and sync",
+                    Route::DeleteAndPurge => "delete and purge the duplicate",
+                    Route::OutOfScope => "out of sync scope and back",
+                }
+            );
+            let _ = writeln!(text, "    ImmutableID: {}", user.immutable_id);
+            let _ = writeln!(
+                text,
+                "    The takeover overwrites these cloud values with the on-premises ones:"
+            );
+            if user.overwrites.is_empty() {
+                let _ = writeln!(text, "      (no attribute differs)");
+            }
+            for overwrite in &user.overwrites {
+                let _ = writeln!(
+                    text,
+                    "      {}: {} -> {}",
+                    overwrite.property,
+                    empty_as_none(&overwrite.cloud_value),
+                    empty_as_none(&overwrite.on_premises_value)
+                );
+            }
+            let _ = writeln!(
+                text,
+                "      password: {}",
+                match plan.password_hash_sync {
+                    Some(true) => "replaced by the AD password (password hash sync is on)",
+                    Some(false) => "kept (password hash sync is off)",
+                    None =>
+                        "replaced by the AD password if password hash sync is on (unknown: tenant sync settings were not readable)",
+                }
+            );
+        }
+        let _ = writeln!(text);
+    }
+    if !plan.actions.is_empty() {
+        let _ = writeln!(text, "Actions, in order:");
+        for action in &plan.actions {
+            let target = match (&action.target.user_principal_name, &action.target.id) {
+                (Some(upn), Some(id)) => format!("{upn} ({id})"),
+                (Some(upn), None) => upn.clone(),
+                (None, Some(id)) => id.clone(),
+                (None, None) => "the Entra Connect server".to_owned(),
+            };
+            let _ = writeln!(
+                text,
+                "  {:<4} {:<24} {}{}",
+                action.id,
+                action.kind.name(),
+                target,
+                if action.irreversible {
+                    "  [IRREVERSIBLE]"
+                } else {
+                    ""
+                }
+            );
+            if let Some(value) = &action.value {
+                let _ = writeln!(text, "       value:      {value}");
+            }
+            let _ = writeln!(text, "       why:        {}", action.reason);
+            for evidence in &action.evidence {
+                let _ = writeln!(text, "       evidence:   {evidence}");
+            }
+            if !action.depends_on.is_empty() {
+                let _ = writeln!(text, "       after:      {}", action.depends_on.join(", "));
+            }
+        }
+        let _ = writeln!(text);
+    }
+    if !plan.skipped.is_empty() {
+        let _ = writeln!(text, "Not planned ({}):", plan.skipped.len());
+        for skipped in &plan.skipped {
+            let _ = writeln!(
+                text,
+                "  {} [{}]: {}",
+                skipped.user, skipped.code, skipped.reason
+            );
+        }
+    }
+    text
+}
+
+fn empty_as_none(value: &str) -> &str {
+    if value.is_empty() { "(none)" } else { value }
+}
+
+/// Quotes a PowerShell single-quoted string.
+fn quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// The equivalent Microsoft Graph PowerShell and ActiveDirectory module commands.
+pub fn render_powershell(plan: &Plan) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "# hardmatch plan {} for tenant {}",
+        plan.actions_fingerprint, plan.tenant_id
+    );
+    let _ = writeln!(
+        text,
+        "# Generated at {}. Review every command; purges cannot be undone.",
+        plan.generated_at
+    );
+    let _ = writeln!(
+        text,
+        "# Cloud: Microsoft.Graph PowerShell. AD: the ActiveDirectory module. Sync: on the Entra Connect server."
+    );
+    let _ = writeln!(
+        text,
+        "Connect-MgGraph -Scopes 'User.ReadWrite.All','User.DeleteRestore.All'"
+    );
+    let _ = writeln!(text, "$ErrorActionPreference = 'Stop'");
+    for action in &plan.actions {
+        let _ = writeln!(text);
+        let _ = writeln!(
+            text,
+            "# {} {}{}: {}",
+            action.id,
+            action.kind.name(),
+            if action.irreversible {
+                " (IRREVERSIBLE)"
+            } else {
+                ""
+            },
+            action.reason
+        );
+        let id = action.target.id.as_deref().map(quote).unwrap_or_default();
+        let value = action.value.as_deref().map(quote).unwrap_or_default();
+        let command = match action.kind {
+            ActionKind::SetImmutableId => {
+                format!("Update-MgUser -UserId {id} -OnPremisesImmutableId {value}")
+            }
+            ActionKind::ClearImmutableId => format!(
+                "Invoke-MgGraphRequest -Method PATCH -Uri {} -Body '{{\"onPremisesImmutableId\": null}}' -ContentType 'application/json'",
+                quote(&format!(
+                    "https://graph.microsoft.com/beta/users/{}",
+                    action.target.id.as_deref().unwrap_or_default()
+                ))
+            ),
+            ActionKind::SoftDelete => format!("Remove-MgUser -UserId {id}"),
+            ActionKind::PurgeDeleted => {
+                format!("Remove-MgDirectoryDeletedItem -DirectoryObjectId {id}")
+            }
+            ActionKind::RestoreDeleted => {
+                format!("Restore-MgDirectoryDeletedItem -DirectoryObjectId {id}")
+            }
+            ActionKind::AdSetUpn => format!("Set-ADUser -Identity {id} -UserPrincipalName {value}"),
+            ActionKind::AdAddProxyAddress => {
+                format!("Set-ADUser -Identity {id} -Add @{{proxyAddresses = {value}}}")
+            }
+            ActionKind::AdSetConsistencyGuid => format!(
+                "Set-ADUser -Identity {id} -Replace @{{'mS-DS-ConsistencyGuid' = ([guid]{value}).ToByteArray()}}"
+            ),
+            ActionKind::AdMoveOutOfScope | ActionKind::AdMoveIntoScope => {
+                format!("Move-ADObject -Identity {id} -TargetPath {value}")
+            }
+            ActionKind::TriggerSync => format!(
+                "Start-ADSyncSyncCycle -PolicyType {}",
+                action.value.as_deref().unwrap_or("Delta")
+            ),
+        };
+        let _ = writeln!(text, "{command}");
+        if action.kind == ActionKind::SetImmutableId || action.kind == ActionKind::ClearImmutableId
+        {
+            let _ = writeln!(
+                text,
+                "(Get-MgUser -UserId {id} -Property onPremisesImmutableId).OnPremisesImmutableId  # re-read and compare (§13)"
+            );
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

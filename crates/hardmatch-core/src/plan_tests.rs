@@ -1,0 +1,501 @@
+//! The planner's routes, safety policy, file format and renderers.
+
+use super::*;
+use crate::diagnose::{DiagnoseOptions, diagnose};
+use crate::sync::UserDecision;
+use crate::tenant::{SignInActivity, TenantSnapshot, TenantSnapshotSource};
+use crate::testing::*;
+
+fn snapshot(world: &World) -> TenantSnapshot {
+    TenantSnapshot {
+        format_version: 1,
+        source: TenantSnapshotSource {
+            kind: "fixture".into(),
+            location: "test".into(),
+        },
+        taken_at: NOW.into(),
+        tenant: world.tenant.clone(),
+        users: world.cloud.clone(),
+        role_definitions: Vec::new(),
+        role_assignments: world.roles.clone(),
+        role_eligibilities: world.eligible.clone(),
+    }
+}
+
+fn make_plan(
+    world: &World,
+    selection: Selection,
+    policy: &PlanPolicy,
+) -> Result<Plan, PlanRefusal> {
+    let tenant = snapshot(world);
+    let diagnosis = diagnose(
+        &world.ad,
+        &tenant,
+        &DiagnoseOptions {
+            scope: world.scope.clone(),
+            sync: world.options.clone(),
+            connector_space: Some(world.connector_space.clone()),
+        },
+    );
+    plan(&PlanInput {
+        ad_users: &world.ad,
+        tenant: &tenant,
+        diagnosis: &diagnosis,
+        connector_space: Some(&world.connector_space),
+        selection: &selection,
+        policy,
+        generated_at: NOW,
+    })
+}
+
+fn kinds(plan: &Plan) -> Vec<&'static str> {
+    plan.actions
+        .iter()
+        .map(|action| action.kind.name())
+        .collect()
+}
+
+/// The field story: an AD user with an unverified suffix synced into a duplicate next to
+/// its licensed cloud account.
+fn field_story() -> World {
+    let ad = with_mail(ad_user(1, "adele@corp.local"), "adele@contoso.com");
+    let mut real = licensed(cloud_with_mail(
+        cloud_user("real", "adele@contoso.com"),
+        "adele@contoso.com",
+    ));
+    real.proxy_addresses
+        .push("smtp:adele.vance@contoso.com".into());
+    let mut world = World::new(vec![ad], vec![real]);
+    world.features().block_soft_match_enabled = true;
+    world.sync();
+    world.features().block_soft_match_enabled = false;
+    world
+}
+
+#[test]
+fn field_story_plans_purge_then_set_and_links_after_one_sync() {
+    // entra-matching.md §15 C 9 and D 13-14; issue 6 "Done when": purge, then set.
+    let mut world = field_story();
+    let duplicate_id = world.cloud[1].id.clone();
+    let plan = make_plan(
+        &world,
+        Selection::Users(vec!["adele@corp.local".into()]),
+        &PlanPolicy::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        kinds(&plan),
+        [
+            "ad_set_upn",
+            "ad_add_proxy_address",
+            "soft_delete",
+            "purge_deleted",
+            "set_immutable_id",
+            "trigger_sync"
+        ]
+    );
+    let by_kind = |kind: ActionKind| {
+        plan.actions
+            .iter()
+            .find(|action| action.kind == kind)
+            .unwrap()
+    };
+    assert_eq!(
+        by_kind(ActionKind::AdSetUpn).value.as_deref(),
+        Some("adele@contoso.com")
+    );
+    assert_eq!(
+        by_kind(ActionKind::AdAddProxyAddress).value.as_deref(),
+        Some("smtp:adele.vance@contoso.com")
+    );
+    let purge = by_kind(ActionKind::PurgeDeleted);
+    assert!(purge.irreversible);
+    assert_eq!(purge.target.id.as_deref(), Some(duplicate_id.as_str()));
+    assert_eq!(
+        purge.depends_on,
+        [by_kind(ActionKind::SoftDelete).id.clone()]
+    );
+    let set = by_kind(ActionKind::SetImmutableId);
+    assert_eq!(set.target.id.as_deref(), Some("real"));
+    assert!(set.depends_on.contains(&purge.id), "purge before set");
+    assert_eq!(plan.users[0].route, Route::DeleteAndPurge);
+    assert!(
+        plan.users[0]
+            .overwrites
+            .iter()
+            .any(|overwrite| overwrite.property == "proxyAddresses")
+    );
+
+    // Apply: the AD preparation, then the cloud actions, then one cycle.
+    world.ad[0].user_principal_name = Some("adele@contoso.com".into());
+    world.ad[0]
+        .proxy_addresses
+        .push("smtp:adele.vance@contoso.com".into());
+    apply_cloud_actions(&plan, &mut world.cloud, NOW);
+    let before = world.cloud.len();
+    let outcome = world.sync();
+    assert!(matches!(
+        outcome.decisions[0].decision,
+        UserDecision::HardMatched { .. }
+    ));
+    assert_eq!(world.cloud.len(), before, "no new duplicate");
+    let real = world.cloud_by_id("real").unwrap();
+    assert!(real.is_synced());
+    assert_eq!(real.proxy_addresses.len(), 2, "no address lost");
+}
+
+#[test]
+fn a_licensed_duplicate_is_never_planned_for_deletion() {
+    // Issue 6 safety policy; entra-matching.md §15 C 10 (decide on evidence).
+    let mut world = field_story();
+    world.cloud[1] = licensed(world.cloud[1].clone());
+    let plan = make_plan(
+        &world,
+        Selection::Users(vec!["adele@corp.local".into()]),
+        &PlanPolicy::default(),
+    )
+    .unwrap();
+    assert!(plan.actions.is_empty());
+    assert_eq!(plan.skipped[0].code, "unsafe_deletion");
+    assert!(plan.skipped[0].reason.contains("allow_delete_licensed"));
+    let policy = PlanPolicy {
+        allow_delete_licensed: true,
+        ..PlanPolicy::default()
+    };
+    let plan = make_plan(
+        &world,
+        Selection::Users(vec!["adele@corp.local".into()]),
+        &policy,
+    )
+    .unwrap();
+    assert!(kinds(&plan).contains(&"purge_deleted"));
+}
+
+#[test]
+fn a_recent_sign_in_on_the_duplicate_blocks_its_deletion() {
+    // graph-api.md §9 (signInActivity; unknown is not unused).
+    let mut world = field_story();
+    world.cloud[1].sign_in_activity = Some(SignInActivity {
+        last_sign_in_date_time: Some("2026-11-20T08:00:00Z".into()),
+        ..SignInActivity::default()
+    });
+    let plan = make_plan(
+        &world,
+        Selection::Users(vec!["adele@corp.local".into()]),
+        &PlanPolicy::default(),
+    )
+    .unwrap();
+    assert!(plan.skipped[0].reason.contains("signed in 2 day(s) ago"));
+    world.cloud[1].sign_in_activity = None;
+    let plan = make_plan(
+        &world,
+        Selection::Users(vec!["adele@corp.local".into()]),
+        &PlanPolicy::default(),
+    )
+    .unwrap();
+    assert!(plan.actions[2].evidence[0].contains("sign-in activity unknown"));
+}
+
+#[test]
+fn the_out_of_scope_route_syncs_between_phases() {
+    // entra-matching.md §15 C 9 (move out of scope, delta sync, purge), D 14 (back in scope).
+    let mut world = field_story();
+    let policy = PlanPolicy {
+        route: RoutePreference::OutOfScope,
+        out_of_scope_container: Some("OU=Unsynced,DC=corp,DC=contoso,DC=com".into()),
+        ..PlanPolicy::default()
+    };
+    let plan = make_plan(&world, Selection::Users(vec!["adele".into()]), &policy).unwrap();
+    assert_eq!(
+        kinds(&plan),
+        [
+            "ad_set_upn",
+            "ad_add_proxy_address",
+            "ad_move_out_of_scope",
+            "trigger_sync",
+            "purge_deleted",
+            "set_immutable_id",
+            "ad_move_into_scope",
+            "trigger_sync"
+        ]
+    );
+    let first_sync = &plan.actions[3];
+    assert_eq!(
+        plan.actions[4].depends_on,
+        std::slice::from_ref(&first_sync.id)
+    );
+    assert_eq!(
+        plan.actions[6].value.as_deref(),
+        Some("OU=Staff,DC=corp,DC=contoso,DC=com")
+    );
+
+    // Play it: out of scope, sync, purge, set, back in scope, sync.
+    world.scope = crate::sync::SyncScope::OrganizationalUnits {
+        include: vec!["OU=Staff,DC=corp,DC=contoso,DC=com".into()],
+        exclude: vec![],
+    };
+    let original = world.ad[0].distinguished_name.clone();
+    world.ad[0].distinguished_name = "CN=adele,OU=Unsynced,DC=corp,DC=contoso,DC=com".into();
+    world.sync();
+    assert!(world.cloud[1].is_deleted());
+    apply_cloud_actions(&plan, &mut world.cloud, NOW);
+    world.ad[0].distinguished_name = original;
+    let outcome = world.sync();
+    assert!(matches!(
+        outcome.decisions[0].decision,
+        UserDecision::HardMatched { cloud_index: 0, .. }
+    ));
+    assert_eq!(world.cloud.len(), 1);
+    // Without a container the route cannot be planned.
+    let plan = make_plan(
+        &field_story(),
+        Selection::Users(vec!["adele".into()]),
+        &PlanPolicy {
+            graph_can_delete_synced: false,
+            ..PlanPolicy::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(plan.skipped[0].code, "no_out_of_scope_container");
+}
+
+#[test]
+fn holders_are_purged_restored_or_cleared_on_evidence() {
+    // entra-matching.md §12 (recycle bin reserves the ID), §15 C 10 (purge, or restore and clear).
+    let ad = ad_user(1, "adele@contoso.com");
+    let target = cloud_user("real", "adele.v@contoso.com");
+    let mut deleted = cloud_user("deleted", "old@contoso.com");
+    deleted.on_premises_immutable_id = Some(ad.immutable_id.clone());
+    deleted.deleted_date_time = Some("2026-11-01T00:00:00Z".into());
+    let mapping = Selection::Mapping(vec![MappingEntry {
+        ad: "adele".into(),
+        cloud: "adele.v@contoso.com".into(),
+    }]);
+    let world = World::new(vec![ad.clone()], vec![target.clone(), deleted.clone()]);
+    let plan = make_plan(&world, mapping.clone(), &PlanPolicy::default()).unwrap();
+    assert_eq!(
+        kinds(&plan),
+        ["purge_deleted", "set_immutable_id", "trigger_sync"]
+    );
+
+    let world = World::new(vec![ad.clone()], vec![target.clone(), licensed(deleted)]);
+    let plan = make_plan(&world, mapping.clone(), &PlanPolicy::default()).unwrap();
+    assert_eq!(
+        kinds(&plan),
+        [
+            "restore_deleted",
+            "clear_immutable_id",
+            "set_immutable_id",
+            "trigger_sync"
+        ]
+    );
+    assert_eq!(plan.actions[1].depends_on, ["a1"]);
+    assert!(plan.actions[2].depends_on.contains(&"a2".to_owned()));
+
+    let mut active = licensed(cloud_user("other", "other@contoso.com"));
+    active.on_premises_immutable_id = Some(ad.immutable_id.clone());
+    let world = World::new(vec![ad], vec![target, active]);
+    let plan = make_plan(&world, mapping, &PlanPolicy::default()).unwrap();
+    assert_eq!(
+        kinds(&plan),
+        ["clear_immutable_id", "set_immutable_id", "trigger_sync"]
+    );
+}
+
+#[test]
+fn blocked_targets_are_skipped_with_the_reason() {
+    // entra-matching.md §8, §15 C 11-12.
+    let ad = ad_user(1, "adele@contoso.com");
+    let mapping = Selection::Mapping(vec![MappingEntry {
+        ad: ad.object_guid.to_string(),
+        cloud: "t".into(),
+    }]);
+    let mut world = World::new(vec![ad], vec![cloud_user("t", "x@contoso.com")]);
+    world.eligible.push(role("t"));
+    let plan = make_plan(&world, mapping.clone(), &PlanPolicy::default()).unwrap();
+    assert_eq!(plan.skipped[0].code, "target_blocked");
+    assert!(plan.skipped[0].reason.contains("PIM"));
+    world.eligible.clear();
+    world
+        .features()
+        .block_cloud_object_takeover_through_hard_match_enabled = true;
+    let plan = make_plan(&world, mapping, &PlanPolicy::default()).unwrap();
+    assert!(
+        plan.skipped[0]
+            .reason
+            .contains("blockCloudObjectTakeoverThroughHardMatchEnabled")
+    );
+}
+
+#[test]
+fn selection_errors_refuse_the_plan() {
+    let world = field_story();
+    assert_eq!(
+        make_plan(
+            &world,
+            Selection::Users(vec!["nobody".into()]),
+            &PlanPolicy::default()
+        ),
+        Err(PlanRefusal::UnknownAdUser("nobody".into()))
+    );
+    let mapping = Selection::Mapping(vec![MappingEntry {
+        ad: "adele".into(),
+        cloud: "ghost@contoso.com".into(),
+    }]);
+    assert_eq!(
+        make_plan(&world, mapping, &PlanPolicy::default()),
+        Err(PlanRefusal::UnknownCloudUser("ghost@contoso.com".into()))
+    );
+    let policy = PlanPolicy {
+        deletion_threshold: 0,
+        ..PlanPolicy::default()
+    };
+    assert_eq!(
+        make_plan(&world, Selection::AllSafe, &policy),
+        Err(PlanRefusal::DeletionThresholdExceeded {
+            deletions: 1,
+            threshold: 0
+        })
+    );
+}
+
+#[test]
+fn an_empty_consistency_guid_is_written_explicitly() {
+    // entra-matching.md §3 (Connect writes objectGUID into an empty ConsistencyGuid).
+    let mut ad = ad_user(1, "adele@contoso.com");
+    ad.anchor_attribute = crate::ad::AnchorAttribute::ConsistencyGuid;
+    let mut target = cloud_user("t", "adele@contoso.com");
+    target.on_premises_immutable_id = Some(ad.immutable_id.clone());
+    let world = World::new(vec![ad.clone()], vec![target]);
+    let plan = make_plan(&world, Selection::AllSafe, &PlanPolicy::default()).unwrap();
+    assert_eq!(kinds(&plan), ["ad_set_consistency_guid", "trigger_sync"]);
+    assert_eq!(plan.actions[0].value, Some(ad.object_guid.to_string()));
+}
+
+#[test]
+fn linked_users_need_no_plan() {
+    let ad = ad_user(1, "adele@contoso.com");
+    let mut world = World::new(vec![ad], vec![]);
+    world.sync();
+    let plan = make_plan(
+        &world,
+        Selection::Users(vec!["adele@contoso.com".into()]),
+        &PlanPolicy::default(),
+    )
+    .unwrap();
+    assert!(!plan.has_changes());
+    assert_eq!(plan.skipped[0].code, "already_linked");
+    let plan = make_plan(&world, Selection::AllSafe, &PlanPolicy::default()).unwrap();
+    assert!(plan.skipped.is_empty() && plan.actions.is_empty());
+}
+
+#[test]
+fn the_plan_file_round_trips_and_refuses_edits_and_newer_versions() {
+    let plan = make_plan(&field_story(), Selection::AllSafe, &PlanPolicy::default()).unwrap();
+    let text = plan.to_json().unwrap();
+    assert_eq!(Plan::from_json(&text).unwrap(), plan);
+    let edited = text.replacen("\"soft_delete\"", "\"purge_deleted\"", 1);
+    assert!(matches!(
+        Plan::from_json(&edited),
+        Err(PlanFileError::HandEdited { .. })
+    ));
+    let newer = text.replacen("\"format_version\": 1", "\"format_version\": 2", 1);
+    assert!(matches!(
+        Plan::from_json(&newer),
+        Err(PlanFileError::NewerFormat { found: 2, .. })
+    ));
+    assert!(matches!(
+        Plan::from_json("{}"),
+        Err(PlanFileError::MissingVersion)
+    ));
+    // The inputs fingerprint is stable and sensitive.
+    let again = make_plan(&field_story(), Selection::AllSafe, &PlanPolicy::default()).unwrap();
+    assert_eq!(again.fingerprint, plan.fingerprint);
+    let mut changed = field_story();
+    changed.cloud[0].assigned_licenses.clear();
+    let other = make_plan(&changed, Selection::AllSafe, &PlanPolicy::default()).unwrap();
+    assert_ne!(other.fingerprint, plan.fingerprint);
+}
+
+#[test]
+fn preconditions_refuse_stale_state() {
+    let plan = make_plan(&field_story(), Selection::AllSafe, &PlanPolicy::default()).unwrap();
+    let world = field_story();
+    let set = plan
+        .actions
+        .iter()
+        .find(|action| action.kind == ActionKind::SetImmutableId)
+        .unwrap();
+    let precondition = set.precondition.as_ref().unwrap();
+    let real = world.cloud_by_id("real").unwrap();
+    assert_eq!(precondition.evaluate(&cloud_state(real, 0, 0)), Ok(()));
+    let mut stale = real.clone();
+    stale.assigned_licenses.clear();
+    let error = precondition
+        .evaluate(&cloud_state(&stale, 0, 0))
+        .unwrap_err();
+    assert_eq!(error.property, "assignedLicenseSkuIds");
+    assert!(precondition.evaluate(&cloud_state(real, 1, 0)).is_err());
+}
+
+#[test]
+fn show_names_changes_irreversible_steps_and_overwrites() {
+    let mut world = field_story();
+    world.features().password_sync_enabled = true;
+    let plan = make_plan(&world, Selection::AllSafe, &PlanPolicy::default()).unwrap();
+    let text = render_show(&plan);
+    assert!(text.contains("[IRREVERSIBLE]"), "{text}");
+    assert!(text.contains("proxyAddresses: SMTP:adele@contoso.com, smtp:adele.vance@contoso.com -> SMTP:adele@contoso.com"), "{text}");
+    assert!(text.contains("password: replaced by the AD password (password hash sync is on)"));
+    assert!(text.contains("(1 irreversible)"));
+}
+
+#[test]
+fn powershell_uses_the_graph_and_ad_cmdlets() {
+    let plan = make_plan(&field_story(), Selection::AllSafe, &PlanPolicy::default()).unwrap();
+    let script = render_powershell(&plan);
+    for expected in [
+        "Set-ADUser -Identity '",
+        "-UserPrincipalName 'adele@contoso.com'",
+        "-Add @{proxyAddresses = 'smtp:adele.vance@contoso.com'}",
+        "Remove-MgUser -UserId '",
+        "Remove-MgDirectoryDeletedItem -DirectoryObjectId '",
+        "Update-MgUser -UserId 'real' -OnPremisesImmutableId '",
+        "Start-ADSyncSyncCycle -PolicyType Delta",
+    ] {
+        assert!(script.contains(expected), "missing {expected} in\n{script}");
+    }
+    let clear = PlanAction {
+        id: "a1".into(),
+        kind: ActionKind::ClearImmutableId,
+        target: ActionTarget {
+            directory: Directory::Cloud,
+            id: Some("o'id".into()),
+            user_principal_name: None,
+            distinguished_name: None,
+        },
+        value: None,
+        reason: "r".into(),
+        evidence: Vec::new(),
+        depends_on: Vec::new(),
+        irreversible: false,
+        precondition: None,
+        for_user: None,
+    };
+    let plan = Plan {
+        actions: vec![clear],
+        ..plan
+    };
+    let script = render_powershell(&plan);
+    assert!(script.contains(
+        "Invoke-MgGraphRequest -Method PATCH -Uri 'https://graph.microsoft.com/beta/users/o''id' -Body '{\"onPremisesImmutableId\": null}'"
+    ));
+}
+
+#[test]
+fn days_since_epoch_follows_the_calendar() {
+    assert_eq!(days_since_epoch("1970-01-01T00:00:00Z"), Some(0));
+    assert_eq!(days_since_epoch("2000-03-01"), Some(11_017));
+    assert_eq!(days_since_epoch("2026-11-22T03:00:00Z"), Some(20_779));
+    assert_eq!(days_since_epoch("soon"), None);
+}
