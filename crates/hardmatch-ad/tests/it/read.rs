@@ -207,14 +207,11 @@ fn multi_valued_proxy_addresses_non_ascii_names_and_disabled_accounts() {
 #[test]
 fn more_than_one_page_of_users_is_read_completely() {
     let Some(lab) = lab() else { return };
-    let bulk = format!("OU=Bulk,{}", lab.base_dn);
+    // `scripts/ad-lab` seeds paged1..paged1200 there: more than Samba's 1000 per page.
+    let paging = format!("OU=Paging,{}", lab.base_dn);
     let reporter = Collecting::default();
-    let snapshot = read_users_blocking(&lab.source(&lab.ldaps_url, &bulk), &reporter).unwrap();
-    assert!(
-        snapshot.users.len() > 1000,
-        "{} users",
-        snapshot.users.len()
-    );
+    let snapshot = read_users_blocking(&lab.source(&lab.ldaps_url, &paging), &reporter).unwrap();
+    assert_eq!(snapshot.users.len(), 1200);
     let accounts: std::collections::HashSet<&str> = snapshot
         .users
         .iter()
@@ -222,8 +219,8 @@ fn more_than_one_page_of_users_is_read_completely() {
         .collect();
     for number in [1, 999, 1000, 1001, 1200] {
         assert!(
-            accounts.contains(format!("bulk{number}").as_str()),
-            "bulk{number} missing"
+            accounts.contains(format!("paged{number}").as_str()),
+            "paged{number} missing"
         );
     }
     assert_eq!(accounts.len(), snapshot.users.len());
