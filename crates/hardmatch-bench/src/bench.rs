@@ -1,8 +1,746 @@
-//! The benchmark suite (placeholder while the generator is built).
+//! The benchmark suite behind `scripts/bench`: runs each benchmark whose capability has
+//! landed, repeats it, and rewrites `docs/BENCHMARKS.md` with medians, the machine, the
+//! command and the date.
+//!
+//! Every figure is measured from outside the process by `/usr/bin/time` (wall time and
+//! peak RSS of the child), so hardmatch and the baselines are measured the same way. Each
+//! benchmark pairs hardmatch with a baseline run in the same session, interleaved, so that
+//! a busy machine slows both alike and the ratio stays meaningful when bare times do not.
 
-#[derive(clap::Args)]
-pub struct BenchArgs {}
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
-pub fn run(_arguments: &BenchArgs) -> anyhow::Result<()> {
+use anyhow::{Context, bail};
+
+use crate::calendar::Instant;
+use crate::output;
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Runs per measurement; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// AD user counts for the generator and parse benchmarks (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "100000,1000000")]
+    pub sizes: Vec<usize>,
+    /// Seed for generated data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Scratch space for generated data and outputs (kept under target/, never committed).
+    #[arg(long, default_value = "target/bench")]
+    pub work_dir: PathBuf,
+    /// The document to rewrite.
+    #[arg(long, default_value = "docs/BENCHMARKS.md")]
+    pub output: PathBuf,
+    /// The command line to record in the document (scripts/bench passes its own).
+    #[arg(long, default_value = "hardmatch-bench bench")]
+    pub command: String,
+    /// The hardmatch CLI, for the AD read benchmark; skipped when absent.
+    #[arg(long, default_value = "target/release/hardmatch")]
+    pub hardmatch: PathBuf,
+    /// Skip the AD read benchmark even when the lab answers.
+    #[arg(long)]
+    pub skip_ad_read: bool,
+    /// Base DN the AD read benchmark searches (default: OU=Bulk under the lab's base DN,
+    /// filled by `scripts/ad-lab seed --bulk N`).
+    #[arg(long)]
+    pub ad_read_base_dn: Option<String>,
+}
+
+/// One process run: wall seconds and peak resident set in KiB.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    wall_seconds: f64,
+    peak_rss_kib: u64,
+}
+
+/// The medians of several samples.
+#[derive(Clone, Copy, Debug)]
+struct Measured {
+    wall_seconds: f64,
+    peak_rss_kib: u64,
+}
+
+impl Measured {
+    fn of(samples: &[Sample]) -> Self {
+        let walls: Vec<f64> = samples.iter().map(|sample| sample.wall_seconds).collect();
+        let rss: Vec<f64> = samples
+            .iter()
+            .map(|sample| sample.peak_rss_kib as f64)
+            .collect();
+        Self {
+            wall_seconds: median(&walls),
+            // Medians of whole KiB are whole or halves; the half does not matter.
+            peak_rss_kib: median(&rss) as u64,
+        }
+    }
+
+    fn rss_mib(&self) -> f64 {
+        self.peak_rss_kib as f64 / 1024.0
+    }
+}
+
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        length if length % 2 == 1 => sorted[length / 2],
+        length => (sorted[length / 2 - 1] + sorted[length / 2]) / 2.0,
+    }
+}
+
+const TIME: &str = "/usr/bin/time";
+
+/// Runs `program args…` under `/usr/bin/time`, with stdout sent to `stdout_to` (or
+/// discarded), and returns what it measured.
+fn timed(
+    program: &Path,
+    args: &[String],
+    stdout_to: Option<&Path>,
+    work: &Path,
+) -> anyhow::Result<Sample> {
+    let report = work.join("time.out");
+    let mut command = Command::new(TIME);
+    command
+        .arg("-f")
+        .arg("%e %M")
+        .arg("-o")
+        .arg(&report)
+        .arg(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped());
+    match stdout_to {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            command.stdout(file);
+        }
+        None => {
+            command.stdout(Stdio::null());
+        }
+    }
+    let result = command
+        .output()
+        .with_context(|| format!("running {TIME} (install Debian's `time` package)"))?;
+    if !result.status.success() {
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(10).collect();
+        bail!(
+            "{} failed ({}): {}",
+            program.display(),
+            result.status,
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    let text = std::fs::read_to_string(&report).context("reading /usr/bin/time's report")?;
+    let line = text.lines().last().context("/usr/bin/time wrote nothing")?;
+    let (wall, rss) = line
+        .split_once(' ')
+        .with_context(|| format!("unexpected /usr/bin/time output `{line}`"))?;
+    Ok(Sample {
+        wall_seconds: wall
+            .parse()
+            .with_context(|| format!("wall time `{wall}`"))?,
+        peak_rss_kib: rss.parse().with_context(|| format!("peak RSS `{rss}`"))?,
+    })
+}
+
+/// The machine, as the document names it.
+struct Machine {
+    cpus: usize,
+    model: String,
+    memory_gib: f64,
+    kernel: String,
+    load_at_start: String,
+}
+
+impl Machine {
+    fn describe() -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let model = cpuinfo
+            .lines()
+            .find_map(|line| {
+                let (key, value) = line.split_once(':')?;
+                (key.trim() == "model name").then(|| value.trim().to_owned())
+            })
+            .unwrap_or_else(|| "unknown".to_owned());
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let memory_kib: f64 = meminfo
+            .lines()
+            .find_map(|line| line.strip_prefix("MemTotal:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0.0);
+        Self {
+            cpus: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            model,
+            memory_gib: memory_kib / 1024.0 / 1024.0,
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map(|text| text.trim().to_owned())
+                .unwrap_or_else(|_| "unknown".to_owned()),
+            load_at_start: std::fs::read_to_string("/proc/loadavg")
+                .map(|text| {
+                    text.split_whitespace()
+                        .take(3)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_else(|_| "unknown".to_owned()),
+        }
+    }
+}
+
+struct GeneratorRow {
+    users: usize,
+    cloud_users: usize,
+    bytes: u64,
+    generate: Measured,
+    copy: Measured,
+}
+
+struct ParseRow {
+    users: usize,
+    bytes: u64,
+    typed: Measured,
+    skim: Measured,
+}
+
+struct AdReadRow {
+    base_dn: String,
+    users: usize,
+    hardmatch: Measured,
+    ldapsearch: Measured,
+}
+
+enum AdRead {
+    Measured(AdReadRow),
+    Skipped(String),
+}
+
+pub fn run(arguments: &BenchArgs) -> anyhow::Result<()> {
+    if arguments.runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    if !Path::new(TIME).exists() {
+        bail!("{TIME} is missing: install Debian's `time` package (apt-get install time)");
+    }
+    let started = now();
+    let machine = Machine::describe();
+    let work = &arguments.work_dir;
+    std::fs::create_dir_all(work).with_context(|| format!("creating {}", work.display()))?;
+    let this = std::env::current_exe().context("locating hardmatch-bench itself")?;
+
+    let mut generator_rows = Vec::new();
+    let mut parse_rows = Vec::new();
+    for &users in &arguments.sizes {
+        let row = bench_generator(&this, arguments, users, work)?;
+        generator_rows.push(row);
+        parse_rows.push(bench_parse(&this, arguments, users, work)?);
+    }
+    let ad_read = if arguments.skip_ad_read {
+        AdRead::Skipped("skipped with --skip-ad-read".to_owned())
+    } else {
+        bench_ad_read(arguments, work)?
+    };
+
+    let document = render(
+        arguments,
+        &machine,
+        &started,
+        &generator_rows,
+        &parse_rows,
+        &ad_read,
+    );
+    if let Some(parent) = arguments.output.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&arguments.output, document)
+        .with_context(|| format!("writing {}", arguments.output.display()))?;
+    output::message(&format!("rewrote {}", arguments.output.display()));
     Ok(())
+}
+
+fn now() -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    Instant(i64::try_from(seconds).unwrap_or(i64::MAX)).rfc3339()
+}
+
+fn data_dir(work: &Path, users: usize) -> PathBuf {
+    work.join(format!("data-{users}"))
+}
+
+fn total_bytes(directory: &Path) -> u64 {
+    ["ad.json", "tenant.json", "ad.ldif"]
+        .iter()
+        .filter_map(|name| std::fs::metadata(directory.join(name)).ok())
+        .map(|metadata| metadata.len())
+        .sum()
+}
+
+/// Generator throughput against copying the bytes it writes (`cp`, the I/O floor).
+fn bench_generator(
+    this: &Path,
+    arguments: &BenchArgs,
+    users: usize,
+    work: &Path,
+) -> anyhow::Result<GeneratorRow> {
+    output::message(&format!(
+        "generator: {users} users × {} runs",
+        arguments.runs
+    ));
+    let directory = data_dir(work, users);
+    let copy = work.join(format!("copy-{users}"));
+    let gen_args = vec![
+        "gen".to_owned(),
+        "--seed".to_owned(),
+        arguments.seed.to_string(),
+        "--users".to_owned(),
+        users.to_string(),
+        "--out-dir".to_owned(),
+        directory.display().to_string(),
+    ];
+    let summary_path = work.join(format!("summary-{users}.json"));
+    let copy_args = vec![
+        "-r".to_owned(),
+        "--".to_owned(),
+        directory.display().to_string(),
+        copy.display().to_string(),
+    ];
+    let mut generated = Vec::new();
+    let mut copied = Vec::new();
+    for _ in 0..arguments.runs {
+        generated.push(timed(this, &gen_args, Some(&summary_path), work)?);
+        // A fresh target each time, so cp writes rather than overwrites in place.
+        let _ignored = std::fs::remove_dir_all(&copy);
+        copied.push(timed(Path::new("cp"), &copy_args, None, work)?);
+    }
+    let _ignored = std::fs::remove_dir_all(&copy);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary_path)?)?;
+    Ok(GeneratorRow {
+        users,
+        cloud_users: summary["cloud_users"].as_u64().unwrap_or(0) as usize,
+        bytes: total_bytes(&directory),
+        generate: Measured::of(&generated),
+        copy: Measured::of(&copied),
+    })
+}
+
+/// Typed parse of both snapshots against a syntax-only parse of the same bytes.
+fn bench_parse(
+    this: &Path,
+    arguments: &BenchArgs,
+    users: usize,
+    work: &Path,
+) -> anyhow::Result<ParseRow> {
+    output::message(&format!("parse: {users} users × {} runs", arguments.runs));
+    let directory = data_dir(work, users);
+    let ad = directory.join("ad.json");
+    let tenant = directory.join("tenant.json");
+    let args = |mode: &str| {
+        vec![
+            "parse".to_owned(),
+            "--ad".to_owned(),
+            ad.display().to_string(),
+            "--tenant".to_owned(),
+            tenant.display().to_string(),
+            "--mode".to_owned(),
+            mode.to_owned(),
+        ]
+    };
+    let mut typed = Vec::new();
+    let mut skim = Vec::new();
+    for _ in 0..arguments.runs {
+        typed.push(timed(this, &args("typed"), None, work)?);
+        skim.push(timed(this, &args("skim"), None, work)?);
+    }
+    let bytes = [&ad, &tenant]
+        .iter()
+        .filter_map(|path| std::fs::metadata(path).ok())
+        .map(|metadata| metadata.len())
+        .sum();
+    Ok(ParseRow {
+        users,
+        bytes,
+        typed: Measured::of(&typed),
+        skim: Measured::of(&skim),
+    })
+}
+
+/// Lab settings from `eval "$(scripts/ad-lab env)"`.
+struct Lab {
+    url: String,
+    bind_dn: String,
+    password: String,
+    base_dn: String,
+    ca_cert: String,
+}
+
+impl Lab {
+    fn from_environment() -> Option<Self> {
+        let variable = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+        Some(Self {
+            url: variable("HARDMATCH_LAB_LDAPS_URL")?,
+            bind_dn: variable("HARDMATCH_LAB_BIND_DN")?,
+            password: variable("HARDMATCH_LAB_BIND_PASSWORD")?,
+            base_dn: variable("HARDMATCH_LAB_BASE_DN")?,
+            ca_cert: variable("HARDMATCH_LAB_CA_CERT")?,
+        })
+    }
+}
+
+/// The attributes hardmatch-ad requests (crates/hardmatch-ad/src/entry.rs), so that
+/// ldapsearch fetches the same data.
+const AD_ATTRIBUTES: [&str; 15] = [
+    "objectGUID",
+    "mS-DS-ConsistencyGuid",
+    "userPrincipalName",
+    "mail",
+    "proxyAddresses",
+    "sAMAccountName",
+    "displayName",
+    "givenName",
+    "sn",
+    "distinguishedName",
+    "userAccountControl",
+    "objectSid",
+    "whenChanged",
+    "objectClass",
+    "objectCategory",
+];
+/// hardmatch-ad's default user filter.
+const AD_FILTER: &str = "(&(objectCategory=person)(objectClass=user))";
+
+/// `hardmatch snapshot ad` against OpenLDAP's `ldapsearch` (paged, 1000 per page, the
+/// same attributes, filter and server), alternating runs.
+fn bench_ad_read(arguments: &BenchArgs, work: &Path) -> anyhow::Result<AdRead> {
+    if !arguments.hardmatch.exists() {
+        return Ok(AdRead::Skipped(format!(
+            "the hardmatch CLI was not built ({})",
+            arguments.hardmatch.display()
+        )));
+    }
+    let Some(lab) = Lab::from_environment() else {
+        return Ok(AdRead::Skipped(
+            "the Samba lab's settings were not in the environment (eval \"$(scripts/ad-lab env)\")"
+                .to_owned(),
+        ));
+    };
+    let ldapsearch = Path::new("/usr/bin/ldapsearch");
+    if !ldapsearch.exists() {
+        return Ok(AdRead::Skipped(
+            "ldapsearch (ldap-utils) is not installed".to_owned(),
+        ));
+    }
+    let base_dn = arguments
+        .ad_read_base_dn
+        .clone()
+        .unwrap_or_else(|| format!("OU=Bulk,{}", lab.base_dn));
+    // ldapsearch and hardmatch both verify the lab's certificate against its CA.
+    let ldapsearch_args: Vec<String> = [
+        "-LLL",
+        "-x",
+        "-H",
+        &lab.url,
+        "-D",
+        &lab.bind_dn,
+        "-w",
+        &lab.password,
+        "-E",
+        "pr=1000/noprompt",
+        "-b",
+        &base_dn,
+        AD_FILTER,
+    ]
+    .iter()
+    .map(|&text| text.to_owned())
+    .chain(AD_ATTRIBUTES.iter().map(|&name| name.to_owned()))
+    .collect();
+    let snapshot = work.join("ad-read.json");
+    let hardmatch_args: Vec<String> = [
+        "snapshot",
+        "ad",
+        "--ldap-url",
+        &lab.url,
+        "--base-dn",
+        &base_dn,
+        "--bind-dn",
+        &lab.bind_dn,
+        "--bind-password-env",
+        "HARDMATCH_LAB_BIND_PASSWORD",
+        "--ca-cert",
+        &lab.ca_cert,
+        "-o",
+        &snapshot.display().to_string(),
+    ]
+    .iter()
+    .map(|&text| text.to_owned())
+    .collect();
+    let ldif = work.join("ad-read.ldif");
+    output::message(&format!(
+        "AD read: {base_dn}, hardmatch vs ldapsearch × {} runs",
+        arguments.runs
+    ));
+    let run_ldapsearch = || {
+        timed_with_env(
+            ldapsearch,
+            &ldapsearch_args,
+            Some(&ldif),
+            work,
+            &[
+                ("LDAPTLS_CACERT", &lab.ca_cert),
+                ("LDAPTLS_REQCERT", "demand"),
+            ],
+        )
+    };
+    // One untimed run of each warms Samba's caches, so that neither side pays for the
+    // other's cold start.
+    run_ldapsearch()?;
+    timed(&arguments.hardmatch, &hardmatch_args, None, work)?;
+    let mut hardmatch = Vec::new();
+    let mut baseline = Vec::new();
+    for _ in 0..arguments.runs {
+        hardmatch.push(timed(&arguments.hardmatch, &hardmatch_args, None, work)?);
+        baseline.push(run_ldapsearch()?);
+    }
+    let ldif_text = std::fs::read_to_string(&ldif).unwrap_or_default();
+    let entries = ldif_text
+        .lines()
+        .filter(|line| line.starts_with("dn:"))
+        .count();
+    let snapshot_users = std::fs::read(&snapshot)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<hardmatch_core::ad::AdSnapshot>(&bytes).ok())
+        .map(|snapshot| snapshot.users.len());
+    if snapshot_users != Some(entries) {
+        bail!(
+            "hardmatch read {snapshot_users:?} users but ldapsearch returned {entries} entries from {base_dn}"
+        );
+    }
+    Ok(AdRead::Measured(AdReadRow {
+        base_dn,
+        users: entries,
+        hardmatch: Measured::of(&hardmatch),
+        ldapsearch: Measured::of(&baseline),
+    }))
+}
+
+fn timed_with_env(
+    program: &Path,
+    args: &[String],
+    stdout_to: Option<&Path>,
+    work: &Path,
+    environment: &[(&str, &str)],
+) -> anyhow::Result<Sample> {
+    // /usr/bin/time passes its environment on; `env` sets the variables for the child
+    // without touching this process's environment.
+    let mut env_args: Vec<String> = environment
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    env_args.push(program.display().to_string());
+    env_args.extend(args.iter().cloned());
+    timed(Path::new("/usr/bin/env"), &env_args, stdout_to, work)
+}
+
+fn render(
+    arguments: &BenchArgs,
+    machine: &Machine,
+    started: &str,
+    generator_rows: &[GeneratorRow],
+    parse_rows: &[ParseRow],
+    ad_read: &AdRead,
+) -> String {
+    let mut text = String::new();
+    // Writing to a String cannot fail; the results are ignored with that knowledge.
+    let _ = writeln!(
+        text,
+        "# Benchmarks\n\n\
+         <!-- Rewritten by scripts/bench; edit crates/hardmatch-bench/src/bench.rs instead. -->\n\n\
+         Produced by `{}` on {started}, {} run(s) per figure, medians reported. \
+         Wall time and peak RSS are measured from outside each process by `/usr/bin/time`. \
+         Every hardmatch figure is paired with a baseline measured in the same session, \
+         interleaved run by run; the ratio is the figure to compare across machines.\n",
+        arguments.command, arguments.runs
+    );
+    let _ = writeln!(
+        text,
+        "## Machine\n\n\
+         | | |\n|---|---|\n\
+         | CPUs (nproc) | {} |\n| Model | {} |\n| Memory | {:.1} GiB |\n| Kernel | {} |\n\
+         | Load average at start | {} |\n\n\
+         The machine is shared: other builds may run alongside, which is why ratios against a \
+         baseline measured in the same run matter more than bare times.\n",
+        machine.cpus, machine.model, machine.memory_gib, machine.kernel, machine.load_at_start
+    );
+
+    let _ = writeln!(
+        text,
+        "## Synthetic directory generator\n\n\
+         `hardmatch-bench gen --seed {} --users N` writes ad.json, tenant.json and ad.ldif \
+         with the default rates. Baseline: `cp -r` of the same three files (the I/O floor \
+         for writing those bytes).\n\n\
+         | AD users | Cloud users | Output | Wall | Users/s | Peak RSS | `cp` wall | Ratio to `cp` |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|",
+        arguments.seed
+    );
+    for row in generator_rows {
+        let _ = writeln!(
+            text,
+            "| {} | {} | {:.0} MiB | {:.2} s | {:.0} | {:.0} MiB | {:.2} s | {:.1}× |",
+            thousands(row.users),
+            thousands(row.cloud_users),
+            row.bytes as f64 / 1024.0 / 1024.0,
+            row.generate.wall_seconds,
+            row.users as f64 / row.generate.wall_seconds.max(1e-9),
+            row.generate.rss_mib(),
+            row.copy.wall_seconds,
+            ratio(row.generate.wall_seconds, row.copy.wall_seconds),
+        );
+    }
+    growth(
+        &mut text,
+        generator_rows.iter().map(|row| (row.users, row.generate)),
+    );
+
+    let _ = writeln!(
+        text,
+        "\n## Snapshot parse (AD + tenant into the core types)\n\n\
+         `hardmatch-bench parse --mode typed` reads ad.json and tenant.json and deserialises them \
+         into `AdSnapshot` and `TenantSnapshot`, holding both at once as a plan will. Baseline: \
+         `--mode skim`, the same bytes through serde_json with `IgnoredAny` (syntax only, \
+         nothing built). This is the floor under the later status + plan goal \
+         (1M × 1M in at most 5 s and 2 GiB).\n\n\
+         | AD users | Cloud users | JSON | Typed wall | Typed peak RSS | Skim wall | Skim peak RSS | Ratio to skim |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for (row, generated) in parse_rows.iter().zip(generator_rows) {
+        let _ = writeln!(
+            text,
+            "| {} | {} | {:.0} MiB | {:.2} s | {:.0} MiB | {:.2} s | {:.0} MiB | {:.1}× |",
+            thousands(row.users),
+            thousands(generated.cloud_users),
+            row.bytes as f64 / 1024.0 / 1024.0,
+            row.typed.wall_seconds,
+            row.typed.rss_mib(),
+            row.skim.wall_seconds,
+            row.skim.rss_mib(),
+            ratio(row.typed.wall_seconds, row.skim.wall_seconds),
+        );
+    }
+    growth(
+        &mut text,
+        parse_rows.iter().map(|row| (row.users, row.typed)),
+    );
+    if let Some(largest) = parse_rows.iter().max_by_key(|row| row.users) {
+        let budget_mib = 2.0 * 1024.0;
+        let _ = writeln!(
+            text,
+            "\nAgainst the status + plan budget at {} users: parsing alone takes {:.0}% of the 5 s \
+             and {:.0}% of the 2 GiB (peak RSS includes the raw JSON of one file while it is \
+             parsed).",
+            thousands(largest.users),
+            largest.typed.wall_seconds / 5.0 * 100.0,
+            largest.typed.rss_mib() / budget_mib * 100.0,
+        );
+    }
+
+    let _ = writeln!(
+        text,
+        "\n## AD read: hardmatch against OpenLDAP's ldapsearch\n"
+    );
+    match ad_read {
+        AdRead::Measured(row) => {
+            let measured = ratio(row.hardmatch.wall_seconds, row.ldapsearch.wall_seconds);
+            let _ = writeln!(
+                text,
+                "`hardmatch snapshot ad` against `ldapsearch -E pr=1000/noprompt` with the same \
+                 filter (`{AD_FILTER}`), the same {} attributes and the same Samba lab server over \
+                 LDAPS, base `{}`; ldapsearch writes LDIF, hardmatch writes the JSON snapshot. \
+                 One untimed warm-up run each, then alternating runs.\n\n\
+                 | Users | hardmatch wall | hardmatch peak RSS | ldapsearch wall | ldapsearch peak RSS | Ratio | Goal |\n\
+                 |---:|---:|---:|---:|---:|---:|---:|\n\
+                 | {} | {:.2} s | {:.0} MiB | {:.2} s | {:.0} MiB | {:.2}× | ≤ 1.2× ({}) |",
+                AD_ATTRIBUTES.len(),
+                row.base_dn,
+                thousands(row.users),
+                row.hardmatch.wall_seconds,
+                row.hardmatch.rss_mib(),
+                row.ldapsearch.wall_seconds,
+                row.ldapsearch.rss_mib(),
+                measured,
+                if measured <= 1.2 {
+                    "met".to_owned()
+                } else {
+                    format!("missed by {:.0}%", (measured / 1.2 - 1.0) * 100.0)
+                },
+            );
+        }
+        AdRead::Skipped(reason) => {
+            let _ = writeln!(text, "Not measured in this run: {reason}.");
+        }
+    }
+
+    let _ = writeln!(
+        text,
+        "\n## Not yet measured\n\n\
+         These benchmarks from issue 8 wait for their capability to land: join, status and plan \
+         over 100k and 1M × 1M snapshots; tenant read through the emulator with 50 ms latency \
+         and real quotas (requests against ⌈M/999⌉ + ⌈D/999⌉ + constant); bulk apply of 1000 \
+         links against the write quota (goal ≥ 90%); and the manual per-user procedure with \
+         Microsoft's Python Graph SDK (goal ≥ 20× fewer requests, ≥ 10× less time)."
+    );
+    text
+}
+
+fn growth(text: &mut String, rows: impl Iterator<Item = (usize, Measured)>) {
+    let rows: Vec<(usize, Measured)> = rows.collect();
+    for pair in rows.windows(2) {
+        let ((small_users, small), (large_users, large)) = (pair[0], pair[1]);
+        let size_factor = large_users as f64 / small_users.max(1) as f64;
+        let _ = writeln!(
+            text,
+            "\nGrowth from {} to {} users (×{:.0}): wall ×{:.1}, peak RSS ×{:.1}.",
+            thousands(small_users),
+            thousands(large_users),
+            size_factor,
+            ratio(large.wall_seconds, small.wall_seconds),
+            ratio(large.peak_rss_kib as f64, small.peak_rss_kib as f64),
+        );
+    }
+}
+
+fn ratio(numerator: f64, denominator: f64) -> f64 {
+    numerator / denominator.max(1e-9)
+}
+
+/// `1000000` → `1,000,000`.
+pub fn thousands(value: usize) -> String {
+    let digits = value.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (position, digit) in digits.chars().enumerate() {
+        if position > 0 && (digits.len() - position).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_and_grouping() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(thousands(1_000_000), "1,000,000");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(100_500), "100,500");
+    }
 }
