@@ -59,6 +59,9 @@ pub(crate) struct GraphRequest {
     /// What is addressed, for not-found errors.
     pub(crate) resource: String,
     pub(crate) cost: Cost,
+    /// Safe to resend after a connection reset or a 500: everything but POST, and a
+    /// `$batch` whose items all are.
+    pub(crate) idempotent: bool,
 }
 
 impl GraphRequest {
@@ -76,6 +79,7 @@ impl GraphRequest {
             operation,
             resource: resource.into(),
             cost: Cost::read(1.0),
+            idempotent: true,
         }
     }
 
@@ -87,6 +91,7 @@ impl GraphRequest {
         resource: impl Into<String>,
     ) -> Self {
         Self {
+            idempotent: method != Method::POST,
             method,
             version: ApiVersion::V1,
             path: path.into(),
@@ -196,9 +201,7 @@ impl GraphClient {
         let mut outgoing = Outgoing::new(request.method.clone(), url.clone());
         outgoing.headers = request.headers.clone();
         outgoing.cost = request.cost;
-        // PATCH and DELETE of the same values are safe to resend; POSTs are not, except
-        // `$batch`, which decides per item.
-        outgoing.idempotent = request.method != Method::POST;
+        outgoing.idempotent = request.idempotent;
         if let Some(body) = &request.body {
             outgoing.body = Some(Body::Json(serde_json::to_vec(body).map_err(|error| {
                 GraphError::Configuration {
@@ -314,8 +317,7 @@ impl GraphClient {
                         }));
                         continue;
                     };
-                    let idempotent = item.method != Method::POST;
-                    if retries_left && should_retry_status(answer.status, idempotent) {
+                    if retries_left && should_retry_status(answer.status, item.idempotent) {
                         let retry_after = header_value(&answer.headers, "retry-after")
                             .and_then(|value| crate::retry::parse_retry_after(&value));
                         let wait = retry_after
@@ -361,6 +363,7 @@ impl GraphClient {
     ) -> Result<(GraphRequest, String), GraphError> {
         let mut requests = Vec::with_capacity(pending.len());
         let mut cost = Cost::FREE;
+        let mut idempotent = true;
         for &index in pending {
             let item = &items[index];
             let mut headers = serde_json::Map::new();
@@ -384,6 +387,7 @@ impl GraphClient {
             }
             requests.push(request);
             cost = cost.plus(item.cost);
+            idempotent &= item.idempotent;
         }
         let request = GraphRequest {
             method: Method::POST,
@@ -394,6 +398,7 @@ impl GraphClient {
             operation: Operation::Batch,
             resource: "$batch".to_owned(),
             cost,
+            idempotent,
         };
         let url = self.url_of(version, "/$batch");
         Ok((request, url))

@@ -344,7 +344,8 @@ impl GraphClient {
     }
 
     /// Sets `onPremisesImmutableId` (v1.0 PATCH), then reads the user back and checks the
-    /// value byte for byte.
+    /// value byte for byte. A conflict always names the holder when one can be found: from
+    /// the error, else by a lookup.
     pub async fn set_immutable_id(
         &self,
         user_id: &str,
@@ -355,7 +356,7 @@ impl GraphClient {
             .map_err(|error| GraphError::Configuration {
                 reason: format!("ImmutableID `{value}` cannot be written: {error}"),
             })?;
-        let incoming = self
+        let written = self
             .send(&GraphRequest::write(
                 Method::PATCH,
                 user_path(user_id),
@@ -363,7 +364,40 @@ impl GraphClient {
                 Operation::SetImmutableId,
                 user_id,
             ))
-            .await?;
+            .await;
+        let incoming = match written {
+            Ok(incoming) => incoming,
+            Err(GraphError::Conflict {
+                property,
+                holder_object_id: None,
+                message,
+                request,
+            }) => {
+                // Some tenants answer without naming the holder (graph-api.md §16 #2); one
+                // lookup names it, so the user is never left with "someone has it".
+                let holder_object_id = self
+                    .find_immutable_id_holders(
+                        std::slice::from_ref(value),
+                        HolderLookup::ServerFilter,
+                    )
+                    .await
+                    .ok()
+                    .and_then(|found| {
+                        found
+                            .holders
+                            .get(value)
+                            .and_then(|holders| holders.iter().find(|holder| holder.id != user_id))
+                            .map(|holder| holder.id.clone())
+                    });
+                return Err(GraphError::Conflict {
+                    property,
+                    holder_object_id,
+                    message,
+                    request,
+                });
+            }
+            Err(other) => return Err(other),
+        };
         let user = self.get_user(user_id).await?;
         match &user.on_premises_immutable_id {
             Some(found) if found == value => Ok(user),

@@ -425,12 +425,16 @@ async fn send_form(
     url: &str,
     fields: &[(&str, &str)],
 ) -> Result<crate::http::Incoming, GraphError> {
-    let mut form = url::form_urlencoded::Serializer::new(String::new());
-    for (name, value) in fields {
-        form.append_pair(name, value);
-    }
+    // The serializer is not `Send`; it must be gone before the await.
+    let form = {
+        let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in fields {
+            serializer.append_pair(name, value);
+        }
+        serializer.finish()
+    };
     let mut outgoing = Outgoing::new(Method::POST, url.to_owned());
-    outgoing.body = Some(Body::Form(Secret::new(form.finish())));
+    outgoing.body = Some(Body::Form(Secret::new(form)));
     // Each form POST either issues a token or fails; sending it again is harmless.
     outgoing.idempotent = true;
     transport.send(&outgoing).await
