@@ -1,0 +1,264 @@
+//! The fixture: the whole emulated tenant as one JSON document.
+//!
+//! It is a superset of hardmatch's tenant snapshot (`hardmatch_core::tenant::TenantSnapshot`),
+//! so a snapshot of a real tenant loads as is and can be rehearsed against. Users stay in
+//! Graph's own JSON so that properties the core does not model (`businessPhones`,
+//! `jobTitle`, …) are served back exactly; they are checked against the typed
+//! [`CloudUser`] when loaded. The format is described in `FIXTURE.md` beside this crate.
+
+use std::collections::HashSet;
+
+use hardmatch_core::tenant::{
+    CloudUser, RoleAssignment, RoleDefinition, TenantInfo, TenantSnapshotSource,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::settings::Settings;
+
+/// One Graph user as JSON, camelCase, as `GET /users?$select=…` returns it.
+pub type UserObject = Map<String, Value>;
+
+/// An app registration that can obtain tokens from the emulator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppRegistration {
+    pub client_id: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// The secret value (not its id). Absent: the app cannot use a secret.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// The public certificate (PEM) whose key signs client assertions.
+    #[serde(default)]
+    pub certificate_pem: Option<String>,
+    /// Granted and consented application permissions, e.g. `User.ReadWrite.All`.
+    #[serde(default)]
+    pub application_permissions: Vec<String>,
+    /// Delegated permissions the app may obtain through the device-code flow.
+    #[serde(default)]
+    pub delegated_permissions: Vec<String>,
+    /// Directory roles held by the app's service principal, by display name
+    /// (e.g. `Privileged Authentication Administrator`): needed to touch admins.
+    #[serde(default)]
+    pub directory_roles: Vec<String>,
+}
+
+/// A join in Entra Connect's connector space: this on-prem anchor is exported to that
+/// cloud user (`source_anchor`, `cloud_user_id`, optional `distinguished_name`). The core's
+/// own type, so the sync rules read the emulator's state without conversion.
+pub type ConnectorSpaceEntry = hardmatch_core::sync::ConnectorSpaceJoin;
+
+/// A subscribed SKU, so that `licenseDetails` can name plans (`skuPartNumber`,
+/// `servicePlans`). Graph JSON, camelCase.
+pub type LicenseSku = Map<String, Value>;
+
+/// The emulated tenant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Fixture {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format_version: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<TenantSnapshotSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken_at: Option<String>,
+    pub tenant: TenantInfo,
+    /// Active users and, marked by `deletedDateTime`, users in the recycle bin.
+    #[serde(default)]
+    pub users: Vec<UserObject>,
+    #[serde(default)]
+    pub role_definitions: Vec<RoleDefinition>,
+    #[serde(default)]
+    pub role_assignments: Vec<RoleAssignment>,
+    #[serde(default)]
+    pub role_eligibilities: Vec<RoleAssignment>,
+    #[serde(default)]
+    pub apps: Vec<AppRegistration>,
+    #[serde(default)]
+    pub connector_space: Vec<ConnectorSpaceEntry>,
+    #[serde(default)]
+    pub license_skus: Vec<LicenseSku>,
+    #[serde(default)]
+    pub settings: Settings,
+}
+
+/// Why a fixture was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureError {
+    #[error("the fixture is not valid JSON for the fixture format: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("user #{index} is not a valid Graph user: {reason}")]
+    InvalidUser { index: usize, reason: String },
+    #[error("two users have the id `{id}`")]
+    DuplicateUserId { id: String },
+    #[error("the tenant has no id")]
+    MissingTenantId,
+}
+
+const EXAMPLE: &str = include_str!("../fixtures/contoso.json");
+
+impl Fixture {
+    /// Reads and checks a fixture (or a hardmatch tenant snapshot).
+    pub fn from_json(text: &str) -> Result<Self, FixtureError> {
+        let fixture: Self = serde_json::from_str(text)?;
+        fixture.validate()?;
+        Ok(fixture)
+    }
+
+    /// The bundled example tenant (`fixtures/contoso.json`).
+    pub fn example() -> Self {
+        // The bundled file is checked by a unit test; a broken build artefact is the only
+        // way this fallback is reached, and an empty tenant is a visible symptom.
+        Self::from_json(EXAMPLE).unwrap_or_else(|error| {
+            tracing::error!(%error, "the bundled example fixture does not load");
+            Self::empty(
+                "00000000-0000-0000-0000-000000000000",
+                "example.onmicrosoft.com",
+            )
+        })
+    }
+
+    /// The bundled example's JSON text, for writing it out.
+    pub fn example_json() -> &'static str {
+        EXAMPLE
+    }
+
+    /// A tenant with only its initial domain.
+    pub fn empty(tenant_id: &str, initial_domain: &str) -> Self {
+        Self {
+            format_version: None,
+            source: None,
+            taken_at: None,
+            tenant: TenantInfo {
+                id: tenant_id.to_owned(),
+                display_name: None,
+                initial_domain: initial_domain.to_owned(),
+                domains: vec![hardmatch_core::tenant::Domain {
+                    id: initial_domain.to_owned(),
+                    authentication_type: "Managed".to_owned(),
+                    is_default: true,
+                    is_initial: true,
+                    is_verified: true,
+                }],
+                on_premises_sync_enabled: None,
+                on_premises_last_sync_date_time: None,
+                on_premises_synchronization: None,
+            },
+            users: Vec::new(),
+            role_definitions: Vec::new(),
+            role_assignments: Vec::new(),
+            role_eligibilities: Vec::new(),
+            apps: Vec::new(),
+            connector_space: Vec::new(),
+            license_skus: Vec::new(),
+            settings: Settings::default(),
+        }
+    }
+
+    /// The fixture's users in the typed form the rules read.
+    pub fn cloud_users(&self) -> Result<Vec<CloudUser>, FixtureError> {
+        self.users
+            .iter()
+            .enumerate()
+            .map(|(index, user)| to_cloud_user(index, user))
+            .collect()
+    }
+
+    fn validate(&self) -> Result<(), FixtureError> {
+        if self.tenant.id.trim().is_empty() {
+            return Err(FixtureError::MissingTenantId);
+        }
+        let mut ids = HashSet::new();
+        for (index, user) in self.users.iter().enumerate() {
+            let typed = to_cloud_user(index, user)?;
+            if typed.id.is_empty() {
+                return Err(FixtureError::InvalidUser {
+                    index,
+                    reason: "`id` is empty".to_owned(),
+                });
+            }
+            if !ids.insert(typed.id.to_ascii_lowercase()) {
+                return Err(FixtureError::DuplicateUserId { id: typed.id });
+            }
+        }
+        // A join may name a purged cloud user: Connect keeps the connector-space object
+        // until the next cycle notices, so such a state must round-trip.
+        Ok(())
+    }
+}
+
+/// Converts one Graph user object to the typed model, naming the user on failure.
+pub(crate) fn to_cloud_user(index: usize, user: &UserObject) -> Result<CloudUser, FixtureError> {
+    serde_json::from_value(Value::Object(user.clone())).map_err(|error| FixtureError::InvalidUser {
+        index,
+        reason: error.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_example_loads_and_has_the_documented_cast() {
+        let fixture = Fixture::from_json(EXAMPLE).unwrap();
+        let users = fixture.cloud_users().unwrap();
+        assert!(users.iter().any(|user| user.is_deleted()));
+        assert!(
+            users
+                .iter()
+                .any(|user| user.is_licensed() && !user.is_synced())
+        );
+        assert!(users.iter().any(|user| user.is_synced()));
+        assert!(!fixture.role_assignments.is_empty());
+        assert!(!fixture.apps.is_empty());
+        assert_eq!(fixture.tenant.initial_domain, "contoso.onmicrosoft.com");
+    }
+
+    #[test]
+    fn a_hardmatch_tenant_snapshot_loads_as_a_fixture() {
+        let snapshot = hardmatch_core::tenant::TenantSnapshot {
+            format_version: hardmatch_core::tenant::TENANT_SNAPSHOT_FORMAT_VERSION,
+            source: TenantSnapshotSource {
+                kind: "graph".into(),
+                location: "https://graph.microsoft.com/v1.0".into(),
+            },
+            taken_at: "2026-11-22T00:00:00Z".into(),
+            tenant: Fixture::example().tenant,
+            users: Fixture::example().cloud_users().unwrap(),
+            role_definitions: Vec::new(),
+            role_assignments: Vec::new(),
+            role_eligibilities: Vec::new(),
+        };
+        let text = serde_json::to_string(&snapshot).unwrap();
+        let fixture = Fixture::from_json(&text).unwrap();
+        assert_eq!(fixture.users.len(), snapshot.users.len());
+        assert_eq!(fixture.format_version, Some(1));
+    }
+
+    #[test]
+    fn refuses_users_without_an_upn_and_duplicate_ids() {
+        let text = r#"{"tenant":{"id":"t","initial_domain":"x.onmicrosoft.com"},
+            "users":[{"id":"a"}]}"#;
+        assert!(matches!(
+            Fixture::from_json(text),
+            Err(FixtureError::InvalidUser { index: 0, .. })
+        ));
+        let text = r#"{"tenant":{"id":"t","initial_domain":"x.onmicrosoft.com"},
+            "users":[{"id":"a","userPrincipalName":"a@x"},{"id":"A","userPrincipalName":"b@x"}]}"#;
+        assert!(matches!(
+            Fixture::from_json(text),
+            Err(FixtureError::DuplicateUserId { .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_settings_are_refused_so_typos_do_not_silently_change_nothing() {
+        let text = r#"{"tenant":{"id":"t","initial_domain":"x.onmicrosoft.com"},
+            "settings":{"throttling_enabeld":false}}"#;
+        assert!(matches!(
+            Fixture::from_json(text),
+            Err(FixtureError::Json(_))
+        ));
+    }
+}

@@ -1,0 +1,739 @@
+//! `/users`: list with the query rules of graph-api.md §3, get, PATCH with the
+//! onPremisesImmutableId rules of §5 and §10, DELETE into the recycle bin, and
+//! `licenseDetails` (§9).
+
+use http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use super::Call;
+use crate::clock::graph_date_time;
+use crate::fixture::{Fixture, UserObject};
+use crate::odata::filter::{EvaluationRules, evaluate};
+use crate::odata::query::{
+    ApiVersion, QueryOptions, QueryRules, context_fragment, decode_skip_token, encode_skip_token,
+    fingerprint, project_user,
+};
+use crate::settings::ConflictShape;
+use crate::state::{
+    find_active_user, holds_privileged_role, is_deleted, is_global_administrator, is_synced,
+    string_property, user_id,
+};
+use crate::wire::{ApiResponse, ErrorDetail, GraphError, OrderedObject};
+
+pub(crate) const READ_USERS: [&str; 5] = [
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+    "User.ReadBasic.All",
+];
+const READ_USERS_DELEGATED: [&str; 6] = [
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+    "User.ReadBasic.All",
+    "Directory.AccessAsUser.All",
+];
+const WRITE_USERS: [&str; 2] = ["User.ReadWrite.All", "Directory.ReadWrite.All"];
+const WRITE_USERS_DELEGATED: [&str; 3] = [
+    "User.ReadWrite.All",
+    "Directory.ReadWrite.All",
+    "Directory.AccessAsUser.All",
+];
+pub(crate) const DELETE_USERS: [&str; 2] = ["User.ReadWrite.All", "User.DeleteRestore.All"];
+pub(crate) const DELETE_USERS_DELEGATED: [&str; 3] = [
+    "User.ReadWrite.All",
+    "User.DeleteRestore.All",
+    "Directory.AccessAsUser.All",
+];
+
+/// Roles that may perform sensitive actions on privileged targets (graph-api.md §14).
+const PRIVILEGED_ACTORS: [&str; 2] = [
+    "Global Administrator",
+    "Privileged Authentication Administrator",
+];
+
+/// Which users a collection request reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Collection {
+    Active,
+    Deleted,
+}
+
+pub(crate) fn query_rules(fixture: &Fixture, collection: Collection) -> QueryRules {
+    QueryRules {
+        immutable_id_requires_advanced: fixture
+            .settings
+            .immutable_id_filter_requires_advanced_query,
+        immutable_id_filterable: collection == Collection::Active
+            || fixture.settings.deleted_items_immutable_id_filter,
+    }
+}
+
+/// The result of a collection query: one page, plus what the envelope needs.
+pub(crate) struct Page {
+    pub(crate) items: Vec<UserObject>,
+    pub(crate) total: usize,
+    pub(crate) next_offset: Option<usize>,
+    pub(crate) offset: usize,
+    pub(crate) fingerprint: u64,
+}
+
+/// Filters, searches, sorts and pages users.
+pub(crate) fn query_users(
+    fixture: &Fixture,
+    options: &QueryOptions,
+    collection: Collection,
+    version: ApiVersion,
+) -> Result<Page, GraphError> {
+    let rules = EvaluationRules {
+        proxy_addresses_case_insensitive: fixture.settings.proxy_addresses_case_insensitive,
+    };
+    let mut matching: Vec<&UserObject> = fixture
+        .users
+        .iter()
+        .filter(|user| is_deleted(user) == (collection == Collection::Deleted))
+        .filter(|user| {
+            options
+                .filter
+                .as_ref()
+                .is_none_or(|expression| evaluate(expression, user, rules))
+        })
+        .filter(|user| {
+            options
+                .search
+                .as_deref()
+                .is_none_or(|search| matches_search(user, search))
+        })
+        .collect();
+    // Graph's order without $orderby is stable but unspecified; by id keeps pages stable.
+    matching.sort_by_key(|user| user_id(user).to_ascii_lowercase());
+    if let Some((property, descending)) = &options.order_by {
+        matching.sort_by(|left, right| {
+            let key = |user: &UserObject| {
+                user.get(property)
+                    .and_then(Value::as_str)
+                    .map(str::to_lowercase)
+            };
+            let ordering = match (key(left), key(right)) {
+                (Some(left), Some(right)) => left.cmp(&right),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            };
+            if *descending {
+                ordering.reverse()
+            } else {
+                ordering
+            }
+        });
+    }
+    let select_text = options
+        .select
+        .as_ref()
+        .map(|select| select.join(","))
+        .unwrap_or_default();
+    let order_text = options
+        .order_by
+        .as_ref()
+        .map(|(property, descending)| format!("{property} {descending}"))
+        .unwrap_or_default();
+    let top_text = options.top.map(|top| top.to_string()).unwrap_or_default();
+    let fingerprint = fingerprint(&[
+        version.segment(),
+        if collection == Collection::Deleted {
+            "deleted"
+        } else {
+            "users"
+        },
+        options.filter_text.as_deref().unwrap_or_default(),
+        options.search.as_deref().unwrap_or_default(),
+        &select_text,
+        &order_text,
+        &top_text,
+    ]);
+    let offset = match &options.skip_token {
+        None => 0,
+        Some(token) => decode_skip_token(token, fingerprint).ok_or_else(|| {
+            GraphError::bad_request(
+                "The specified page token value has expired and can no longer be included in your request.",
+            )
+        })?,
+    };
+    let page_size = options
+        .top
+        .map_or(fixture.settings.default_page_size, |top| {
+            usize::try_from(top).unwrap_or(999)
+        })
+        .max(1);
+    let total = matching.len();
+    let end = (offset + page_size).min(total);
+    let items = matching
+        .get(offset.min(total)..end)
+        .unwrap_or_default()
+        .iter()
+        .map(|user| (*user).clone())
+        .collect();
+    Ok(Page {
+        items,
+        total,
+        next_offset: (end < total).then_some(end),
+        offset,
+        fingerprint,
+    })
+}
+
+/// `$search="displayName:adele"`: tokens of the property contain the term.
+fn matches_search(user: &UserObject, search: &str) -> bool {
+    let search = search.trim().trim_matches('"');
+    let (property, term) = search.split_once(':').unwrap_or(("displayName", search));
+    let term = term.trim().to_lowercase();
+    user.iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(property.trim()))
+        .and_then(|(_, value)| value.as_str())
+        .is_some_and(|value| value.to_lowercase().contains(&term))
+}
+
+/// Writes a collection page as Graph does: context, count, nextLink, value.
+pub(crate) fn page_response(
+    call: &Call<'_>,
+    options: &QueryOptions,
+    page: Page,
+    context: String,
+    resource_path: &str,
+    extra: impl Fn(&UserObject, &mut OrderedObject),
+) -> ApiResponse {
+    let mut body = OrderedObject::default();
+    body.push("@odata.context", Value::String(context));
+    if options.writes_count() && page.offset == 0 {
+        body.push("@odata.count", Value::from(page.total));
+    }
+    if let Some(next) = page.next_offset {
+        body.push(
+            "@odata.nextLink",
+            Value::String(next_link(call, resource_path, page.fingerprint, next)),
+        );
+    }
+    let select = options.select.as_deref();
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|user| {
+            let mut object = project_user(user, select);
+            extra(user, &mut object);
+            serde_json::to_value(&object).unwrap_or(Value::Null)
+        })
+        .collect();
+    body.push("value", Value::Array(items));
+    ApiResponse::odata_json(StatusCode::OK, &body)
+}
+
+/// The full nextLink: the same query with the skip token replaced.
+fn next_link(call: &Call<'_>, resource_path: &str, fingerprint: u64, offset: usize) -> String {
+    let kept: Vec<&str> = call
+        .request
+        .query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .filter(|pair| {
+            let key = crate::wire::percent_decode(pair.split('=').next().unwrap_or_default());
+            !key.trim_start_matches('$')
+                .eq_ignore_ascii_case("skiptoken")
+        })
+        .collect();
+    let token = encode_skip_token(fingerprint, offset).replace('\'', "%27");
+    let mut link = format!(
+        "{}/{}/{resource_path}?",
+        call.emulator.base_url,
+        call.version.segment()
+    );
+    for pair in kept {
+        link.push_str(pair);
+        link.push('&');
+    }
+    link.push_str("$skiptoken=");
+    link.push_str(&token);
+    link
+}
+
+pub(crate) fn list(call: &Call<'_>) -> Result<ApiResponse, GraphError> {
+    call.principal.require(&READ_USERS, &READ_USERS_DELEGATED)?;
+    let fixture = call.emulator.tenant();
+    let options = QueryOptions::parse(
+        &call.request.query,
+        call.consistency_level(),
+        call.version,
+        true,
+        query_rules(&fixture, Collection::Active),
+    )?;
+    let page = query_users(&fixture, &options, Collection::Active, call.version)?;
+    let context = call.context(&context_fragment("users", options.select.as_deref()));
+    Ok(page_response(
+        call,
+        &options,
+        page,
+        context,
+        "users",
+        |_, _| {},
+    ))
+}
+
+/// `GET /users/$count`: `text/plain` with the header, else the exact 400 (graph-api.md §3.2).
+pub(crate) fn count(call: &Call<'_>) -> Result<ApiResponse, GraphError> {
+    call.principal.require(&READ_USERS, &READ_USERS_DELEGATED)?;
+    count_users(call, Collection::Active)
+}
+
+pub(crate) fn count_users(
+    call: &Call<'_>,
+    collection: Collection,
+) -> Result<ApiResponse, GraphError> {
+    let fixture = call.emulator.tenant();
+    let mut options = QueryOptions::parse(
+        &call.request.query,
+        call.consistency_level(),
+        call.version,
+        true,
+        query_rules(&fixture, collection),
+    )
+    .or_else(|error| {
+        // /$count implies counting: the advanced rules see it as $count=true.
+        let with_count = format!("{}&$count=true", call.request.query);
+        QueryOptions::parse(
+            &with_count,
+            call.consistency_level(),
+            call.version,
+            true,
+            query_rules(&fixture, collection),
+        )
+        .map_err(|_| error)
+    })?;
+    if !options.eventual {
+        return Err(GraphError::bad_request(
+            "$count is not currently supported.",
+        ));
+    }
+    options.top = Some(999);
+    options.skip_token = None;
+    let total = query_users(&fixture, &options, collection, call.version)?.total;
+    Ok(ApiResponse::text(StatusCode::OK, total.to_string()))
+}
+
+pub(crate) fn get(call: &Call<'_>, key: &str) -> Result<ApiResponse, GraphError> {
+    call.principal.require(&READ_USERS, &READ_USERS_DELEGATED)?;
+    let fixture = call.emulator.tenant();
+    let options = QueryOptions::parse(
+        &call.request.query,
+        call.consistency_level(),
+        call.version,
+        false,
+        query_rules(&fixture, Collection::Active),
+    )?;
+    let index = find_active_user(&fixture, key).ok_or_else(|| GraphError::not_found(key))?;
+    let select = options.select.as_deref();
+    let mut body = OrderedObject::default();
+    body.push(
+        "@odata.context",
+        Value::String(call.context(&format!("{}/$entity", context_fragment("users", select)))),
+    );
+    body.0.extend(project_user(&fixture.users[index], select).0);
+    Ok(ApiResponse::odata_json(StatusCode::OK, &body))
+}
+
+fn actor_may_touch_privileged(call: &Call<'_>, fixture: &Fixture) -> bool {
+    match &call.principal {
+        super::auth::Principal::Application {
+            directory_roles, ..
+        } => directory_roles.iter().any(|role| {
+            PRIVILEGED_ACTORS
+                .iter()
+                .any(|actor| actor.eq_ignore_ascii_case(role))
+        }),
+        super::auth::Principal::User { user_id, .. } => is_global_administrator(fixture, user_id),
+    }
+}
+
+/// Properties Entra Connect masters on a synced user: Graph refuses to write them.
+fn cloud_mastered(property: &str) -> bool {
+    matches!(
+        property,
+        "usageLocation" | "preferredDataLocation" | "passwordPolicies" | "preferredLanguage"
+    )
+}
+
+/// Properties Graph never lets a client set.
+fn read_only(property: &str) -> bool {
+    matches!(
+        property,
+        "id" | "createdDateTime"
+            | "deletedDateTime"
+            | "onPremisesSyncEnabled"
+            | "onPremisesLastSyncDateTime"
+            | "onPremisesProvisioningErrors"
+            | "assignedLicenses"
+            | "assignedPlans"
+            | "provisionedPlans"
+            | "licenseAssignmentStates"
+            | "signInActivity"
+            | "securityIdentifier"
+            | "creationType"
+            | "proxyAddresses"
+    )
+}
+
+/// The on-prem attributes the beta clear-to-null covers (entra-matching.md §13).
+fn on_premises_attribute(property: &str) -> bool {
+    matches!(
+        property,
+        "onPremisesImmutableId"
+            | "onPremisesDistinguishedName"
+            | "onPremisesDomainName"
+            | "onPremisesSamAccountName"
+            | "onPremisesSecurityIdentifier"
+            | "onPremisesUserPrincipalName"
+            | "onPremisesObjectIdentifier"
+    )
+}
+
+fn invalid_value(property: &str) -> GraphError {
+    GraphError::bad_request(format!(
+        "Invalid value specified for property '{property}' of resource 'User'."
+    ))
+}
+
+/// The duplicate-ImmutableID error in the configured shape (graph-api.md §10, §16 #2).
+pub(crate) fn immutable_id_conflict(shape: ConflictShape, holder_id: &str) -> GraphError {
+    match shape {
+        ConflictShape::OnPremisesImmutableIdWithDetails => {
+            let message = "Another object with the same value for property onPremisesImmutableId already exists.";
+            let mut error = GraphError::bad_request(message);
+            error.details = vec![
+                ErrorDetail {
+                    code: "ObjectConflict".into(),
+                    message: message.into(),
+                    target: "onPremisesImmutableId".into(),
+                },
+                ErrorDetail {
+                    code: "ConflictingObjects".into(),
+                    message: message.into(),
+                    target: format!("User_{holder_id}"),
+                },
+            ];
+            error
+        }
+        ConflictShape::ImmutableIdWithoutDetails => GraphError::bad_request(
+            "Another object with the same value for property immutableId already exists.",
+        ),
+    }
+}
+
+fn domain_of(upn: &str) -> &str {
+    upn.rsplit_once('@')
+        .map(|(_, domain)| domain)
+        .unwrap_or_default()
+}
+
+fn is_federated_upn(fixture: &Fixture, upn: &str) -> bool {
+    let domain = domain_of(upn);
+    fixture
+        .tenant
+        .domains
+        .iter()
+        .any(|candidate| candidate.id.eq_ignore_ascii_case(domain) && candidate.is_federated())
+}
+
+fn json_body(call: &Call<'_>) -> Result<Map<String, Value>, GraphError> {
+    if call.request.body.is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(&call.request.body) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
+        )),
+    }
+}
+
+pub(crate) fn patch(call: &Call<'_>, key: &str) -> Result<ApiResponse, GraphError> {
+    call.principal
+        .require(&WRITE_USERS, &WRITE_USERS_DELEGATED)?;
+    let body = json_body(call)?;
+    let mut fixture = call.emulator.tenant();
+    let index = find_active_user(&fixture, key).ok_or_else(|| GraphError::not_found(key))?;
+    let target_id = user_id(&fixture.users[index]).to_owned();
+    let synced = is_synced(&fixture.users[index]);
+    let formerly_synced = fixture.users[index]
+        .get("onPremisesSyncEnabled")
+        .and_then(Value::as_bool)
+        == Some(false);
+    let mut changes = Vec::new();
+    for (name, value) in body {
+        let property = call.version.user_property(&name).ok_or_else(|| {
+            GraphError::bad_request(format!(
+                "Property '{name}' does not exist as a declared property or extension property."
+            ))
+        })?;
+        if read_only(property) {
+            return Err(GraphError::bad_request(format!(
+                "Property '{property}' is read-only and cannot be set."
+            )));
+        }
+        // graph-api.md §10: synced users are refused.
+        if synced && !cloud_mastered(property) {
+            return Err(GraphError::synced_object());
+        }
+        // graph-api.md §16 #7: restored, formerly synced users.
+        if formerly_synced
+            && on_premises_attribute(property)
+            && !fixture.settings.restored_user_on_premises_writes_allowed
+        {
+            return Err(GraphError::synced_object());
+        }
+        changes.push((property, value));
+    }
+    for (property, value) in &changes {
+        match *property {
+            "onPremisesImmutableId" => check_immutable_id(call, &fixture, index, value)?,
+            "onPremisesObjectIdentifier" => {
+                // entra-matching.md §8: beta, null only, with its own permission.
+                if !value.is_null() {
+                    return Err(invalid_value(property));
+                }
+                call.principal.require(
+                    &["User-OnPremisesSyncBehavior.ReadWrite.All"],
+                    &["User-OnPremisesSyncBehavior.ReadWrite.All"],
+                )?;
+            }
+            "userPrincipalName" => check_user_principal_name(&fixture, &target_id, value)?,
+            // The documented clear is to null, on beta, for cloud-only users.
+            other
+                if on_premises_attribute(other)
+                    && (!value.is_null() || call.version == ApiVersion::V1) =>
+            {
+                return Err(GraphError::bad_request(format!(
+                    "Property '{other}' is read-only and cannot be set."
+                )));
+            }
+            _ => {}
+        }
+    }
+    let sensitive = changes.iter().any(|(property, _)| {
+        matches!(
+            *property,
+            "onPremisesImmutableId"
+                | "accountEnabled"
+                | "businessPhones"
+                | "mobilePhone"
+                | "otherMails"
+                | "passwordProfile"
+                | "userPrincipalName"
+        )
+    });
+    // graph-api.md §14: sensitive actions on privileged targets need a privileged actor.
+    if sensitive
+        && holds_privileged_role(&fixture, &target_id)
+        && !actor_may_touch_privileged(call, &fixture)
+    {
+        return Err(GraphError::forbidden());
+    }
+    let user = &mut fixture.users[index];
+    for (property, value) in changes {
+        user.insert(property.to_owned(), value);
+    }
+    tracing::info!(user = %target_id, "user updated");
+    Ok(ApiResponse::new(StatusCode::NO_CONTENT))
+}
+
+fn check_immutable_id(
+    call: &Call<'_>,
+    fixture: &Fixture,
+    index: usize,
+    value: &Value,
+) -> Result<(), GraphError> {
+    let target = &fixture.users[index];
+    let property = "onPremisesImmutableId";
+    let text = match value {
+        // graph-api.md §5, §16 #6: null clears; some tenants refused it on v1.0.
+        Value::Null => {
+            if call.version == ApiVersion::V1
+                && !fixture.settings.v1_null_immutable_id_patch_allowed
+            {
+                return Err(invalid_value(property));
+            }
+            return Ok(());
+        }
+        Value::String(text) => text,
+        _ => return Err(invalid_value(property)),
+    };
+    // graph-api.md §5: "The $ and _ characters can't be used"; never "".
+    if hardmatch_core::anchor::ImmutableId::from_text(text.as_str())
+        .validate_for_graph()
+        .is_err()
+    {
+        return Err(invalid_value(property));
+    }
+    // graph-api.md §16 #16: federated-UPN users.
+    if fixture.settings.federated_immutable_id_patch_rejected
+        && string_property(target, "userPrincipalName")
+            .is_some_and(|upn| is_federated_upn(fixture, upn))
+    {
+        return Err(GraphError::bad_request(
+            "One or more properties contains invalid values.",
+        ));
+    }
+    let target_id = user_id(target);
+    // graph-api.md §10 + §16 #1: unique across active and (switch) deleted users,
+    // compared case-sensitively.
+    let holder = fixture.users.iter().find(|user| {
+        user_id(user) != target_id
+            && string_property(user, property) == Some(text.as_str())
+            && (!is_deleted(user) || fixture.settings.deleted_users_reserve_immutable_id)
+    });
+    if let Some(holder) = holder {
+        return Err(immutable_id_conflict(
+            fixture.settings.conflict_shape,
+            user_id(holder),
+        ));
+    }
+    Ok(())
+}
+
+fn check_user_principal_name(
+    fixture: &Fixture,
+    target_id: &str,
+    value: &Value,
+) -> Result<(), GraphError> {
+    let Some(upn) = value.as_str().filter(|upn| upn.contains('@')) else {
+        return Err(invalid_value("userPrincipalName"));
+    };
+    let domain = domain_of(upn);
+    if fixture.tenant.verified_domain(domain).is_none() {
+        return Err(GraphError::bad_request(
+            "The domain portion of the userPrincipalName property is invalid. You must use one of the verified domain names in your organization.",
+        ));
+    }
+    let taken = fixture.users.iter().any(|user| {
+        user_id(user) != target_id
+            && string_property(user, "userPrincipalName")
+                .is_some_and(|other| other.eq_ignore_ascii_case(upn))
+    });
+    if taken {
+        let mut error = GraphError::bad_request(
+            "Another object with the same value for property userPrincipalName already exists.",
+        );
+        error.details = vec![ErrorDetail {
+            code: "ObjectConflict".into(),
+            message: error.message.clone(),
+            target: "userPrincipalName".into(),
+        }];
+        return Err(error);
+    }
+    Ok(())
+}
+
+/// Where the UPN a user had before deletion is kept, to give it back on restore. Never
+/// served: responses only carry selected Graph properties.
+pub(crate) const ORIGINAL_UPN_KEY: &str = "_emulatorOriginalUserPrincipalName";
+
+pub(crate) fn delete(call: &Call<'_>, key: &str) -> Result<ApiResponse, GraphError> {
+    call.principal
+        .require(&DELETE_USERS, &DELETE_USERS_DELEGATED)?;
+    let mut fixture = call.emulator.tenant();
+    let index = find_active_user(&fixture, key).ok_or_else(|| GraphError::not_found(key))?;
+    let target_id = user_id(&fixture.users[index]).to_owned();
+    // graph-api.md §14: app-only User.ReadWrite.All cannot delete admins.
+    if holds_privileged_role(&fixture, &target_id) && !actor_may_touch_privileged(call, &fixture) {
+        return Err(GraphError::forbidden());
+    }
+    if is_synced(&fixture.users[index]) && !fixture.settings.synced_user_delete_allowed {
+        return Err(GraphError::synced_object());
+    }
+    let rewrite = fixture.settings.deleted_user_upn_rewritten;
+    let initial_domain = fixture.tenant.initial_domain.clone();
+    let user = &mut fixture.users[index];
+    user.insert(
+        "deletedDateTime".into(),
+        Value::String(graph_date_time(call.now)),
+    );
+    if let Some(upn) = string_property(user, "userPrincipalName").map(str::to_owned) {
+        user.insert(ORIGINAL_UPN_KEY.into(), Value::String(upn.clone()));
+        // graph-api.md §16 #17: the UPN is rewritten with an id prefix.
+        if rewrite {
+            let local = upn
+                .rsplit_once('@')
+                .map_or(upn.as_str(), |(local, _)| local);
+            let compact_id = target_id.replace('-', "");
+            user.insert(
+                "userPrincipalName".into(),
+                Value::String(format!("{compact_id}{local}@{initial_domain}")),
+            );
+        }
+    }
+    tracing::info!(user = %target_id, "user moved to the recycle bin");
+    Ok(ApiResponse::new(StatusCode::NO_CONTENT))
+}
+
+pub(crate) fn license_details(call: &Call<'_>, key: &str) -> Result<ApiResponse, GraphError> {
+    let fixture = call.emulator.tenant();
+    // graph-api.md §9 and §16 #9: application "Not supported" on the permissions page,
+    // yet served by default.
+    if call.principal.is_app_only() && !fixture.settings.license_details_app_only_allowed {
+        return Err(GraphError::forbidden());
+    }
+    call.principal.require(
+        &[
+            "User.Read.All",
+            "User.ReadWrite.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+            "LicenseAssignment.Read.All",
+        ],
+        &[
+            "LicenseAssignment.Read.All",
+            "User.Read.All",
+            "User.ReadWrite.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+        ],
+    )?;
+    let index = find_active_user(&fixture, key).ok_or_else(|| GraphError::not_found(key))?;
+    let user = &fixture.users[index];
+    let target_id = user_id(user);
+    let licenses = user
+        .get("assignedLicenses")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let value: Vec<Value> = licenses
+        .iter()
+        .filter_map(|license| license.get("skuId").and_then(Value::as_str))
+        .map(|sku_id| {
+            let sku = fixture
+                .license_skus
+                .iter()
+                .find(|sku| sku.get("skuId").and_then(Value::as_str) == Some(sku_id));
+            json!({
+                "id": license_detail_id(target_id, sku_id),
+                "skuId": sku_id,
+                "skuPartNumber": sku.and_then(|sku| sku.get("skuPartNumber")).cloned().unwrap_or(Value::Null),
+                "servicePlans": sku.and_then(|sku| sku.get("servicePlans")).cloned().unwrap_or(json!([])),
+            })
+        })
+        .collect();
+    let mut body = OrderedObject::default();
+    body.push(
+        "@odata.context",
+        Value::String(call.context(&format!("users('{target_id}')/licenseDetails"))),
+    );
+    body.push("value", Value::Array(value));
+    Ok(ApiResponse::odata_json(StatusCode::OK, &body))
+}
+
+/// Graph's licenseDetails ids are opaque strings; derived here so they are stable.
+fn license_detail_id(user_id: &str, sku_id: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{user_id}:{sku_id}"))
+}
