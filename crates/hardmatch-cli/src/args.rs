@@ -73,6 +73,9 @@ pub enum Command {
     /// Save a point-in-time copy of AD or the tenant, for review, offline planning or rehearsal.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+    /// Show every AD user's status and what the next sync will do, with evidence.
+    #[command(after_help = STATUS_EXAMPLES)]
+    Status(StatusArgs),
     /// Print a shell completion script, e.g. `hardmatch completions bash > /etc/bash_completion.d/hardmatch`.
     Completions {
         #[arg(value_enum)]
@@ -94,6 +97,24 @@ pub enum SnapshotCommand {
     /// Read AD users (live over LDAP(S), or from an export) into a snapshot file.
     #[command(after_help = SNAPSHOT_AD_EXAMPLES)]
     Ad(SnapshotAdArgs),
+    /// Read the tenant's users (active and deleted), domains, sync state and role holders
+    /// over Microsoft Graph into a snapshot file, which also loads as an emulator fixture.
+    #[command(after_help = SNAPSHOT_TENANT_EXAMPLES)]
+    Tenant(SnapshotTenantArgs),
+}
+
+const SNAPSHOT_TENANT_EXAMPLES: &str = "\
+Examples:
+  AZURE_CLIENT_SECRET=… hardmatch snapshot tenant --tenant-id contoso.onmicrosoft.com --client-id 1111… -o tenant.json
+  hardmatch snapshot tenant --tenant-id contoso.onmicrosoft.com --device-code -o tenant.json";
+
+#[derive(Debug, Args)]
+pub struct SnapshotTenantArgs {
+    #[command(flatten)]
+    pub tenant: TenantSourceArgs,
+    /// Where to write the snapshot (JSON); written whole or not at all.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -103,6 +124,62 @@ pub struct SnapshotAdArgs {
     /// Where to write the snapshot (JSON); written whole or not at all.
     #[arg(long, short, value_name = "FILE")]
     pub output: PathBuf,
+}
+
+const STATUS_EXAMPLES: &str = "\
+Examples:
+  hardmatch status --ad-snapshot ad.json --tenant-snapshot tenant.json
+  hardmatch status --ad-snapshot ad.json --tenant-snapshot tenant.json --status will_create --csv > new.csv
+  hardmatch status --ad-export users.csv --tenant-id contoso.onmicrosoft.com --device-code --user adele.vance@contoso.com
+
+Exit status: 0 when the diagnosis ran (whatever it found), 1 on error.";
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub ad: AdSourceArgs,
+    #[command(flatten)]
+    pub tenant: TenantSourceArgs,
+    #[command(flatten)]
+    pub diagnosis: DiagnosisArgs,
+    /// Only users with these statuses (linked, will_hard_match, will_soft_match, will_create,
+    /// blocked, conflicting, out_of_scope). Without it, the tables show every status but
+    /// linked and out_of_scope; the summary always counts all.
+    #[arg(long = "status", value_name = "STATUS", value_parser = clap::builder::PossibleValuesParser::new(STATUS_NAMES))]
+    pub statuses: Vec<String>,
+    /// Only these users: UPN, sAMAccountName or distinguished name (case-insensitive).
+    #[arg(long = "user", value_name = "USER")]
+    pub users: Vec<String>,
+    /// Print the diagnosis as JSON.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print one CSV row per user.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+pub const STATUS_NAMES: [&str; 7] = hardmatch_core::diagnose::Status::NAMES;
+
+/// How the next sync is predicted.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Sync prediction")]
+pub struct DiagnosisArgs {
+    /// Entra Connect's OU filter: only users under these containers are in sync scope.
+    #[arg(long = "scope-ou", value_name = "DN")]
+    pub scope_ous: Vec<String>,
+    /// Containers excluded from sync scope even under a --scope-ou.
+    #[arg(long = "exclude-ou", value_name = "DN")]
+    pub exclude_ous: Vec<String>,
+    /// The engine that syncs this forest; Cloud Sync soft-matches on primary SMTP only.
+    #[arg(long, value_enum, default_value_t = EngineChoice::Connect)]
+    pub engine: EngineChoice,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum EngineChoice {
+    #[default]
+    Connect,
+    CloudSync,
 }
 
 /// Where on-premises users come from: a live directory, a snapshot, or an export.
@@ -154,6 +231,49 @@ pub struct AdSourceArgs {
     /// Read users from an export: Get-ADUser | Export-Csv or csvde (.csv), ldifde or ldapsearch (.ldif).
     #[arg(long, value_name = "FILE", conflicts_with = "ldap_urls")]
     pub ad_export: Option<PathBuf>,
+}
+
+/// Where the tenant's state comes from: live over Microsoft Graph, or a snapshot file.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Tenant source")]
+pub struct TenantSourceArgs {
+    /// Read the tenant from a snapshot written by `hardmatch snapshot tenant`.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["device_code", "azure_cli", "certificate", "client_secret_env"])]
+    pub tenant_snapshot: Option<PathBuf>,
+    /// Directory (tenant) id or a verified domain [env: AZURE_TENANT_ID].
+    #[arg(long, value_name = "ID")]
+    pub tenant_id: Option<String>,
+    /// Application (client) id of the app registration [env: AZURE_CLIENT_ID].
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// Environment variable that holds the app's client secret.
+    #[arg(long, value_name = "VAR")]
+    pub client_secret_env: Option<String>,
+    /// The app's certificate, PEM (certificate and key) or PFX, sent as a signed assertion.
+    #[arg(long, value_name = "FILE")]
+    pub certificate: Option<PathBuf>,
+    /// Environment variable that holds the PFX password.
+    #[arg(long, value_name = "VAR")]
+    pub certificate_password_env: Option<String>,
+    /// Sign in as a person with a device code (needed to read the tenant's sync flags).
+    #[arg(long)]
+    pub device_code: bool,
+    /// Use the Azure CLI's signed-in account (`az login`).
+    #[arg(long)]
+    pub azure_cli: bool,
+    /// National cloud: global, usgov or china.
+    #[arg(long, value_name = "CLOUD")]
+    pub cloud: Option<String>,
+    /// Sign-in service root, e.g. the emulator's URL.
+    #[arg(long, value_name = "URL")]
+    pub authority_url: Option<String>,
+    /// Microsoft Graph root without /v1.0, e.g. the emulator's URL.
+    #[arg(long, value_name = "URL")]
+    pub graph_url: Option<String>,
+    /// CA certificate (PEM) to trust for Graph and sign-in besides the system roots, e.g.
+    /// the emulator's.
+    #[arg(long, value_name = "FILE")]
+    pub graph_ca_cert: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

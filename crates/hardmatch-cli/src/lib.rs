@@ -13,6 +13,7 @@ pub mod printer;
 pub mod progress;
 pub mod settings;
 pub mod sources;
+pub mod table;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -47,6 +47,11 @@ impl Printer {
         }
     }
 
+    /// A message the user must see even with `--quiet`, such as a device-code sign-in prompt.
+    pub fn notice(&self, message: &str) {
+        self.stderr_line(message);
+    }
+
     pub fn warning(&self, message: &str) {
         let label = self.paint("warning", "33");
         self.stderr_line(&format!("{label}: {message}"));

@@ -65,3 +65,24 @@ impl hardmatch_ad::Reporter for Counter {
         Counter::warning(self, &warning.to_string());
     }
 }
+
+impl hardmatch_graph::Reporter for Counter {
+    fn on_phase_started(&self, phase: hardmatch_graph::SnapshotPhase) {
+        self.set_message(format!("reading {}:", phase_name(phase)));
+        self.set_position(0);
+    }
+
+    fn on_progress(&self, _phase: hardmatch_graph::SnapshotPhase, count: usize) {
+        self.set_position(count as u64);
+    }
+}
+
+fn phase_name(phase: hardmatch_graph::SnapshotPhase) -> &'static str {
+    use hardmatch_graph::SnapshotPhase;
+    match phase {
+        SnapshotPhase::ActiveUsers => "active users",
+        SnapshotPhase::DeletedUsers => "deleted users",
+        SnapshotPhase::TenantInfo => "tenant",
+        SnapshotPhase::Roles => "role holders",
+    }
+}

@@ -11,9 +11,14 @@ use hardmatch_ad::{
     AdError, AdSource, AnchorChoice, Bind, Directory, Password, SearchScope, Transport,
 };
 use hardmatch_core::ad::{AD_SNAPSHOT_FORMAT_VERSION, AdSnapshot};
+use hardmatch_core::tenant::{TENANT_SNAPSHOT_FORMAT_VERSION, TenantSnapshot};
+use hardmatch_graph::{
+    CredentialSettings, DeviceCodePrompt, EnvironmentCredentials, GraphClient, GraphError,
+    GraphSettings, Secret,
+};
 use serde::de::DeserializeOwned;
 
-use crate::args::{AdSourceArgs, ScopeChoice};
+use crate::args::{AdSourceArgs, ScopeChoice, TenantSourceArgs};
 use crate::error::Hinted;
 use crate::printer::Printer;
 use crate::progress::Counter;
@@ -172,6 +177,179 @@ pub fn read_json_file<T: DeserializeOwned>(
         )
         .into()
     })
+}
+
+/// A resolved tenant source.
+#[derive(Debug)]
+pub enum TenantInput {
+    Live(Box<GraphSettings>),
+    Snapshot(PathBuf),
+}
+
+pub fn resolve_tenant(
+    arguments: &TenantSourceArgs,
+    context: &Context,
+) -> anyhow::Result<TenantInput> {
+    if let Some(path) = &arguments.tenant_snapshot {
+        return Ok(TenantInput::Snapshot(path.clone()));
+    }
+    let profile = &context.profile;
+    let environment = &context.environment;
+    let credential = if arguments.device_code {
+        let printer = context.printer.clone();
+        CredentialSettings::DeviceCode {
+            prompt: DeviceCodePrompt::new(move |message| printer.notice(&message.message)),
+        }
+    } else if arguments.azure_cli {
+        CredentialSettings::AzureCli {
+            program: PathBuf::from("az"),
+        }
+    } else if let Some(path) = pick(
+        arguments.certificate.clone(),
+        None,
+        profile.certificate.clone(),
+    ) {
+        let password_variable = pick(
+            arguments.certificate_password_env.clone(),
+            None,
+            profile.certificate_password_env.clone(),
+        );
+        let password = match password_variable {
+            Some(variable) => Some(Secret::new(required_variable(
+                environment,
+                &variable,
+                "the certificate password",
+            )?)),
+            None => environment
+                .first(env_names::CLIENT_CERTIFICATE_PASSWORD)
+                .map(Secret::new),
+        };
+        CredentialSettings::Certificate { path, password }
+    } else if let Some(variable) = pick(
+        arguments.client_secret_env.clone(),
+        None,
+        profile.client_secret_env.clone(),
+    ) {
+        CredentialSettings::ClientSecret(Secret::new(required_variable(
+            environment,
+            &variable,
+            "the client secret",
+        )?))
+    } else if environment.first(env_names::CLIENT_SECRET).is_some()
+        || environment.first(env_names::CLIENT_CERTIFICATE).is_some()
+    {
+        CredentialSettings::Environment
+    } else {
+        return Err(Hinted::new(
+            "no tenant source was given",
+            "pass --tenant-snapshot FILE, or sign in with --client-secret-env VAR, --certificate \
+             FILE, --device-code or --azure-cli (AZURE_CLIENT_SECRET / \
+             AZURE_CLIENT_CERTIFICATE_PATH in the environment also work)",
+        )
+        .into());
+    };
+    let mut settings = GraphSettings::new(credential);
+    settings.environment = EnvironmentCredentials::from_lookup(|name| environment.get(name));
+    settings.tenant_id = pick(
+        arguments.tenant_id.clone(),
+        environment.first(env_names::TENANT_ID),
+        profile.tenant_id.clone(),
+    );
+    settings.client_id = pick(
+        arguments.client_id.clone(),
+        environment.first(env_names::CLIENT_ID),
+        profile.client_id.clone(),
+    );
+    if let Some(cloud) = pick(arguments.cloud.clone(), None, profile.cloud.clone()) {
+        settings.cloud = cloud.parse().map_err(graph_error)?;
+    }
+    settings.authority_url = pick(
+        arguments.authority_url.clone(),
+        environment.first(env_names::AUTHORITY_URL),
+        profile.authority_url.clone(),
+    );
+    settings.graph_url = pick(
+        arguments.graph_url.clone(),
+        environment.first(env_names::GRAPH_URL),
+        profile.graph_url.clone(),
+    );
+    if let Some(path) = pick(
+        arguments.graph_ca_cert.clone(),
+        None,
+        profile.graph_ca_cert.clone(),
+    ) {
+        let pem = std::fs::read(&path)
+            .with_context(|| format!("cannot read the CA certificate `{}`", path.display()))?;
+        settings.extra_ca_pem = Some(pem);
+    }
+    Ok(TenantInput::Live(Box::new(settings)))
+}
+
+/// Reads the tenant a resolved source names.
+pub fn load_tenant(input: &TenantInput, context: &Context) -> anyhow::Result<TenantSnapshot> {
+    match input {
+        TenantInput::Snapshot(path) => read_tenant_snapshot(path),
+        TenantInput::Live(settings) => {
+            let runtime = runtime()?;
+            runtime.block_on(async {
+                let client = GraphClient::connect(settings.as_ref().clone())
+                    .await
+                    .map_err(graph_error)?;
+                let counter = Counter::new(&context.printer, "objects");
+                let snapshot = hardmatch_graph::snapshot_tenant(&client, &counter).await;
+                counter.finish();
+                snapshot.map_err(graph_error)
+            })
+        }
+    }
+}
+
+pub fn read_tenant_snapshot(path: &Path) -> anyhow::Result<TenantSnapshot> {
+    let snapshot: TenantSnapshot = read_json_file(
+        path,
+        "a tenant snapshot",
+        "hardmatch snapshot tenant -o FILE",
+    )?;
+    if snapshot.format_version > TENANT_SNAPSHOT_FORMAT_VERSION {
+        return Err(Hinted::new(
+            format!(
+                "`{}` is a tenant snapshot of format {}, newer than this hardmatch reads ({})",
+                path.display(),
+                snapshot.format_version,
+                TENANT_SNAPSHOT_FORMAT_VERSION
+            ),
+            "use the hardmatch version that wrote it, or a newer one",
+        )
+        .into());
+    }
+    Ok(snapshot)
+}
+
+/// The async runtime for the network adapters; built per command, as only one runs.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn required_variable(
+    environment: &Environment,
+    variable: &str,
+    what: &str,
+) -> anyhow::Result<String> {
+    environment.get(variable).ok_or_else(|| {
+        Hinted::new(
+            format!("the environment variable `{variable}` named for {what} is not set"),
+            format!("export {variable}=… before running hardmatch"),
+        )
+        .into()
+    })
+}
+
+/// `GraphError`s know their next step; carry it to the printer.
+pub fn graph_error(error: GraphError) -> anyhow::Error {
+    Hinted::new(error.to_string(), error.hint()).into()
 }
 
 /// `AdError`s know their next step; carry it to the printer.

@@ -283,6 +283,31 @@ struct Context<'a> {
     block_soft_match: bool,
 }
 
+/// The UPNs an AD user would have if its unverified suffix were replaced by a verified
+/// domain, the default domain first. Empty when the suffix is already verified.
+pub fn aligned_user_principal_names(ad: &AdUser, tenant: &TenantInfo) -> Vec<String> {
+    let Some((local_part, suffix)) = ad
+        .user_principal_name
+        .as_deref()
+        .and_then(|upn| upn.rsplit_once('@'))
+    else {
+        return Vec::new();
+    };
+    if tenant.verified_domain(suffix).is_some() {
+        return Vec::new();
+    }
+    let mut domains: Vec<&crate::tenant::Domain> = tenant
+        .domains
+        .iter()
+        .filter(|domain| domain.is_verified && !domain.is_initial)
+        .collect();
+    domains.sort_by_key(|domain| !domain.is_default);
+    domains
+        .into_iter()
+        .map(|domain| format!("{local_part}@{}", domain.id))
+        .collect()
+}
+
 /// Whether a cloud user's UPN is on the tenant's initial `onmicrosoft.com` domain, where the
 /// sync puts users whose suffix is unverified or whose UPN is quarantined.
 pub fn is_on_initial_domain(user: &CloudUser, tenant: &TenantInfo) -> bool {
@@ -352,7 +377,8 @@ impl<'a> Context<'a> {
     }
 
     /// The active cloud account that is most likely this person's own: one that shares the
-    /// AD UPN or an SMTP address and is not a sync-created object holding this anchor.
+    /// AD UPN, primary SMTP address or mail, and is not a sync-created object holding this
+    /// anchor.
     pub(crate) fn real_account(
         &self,
         ad: &AdUser,
@@ -368,7 +394,25 @@ impl<'a> Context<'a> {
                     .map(|&position| (position, "userPrincipalName")),
             );
         }
-        let addresses = ad.smtp_addresses().chain(ad.mail.as_deref());
+        // An unverified UPN suffix (corp.local) is the classic reason the sync did not
+        // soft-match: the person's account has the same name on a verified domain, which is
+        // what aligning the suffix (the procedure's first step) will make the UPN.
+        let aligned_upns = aligned_user_principal_names(ad, self.tenant);
+        for aligned in &aligned_upns {
+            candidates.extend(
+                self.index
+                    .active_by_upn
+                    .get(&Folded(aligned.as_str()))
+                    .iter()
+                    .map(|&position| (position, "userPrincipalName once its suffix is aligned")),
+            );
+        }
+        // Only the primary address and `mail` identify the person: a secondary address is
+        // often shared (a team alias) and would point at the wrong account.
+        let addresses = ad
+            .primary_smtp_address()
+            .into_iter()
+            .chain(ad.mail.as_deref());
         for address in addresses {
             candidates.extend(
                 self.index
@@ -913,3 +957,39 @@ fn check_characters(
 #[cfg(test)]
 #[path = "diagnose_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+mod aligned_upn_tests {
+    use super::*;
+    use crate::tenant::Domain;
+
+    fn domain(id: &str, is_default: bool, is_initial: bool) -> Domain {
+        Domain {
+            id: id.to_owned(),
+            authentication_type: "Managed".to_owned(),
+            is_default,
+            is_initial,
+            is_verified: true,
+        }
+    }
+
+    #[test]
+    fn an_unverified_suffix_is_replaced_by_verified_domains_default_first() {
+        let tenant = TenantInfo {
+            initial_domain: "contoso.onmicrosoft.com".to_owned(),
+            domains: vec![
+                domain("fabrikam.com", false, false),
+                domain("contoso.onmicrosoft.com", false, true),
+                domain("contoso.com", true, false),
+            ],
+            ..TenantInfo::default()
+        };
+        let mut ad = crate::testing::ad_user(1, "adele.vance@contoso.local");
+        assert_eq!(
+            aligned_user_principal_names(&ad, &tenant),
+            ["adele.vance@contoso.com", "adele.vance@fabrikam.com"]
+        );
+        ad.user_principal_name = Some("adele.vance@Contoso.com".to_owned());
+        assert!(aligned_user_principal_names(&ad, &tenant).is_empty());
+    }
+}

@@ -3,6 +3,7 @@
 mod convert;
 mod reference;
 mod snapshot;
+mod status;
 
 use crate::ExitStatus;
 use crate::args::{Command, SnapshotCommand};
@@ -12,6 +13,10 @@ pub fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitStatu
     match command {
         Command::Convert(arguments) => convert::run(&arguments, &context.printer),
         Command::Snapshot(SnapshotCommand::Ad(arguments)) => snapshot::ad(&arguments, context),
+        Command::Snapshot(SnapshotCommand::Tenant(arguments)) => {
+            snapshot::tenant(&arguments, context)
+        }
+        Command::Status(arguments) => status::run(&arguments, context),
         Command::Completions { shell } => reference::completions(shell, &context.printer),
         Command::Man => reference::manual(&context.printer),
     }

@@ -2,9 +2,9 @@
 //! place of the live directory.
 
 use crate::ExitStatus;
-use crate::args::SnapshotAdArgs;
+use crate::args::{SnapshotAdArgs, SnapshotTenantArgs};
 use crate::output::{Visibility, write_atomically};
-use crate::sources::{Context, load_ad, resolve_ad};
+use crate::sources::{Context, load_ad, load_tenant, resolve_ad, resolve_tenant};
 
 pub(crate) fn ad(arguments: &SnapshotAdArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let input = resolve_ad(&arguments.ad, context)?;
@@ -15,6 +15,28 @@ pub(crate) fn ad(arguments: &SnapshotAdArgs, context: &Context) -> anyhow::Resul
     context.printer.status(&format!(
         "wrote {} users to {}",
         snapshot.users.len(),
+        arguments.output.display()
+    ));
+    Ok(ExitStatus::Success)
+}
+
+pub(crate) fn tenant(
+    arguments: &SnapshotTenantArgs,
+    context: &Context,
+) -> anyhow::Result<ExitStatus> {
+    let input = resolve_tenant(&arguments.tenant, context)?;
+    let snapshot = load_tenant(&input, context)?;
+    let mut json = serde_json::to_vec_pretty(&snapshot)?;
+    json.push(b'\n');
+    write_atomically(&arguments.output, &json, Visibility::Ordinary)?;
+    let deleted = snapshot
+        .users
+        .iter()
+        .filter(|user| user.is_deleted())
+        .count();
+    context.printer.status(&format!(
+        "wrote {} active and {deleted} deleted users to {}",
+        snapshot.users.len() - deleted,
         arguments.output.display()
     ));
     Ok(ExitStatus::Success)

@@ -4,4 +4,5 @@
 mod ad_lab;
 mod convert;
 mod reference;
+mod status;
 mod support;

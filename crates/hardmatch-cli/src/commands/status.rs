@@ -1,0 +1,254 @@
+//! `hardmatch status`: what is wrong with each user and what the next sync will do.
+//! All judgement is in `hardmatch_core::diagnose`; this module only selects and renders.
+
+use hardmatch_core::ad::AdUser;
+use hardmatch_core::diagnose::{
+    BlockReason, ConflictReason, DiagnoseOptions, Diagnosis, Status, UserStatus, diagnose,
+};
+use hardmatch_core::sync::{SyncEngine, SyncScope, deletion_threshold_of};
+use hardmatch_core::tenant::TenantSnapshot;
+
+use crate::ExitStatus;
+use crate::args::{DiagnosisArgs, EngineChoice, StatusArgs};
+use crate::sources::{Context, load_ad, load_tenant, resolve_ad, resolve_tenant};
+use crate::table;
+
+pub(crate) fn run(arguments: &StatusArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    let ad_input = resolve_ad(&arguments.ad, context)?;
+    let tenant_input = resolve_tenant(&arguments.tenant, context)?;
+    let ad = load_ad(&ad_input, context)?;
+    let tenant = load_tenant(&tenant_input, context)?;
+    let mut diagnosis = diagnose(
+        &ad.users,
+        &tenant,
+        &diagnose_options(&arguments.diagnosis, &tenant),
+    );
+    select_users(&mut diagnosis, &ad.users, arguments);
+    let printer = &context.printer;
+    if arguments.json {
+        printer.data_line(&serde_json::to_string_pretty(&diagnosis)?)?;
+    } else if arguments.csv {
+        printer.data(&render_csv(&diagnosis))?;
+    } else {
+        printer.data(&render_text(&diagnosis, &tenant, arguments))?;
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// The prediction's settings, from flags and the tenant's own sync configuration.
+pub(crate) fn diagnose_options(
+    arguments: &DiagnosisArgs,
+    tenant: &TenantSnapshot,
+) -> DiagnoseOptions {
+    let mut options = DiagnoseOptions::default();
+    if !arguments.scope_ous.is_empty() {
+        options.scope = SyncScope::OrganizationalUnits {
+            include: arguments.scope_ous.clone(),
+            exclude: arguments.exclude_ous.clone(),
+        };
+    }
+    options.sync.engine = match arguments.engine {
+        EngineChoice::Connect => SyncEngine::Connect,
+        EngineChoice::CloudSync => SyncEngine::CloudSync,
+    };
+    options.sync.deletion_threshold = deletion_threshold_of(&tenant.tenant);
+    options
+}
+
+/// Narrows the user list to `--status` and `--user`; the summary keeps counting everyone.
+fn select_users(diagnosis: &mut Diagnosis, ad_users: &[AdUser], arguments: &StatusArgs) {
+    let wanted_user = |status: &UserStatus| {
+        arguments.users.is_empty()
+            || ad_users.get(status.ad_index).is_some_and(|user| {
+                arguments.users.iter().any(|wanted| {
+                    [
+                        user.user_principal_name.as_deref(),
+                        user.sam_account_name.as_deref(),
+                        Some(user.distinguished_name.as_str()),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .any(|name| name.eq_ignore_ascii_case(wanted))
+                })
+            })
+    };
+    let wanted_status = |status: &UserStatus| {
+        arguments.statuses.is_empty()
+            || arguments
+                .statuses
+                .iter()
+                .any(|name| name == status.status.name())
+    };
+    diagnosis
+        .users
+        .retain(|status| wanted_user(status) && wanted_status(status));
+}
+
+/// A short phrase for a status, as the tables show it.
+pub(crate) fn describe(status: &Status) -> String {
+    match status {
+        Status::Linked => "linked".to_owned(),
+        Status::WillHardMatch => "will hard-match".to_owned(),
+        Status::WillSoftMatch { attribute } => format!("will soft-match on {}", attribute.name()),
+        Status::WillCreate => "will create a new cloud user".to_owned(),
+        Status::Blocked { reason } => format!(
+            "blocked: {}",
+            match reason {
+                BlockReason::AdminRole => "target has an admin role".to_owned(),
+                BlockReason::PimEligibility => "target is PIM-eligible for a role".to_owned(),
+                BlockReason::ObjectIdentifier =>
+                    "target's onPremisesObjectIdentifier is set".to_owned(),
+                BlockReason::TenantFlag(flag) => format!("tenant flag {flag}"),
+                BlockReason::SyncedFromOtherAnchor =>
+                    "target is synced from another anchor".to_owned(),
+                BlockReason::FederatedDomain => "target is in a federated domain".to_owned(),
+            }
+        ),
+        Status::Conflicting { reason } => format!(
+            "conflict: {}",
+            match reason {
+                ConflictReason::InvalidSoftMatch =>
+                    "InvalidSoftMatch (candidate holds another ImmutableID)",
+                ConflictReason::UpnConflict => "UPN also on another object",
+                ConflictReason::ProxyAddressConflict => "proxy address also on another object",
+                ConflictReason::ImmutableIdHeldByOther => "ImmutableID held by another object",
+                ConflictReason::SyncCreatedDuplicate => "joined to a duplicate the sync created",
+                ConflictReason::QuarantinedAttribute => "a value is quarantined",
+                ConflictReason::DuplicateSourceAnchor => "another AD object has the same anchor",
+            }
+        ),
+        Status::OutOfScope => "out of sync scope".to_owned(),
+    }
+}
+
+fn render_text(diagnosis: &Diagnosis, tenant: &TenantSnapshot, arguments: &StatusArgs) -> String {
+    let total: u64 = diagnosis.summary.values().sum();
+    let mut text = format!(
+        "Tenant {} · tenant state of {} · {total} AD users\n\n",
+        tenant.tenant.initial_domain, diagnosis.taken_at
+    );
+    for name in Status::NAMES {
+        let count = diagnosis.summary.get(name).copied().unwrap_or_default();
+        text.push_str(&format!("  {name:<16} {count:>8}\n"));
+    }
+    let shown: Vec<&str> = if arguments.statuses.is_empty() {
+        Status::NAMES
+            .into_iter()
+            .filter(|name| !matches!(*name, "linked" | "out_of_scope"))
+            .collect()
+    } else {
+        arguments.statuses.iter().map(String::as_str).collect()
+    };
+    for name in shown {
+        let rows: Vec<Vec<String>> = diagnosis
+            .users
+            .iter()
+            .filter(|user| user.status.name() == name)
+            .map(|user| {
+                vec![
+                    user.user_principal_name
+                        .clone()
+                        .unwrap_or_else(|| user.distinguished_name.clone()),
+                    describe(&user.status),
+                    user.cloud_user_principal_name
+                        .clone()
+                        .unwrap_or_else(|| "-".to_owned()),
+                    user.evidence
+                        .first()
+                        .map(|evidence| evidence.detail.clone())
+                        .unwrap_or_default(),
+                ]
+            })
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        text.push_str(&format!("\n{name} ({})\n", rows.len()));
+        text.push_str(&table::render(
+            &["AD USER", "STATUS", "CLOUD ACCOUNT", "EVIDENCE"],
+            &rows,
+        ));
+    }
+    if !diagnosis.tenant_findings.is_empty() {
+        text.push_str(&format!(
+            "\ntenant findings ({})\n",
+            diagnosis.tenant_findings.len()
+        ));
+        let rows: Vec<Vec<String>> = diagnosis
+            .tenant_findings
+            .iter()
+            .map(|finding| {
+                vec![
+                    json_name(&finding.kind),
+                    finding.user_principal_name.clone(),
+                    finding.detail.clone(),
+                ]
+            })
+            .collect();
+        text.push_str(&table::render(
+            &["FINDING", "CLOUD ACCOUNT", "DETAIL"],
+            &rows,
+        ));
+    }
+    if !diagnosis.hygiene.is_empty() {
+        text.push_str(&format!(
+            "\non-premises hygiene ({})\n",
+            diagnosis.hygiene.len()
+        ));
+        let rows: Vec<Vec<String>> = diagnosis
+            .hygiene
+            .iter()
+            .map(|finding| {
+                vec![
+                    json_name(&finding.kind),
+                    finding.attribute.clone(),
+                    finding.value.clone(),
+                    finding.detail.clone(),
+                ]
+            })
+            .collect();
+        text.push_str(&table::render(
+            &["PROBLEM", "ATTRIBUTE", "VALUE", "DETAIL"],
+            &rows,
+        ));
+    }
+    text
+}
+
+fn render_csv(diagnosis: &Diagnosis) -> String {
+    let mut text = String::from(
+        "distinguished_name,user_principal_name,sam_account_name,immutable_id,status,detail,cloud_user_id,cloud_user_principal_name,evidence\n",
+    );
+    for user in &diagnosis.users {
+        let evidence: Vec<&str> = user
+            .evidence
+            .iter()
+            .map(|evidence| evidence.detail.as_str())
+            .collect();
+        let fields = [
+            user.distinguished_name.as_str(),
+            user.user_principal_name.as_deref().unwrap_or_default(),
+            user.sam_account_name.as_deref().unwrap_or_default(),
+            user.immutable_id.as_str(),
+            user.status.name(),
+            &describe(&user.status),
+            user.cloud_user_id.as_deref().unwrap_or_default(),
+            user.cloud_user_principal_name
+                .as_deref()
+                .unwrap_or_default(),
+            &evidence.join("; "),
+        ];
+        let row: Vec<String> = fields.iter().map(|field| table::csv_field(field)).collect();
+        text.push_str(&row.join(","));
+        text.push('\n');
+    }
+    text
+}
+
+/// The snake_case name serde gives a unit enum variant.
+fn json_name(value: &impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,67 @@
+//! Plain-text tables for terminals: aligned columns, no box drawing, readable when piped.
+
+/// Renders rows under a header, each column as wide as its widest cell. The last column
+/// is not padded, so long evidence text does not drag trailing spaces along.
+pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|cell| cell.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut text = String::new();
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+        let cells: Vec<&str> = cells.collect();
+        let last = cells.len().saturating_sub(1);
+        for (column, cell) in cells.iter().enumerate() {
+            text.push_str("  ");
+            text.push_str(cell);
+            if column < last {
+                let padding = widths[column].saturating_sub(cell.chars().count());
+                text.extend(std::iter::repeat_n(' ', padding));
+            }
+        }
+        text.push('\n');
+    };
+    line(&mut header.iter().copied());
+    for row in rows {
+        line(&mut row.iter().map(String::as_str));
+    }
+    text
+}
+
+/// One CSV field, quoted when it needs to be (RFC 4180).
+pub fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_align_on_the_widest_cell() {
+        let text = render(
+            &["UPN", "STATUS"],
+            &[
+                vec!["zoë@contoso.com".into(), "linked".into()],
+                vec!["a@b".into(), "will_create".into()],
+            ],
+        );
+        assert_eq!(
+            text,
+            "  UPN              STATUS\n  zoë@contoso.com  linked\n  a@b              will_create\n"
+        );
+    }
+
+    #[test]
+    fn csv_quotes_only_when_needed() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("CN=a,OU=b"), "\"CN=a,OU=b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+}
