@@ -1,6 +1,9 @@
 //! hardmatch's one integration-test binary: every test that runs the real `hardmatch`
 //! executable lives in a module here, so the suite links once.
 
+// A failed unwrap in a test is a failed test, with the value in the message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod ad_lab;
 mod convert;
 mod reference;
