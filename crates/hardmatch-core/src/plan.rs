@@ -1304,7 +1304,12 @@ impl<'a, 'input> Planner<'a, 'input> {
             ));
             restored_target.deleted_date_time = None;
         }
-        if target.on_premises_immutable_id.as_ref() != Some(&ad.immutable_id) {
+        // A soft match the diagnosis predicts stamps the anchor itself; nothing to set.
+        let soft_match_links = status.is_some_and(|status| {
+            matches!(status.status, Status::WillSoftMatch { .. })
+                && status.cloud_index == Some(target_index)
+        }) && actions.cloud_cleanup.is_empty();
+        if !soft_match_links && target.on_premises_immutable_id.as_ref() != Some(&ad.immutable_id) {
             let mut evidence = vec![self.describe(target)];
             if let Some(old) = &target.on_premises_immutable_id {
                 evidence.push(format!(
@@ -1779,6 +1784,64 @@ pub fn apply_cloud_actions(plan: &Plan, cloud_users: &mut Vec<CloudUser>, now: &
             }
             (ActionKind::RestoreDeleted, Some(position)) => {
                 cloud_users[position].deleted_date_time = None;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Applies a plan's AD actions to AD users, as the AD adapter would: the on-prem half of
+/// the model that property tests and rehearsals run the next sync cycle on.
+///
+/// `ad_set_upn` replaces the UPN, `ad_add_proxy_address` adds the address (a new `SMTP:`
+/// primary demotes the old one), `ad_set_consistency_guid` writes the objectGUID, and the
+/// moves change the DN's container. Users are found by objectGUID.
+pub fn apply_ad_actions(plan: &Plan, ad_users: &mut [AdUser]) {
+    for action in &plan.actions {
+        let Some(id) = action.target.id.as_deref() else {
+            continue;
+        };
+        if action.target.directory != Directory::ActiveDirectory {
+            continue;
+        }
+        let Some(user) = ad_users
+            .iter_mut()
+            .find(|user| user.object_guid.to_string().eq_ignore_ascii_case(id))
+        else {
+            continue;
+        };
+        let value = action.value.clone().unwrap_or_default();
+        match action.kind {
+            ActionKind::AdSetUpn => user.user_principal_name = Some(value),
+            ActionKind::AdAddProxyAddress => {
+                if value.starts_with("SMTP:") {
+                    for address in &mut user.proxy_addresses {
+                        if let Some(rest) = address.strip_prefix("SMTP:") {
+                            *address = format!("smtp:{rest}");
+                        }
+                    }
+                }
+                if !user
+                    .proxy_addresses
+                    .iter()
+                    .any(|address| address.eq_ignore_ascii_case(&value))
+                {
+                    user.proxy_addresses.push(value);
+                }
+            }
+            ActionKind::AdSetConsistencyGuid => user.consistency_guid = Some(user.object_guid),
+            ActionKind::AdMoveOutOfScope | ActionKind::AdMoveIntoScope => {
+                let relative = user
+                    .distinguished_name
+                    .len()
+                    .saturating_sub(parent_container(&user.distinguished_name).len());
+                let name = user
+                    .distinguished_name
+                    .get(..relative)
+                    .unwrap_or_default()
+                    .trim_end_matches(',')
+                    .to_owned();
+                user.distinguished_name = format!("{name},{value}");
             }
             _ => {}
         }
