@@ -139,7 +139,16 @@ fn failed_dependency_response(call: &Call<'_>, item: &Item) -> ApiResponse {
 }
 
 fn run_item(call: &Call<'_>, item: &Item) -> ApiResponse {
-    let url = item.url.trim_start_matches('/');
+    // Items carry a relative URL; tolerate an absolute one or a version prefix.
+    let relative = match item.url.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("", |slash| &rest[slash..]),
+        None => item.url.as_str(),
+    };
+    let relative = ["/v1.0", "/beta"]
+        .iter()
+        .find_map(|prefix| relative.strip_prefix(prefix))
+        .unwrap_or(relative);
+    let url = relative.trim_start_matches('/');
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     let mut headers = HeaderMap::new();
     for (name, value) in &item.headers {

@@ -97,14 +97,19 @@ pub(crate) fn route(method: &Method, path: &str) -> Result<Route, GraphError> {
             Route::LicenseDetails(strip_key_quotes(key))
         }
         (["directory", "deleteditems"], _) if get => Route::DeletedItemsWithoutCast,
-        (["directory", "deleteditems", "microsoft.graph.user"], _) if get => {
-            Route::ListDeletedUsers
-        }
         (
             [
                 "directory",
                 "deleteditems",
-                "microsoft.graph.user",
+                "microsoft.graph.user" | "graph.user",
+            ],
+            _,
+        ) if get => Route::ListDeletedUsers,
+        (
+            [
+                "directory",
+                "deleteditems",
+                "microsoft.graph.user" | "graph.user",
                 "$count",
             ],
             _,
@@ -119,7 +124,7 @@ pub(crate) fn route(method: &Method, path: &str) -> Result<Route, GraphError> {
                 "directory",
                 "deleteditems",
                 _,
-                "restore" | "microsoft.graph.restore",
+                "restore" | "microsoft.graph.restore" | "graph.restore",
             ],
             [_, _, id, _],
         ) if *method == Method::POST => Route::RestoreDeletedItem((*id).to_owned()),

@@ -471,6 +471,10 @@ pub(crate) fn patch(call: &Call<'_>, key: &str) -> Result<ApiResponse, GraphErro
         == Some(false);
     let mut changes = Vec::new();
     for (name, value) in body {
+        // Clients (Kiota) send `@odata.type`; annotations are not properties.
+        if name.starts_with('@') {
+            continue;
+        }
         let property = call.version.user_property(&name).ok_or_else(|| {
             GraphError::bad_request(format!(
                 "Property '{name}' does not exist as a declared property or extension property."

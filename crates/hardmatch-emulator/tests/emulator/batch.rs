@@ -19,7 +19,7 @@ async fn items_run_with_their_own_status_headers_and_dependencies() {
     let emulator = emulator().await;
     let token = app_token(&emulator).await;
     let reply = post(&emulator, &token, "/$batch", json!({"requests": [
-        {"id": "1", "method": "GET", "url": format!("/users/{ADELE}?$select=id")},
+        {"id": "1", "method": "GET", "url": format!("{}/users/{ADELE}?$select=id", emulator.graph_url())},
         {"id": "2", "method": "GET", "url": "/users/68be84bf-a585-4776-80b3-30aa5207aa22"},
         {"id": "3", "method": "PATCH", "url": format!("/users/{LYNNE}"), "dependsOn": ["2"],
          "headers": {"Content-Type": "application/json"}, "body": {"onPremisesImmutableId": "abc"}},

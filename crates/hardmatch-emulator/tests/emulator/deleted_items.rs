@@ -43,6 +43,9 @@ async fn listing_needs_the_user_cast_and_supports_filter_select_and_paging() {
     )
     .await;
     assert!(reply.json()["value"][0]["deletedDateTime"].is_string());
+    // Kiota-generated SDKs write the cast with the `graph` alias.
+    let reply = get(&emulator, &token, "/directory/deletedItems/graph.user").await;
+    assert_eq!(reply.status, StatusCode::OK);
     emulator.shutdown().await;
     let emulator = emulator_with(fixture_with(|fixture| {
         fixture.settings.deleted_items_immutable_id_filter = false

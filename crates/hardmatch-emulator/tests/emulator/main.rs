@@ -9,6 +9,7 @@ mod common;
 mod deleted_items;
 mod directory;
 mod schema;
+mod sdk;
 mod sync;
 mod throttling;
 mod tokens;

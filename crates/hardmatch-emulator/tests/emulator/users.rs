@@ -428,6 +428,15 @@ async fn patch_sets_and_clears_the_immutable_id() {
     .await
     .json();
     assert_eq!(read["onPremisesImmutableId"], "nofCJe0gZk6D8J4gRgrt+A==");
+    // SDK bodies carry `@odata.type`, an annotation rather than a property.
+    let reply = patch(
+        &emulator,
+        &token,
+        &format!("/users/{LYNNE}"),
+        json!({"@odata.type": "#microsoft.graph.user", "jobTitle": "Planner"}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text);
     // Clear with JSON null (§5; §16 #6 default 204 on v1.0).
     let reply = patch(
         &emulator,
