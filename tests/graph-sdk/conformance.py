@@ -131,9 +131,10 @@ async def main() -> int:
     except ODataError as error:
         observed["purged_get"] = odata_error(error)
 
-    # One $batch with two reads.
+    # One $batch with two reads of users that still exist.
     content = BatchRequestContent()
-    for user in (target, first):
+    survivor = next(user for user in users if user.id not in (target.id, other.id))
+    for user in (target, survivor):
         content.add_request(
             None,
             BatchRequestItem(

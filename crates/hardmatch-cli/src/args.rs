@@ -76,6 +76,10 @@ pub enum Command {
     /// Show every AD user's status and what the next sync will do, with evidence.
     #[command(after_help = STATUS_EXAMPLES)]
     Status(StatusArgs),
+    /// Run the bundled Entra ID emulator (Graph, sign-in, Entra Connect's sync cycle), for
+    /// tests, demos and rehearsals; `hardmatch emulator sync` runs a sync cycle on it.
+    #[command(args_conflicts_with_subcommands = true, after_help = EMULATOR_EXAMPLES)]
+    Emulator(EmulatorArgs),
     /// Print a shell completion script, e.g. `hardmatch completions bash > /etc/bash_completion.d/hardmatch`.
     Completions {
         #[arg(value_enum)]
@@ -180,6 +184,71 @@ pub enum EngineChoice {
     #[default]
     Connect,
     CloudSync,
+}
+
+const EMULATOR_EXAMPLES: &str = "\
+Examples:
+  hardmatch emulator --port 8443 --tls                       # the bundled example tenant
+  hardmatch emulator --fixture tenant.json --ad-snapshot ad.json --latency-ms 50
+  hardmatch emulator sync --url http://127.0.0.1:8080 --ad-snapshot ad.json
+  hardmatch emulator sync --url https://127.0.0.1:8443 --emulator-ca-cert ca.pem \\
+      --ldap-url ldaps://127.0.0.1 --base-dn DC=corp,DC=contoso,DC=com --bind-dn … --bind-password-env …
+
+The emulator listens on loopback only and prints `listening on URL` (and `ca-cert PATH` with
+--tls) once it accepts connections. Ctrl-C stops it.";
+
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    #[command(subcommand)]
+    pub command: Option<EmulatorCommand>,
+    /// Port on 127.0.0.1; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Tenant fixture (or a tenant snapshot); the bundled example tenant when absent.
+    #[arg(long, value_name = "FILE")]
+    pub fixture: Option<PathBuf>,
+    /// Delay added to every response, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Share of requests answered with a fault (429, 503, 504, reset, slow), 0 to 1.
+    #[arg(long, value_name = "RATE")]
+    pub chaos: Option<f64>,
+    /// Seed of the chaos faults, for repeatable runs.
+    #[arg(long, value_name = "SEED", default_value_t = 0, requires = "chaos")]
+    pub seed: u64,
+    /// Serve HTTPS with a certificate made at start; its CA's path is printed as `ca-cert PATH`.
+    #[arg(long)]
+    pub tls: bool,
+    /// Serve HTTPS with this certificate chain (PEM) instead.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// AD users the sync cycle reads when a request brings none: a snapshot or an export.
+    #[arg(long, value_name = "FILE", conflicts_with = "ad_export")]
+    pub ad_snapshot: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub ad_export: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EmulatorCommand {
+    /// Run one Entra Connect sync cycle on a running emulator, reading AD from any AD source.
+    Sync(EmulatorSyncArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EmulatorSyncArgs {
+    /// The emulator's URL, as it printed it.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// The emulator's CA certificate, when it serves HTTPS.
+    #[arg(long, value_name = "FILE")]
+    pub emulator_ca_cert: Option<PathBuf>,
+    #[command(flatten)]
+    pub ad: AdSourceArgs,
+    #[command(flatten)]
+    pub diagnosis: DiagnosisArgs,
 }
 
 /// Where on-premises users come from: a live directory, a snapshot, or an export.

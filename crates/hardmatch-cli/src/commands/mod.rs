@@ -1,6 +1,7 @@
 //! One module per subcommand; each is a function from resolved arguments to an exit status.
 
 mod convert;
+mod emulator;
 mod reference;
 mod snapshot;
 mod status;
@@ -17,6 +18,7 @@ pub fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitStatu
             snapshot::tenant(&arguments, context)
         }
         Command::Status(arguments) => status::run(&arguments, context),
+        Command::Emulator(arguments) => emulator::run(&arguments, context),
         Command::Completions { shell } => reference::completions(shell, &context.printer),
         Command::Man => reference::manual(&context.printer),
     }

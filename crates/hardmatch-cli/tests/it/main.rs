@@ -2,10 +2,16 @@
 //! executable lives in a module here, so the suite links once.
 
 // A failed unwrap in a test is a failed test, with the value in the message.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
 
 mod ad_lab;
 mod convert;
+mod graph_sdk;
 mod reference;
 mod status;
 mod support;
