@@ -1181,8 +1181,26 @@ impl<'a, 'input> Planner<'a, 'input> {
                 }
                 HolderFix::Duplicate
             } else if holder.is_deleted() {
+                let was_joined = joined_to == Some(holder.id.as_str());
                 match self.deletion_refusal(holder, holder.on_premises_sync_enabled.is_some()) {
                     None => HolderFix::Purge,
+                    // Restored, a joined object is linked again, and a synced one refuses
+                    // a clear (§12, §13): neither can be kept and emptied.
+                    Some(refusal) if was_joined || holder.is_synced() => {
+                        return Err(skip(
+                            name,
+                            "unsafe_deletion",
+                            format!(
+                                "{} in the recycle bin holds {anchor} and {}; it cannot be purged because {refusal}, and restored it cannot be cleared: restore it as the account of {name}, or override",
+                                holder.user_principal_name,
+                                if was_joined {
+                                    "was joined to this AD user"
+                                } else {
+                                    "was synced"
+                                },
+                            ),
+                        ));
+                    }
                     Some(_) => HolderFix::RestoreAndClear,
                 }
             } else if holder.is_synced() {
@@ -1304,12 +1322,10 @@ impl<'a, 'input> Planner<'a, 'input> {
             ));
             restored_target.deleted_date_time = None;
         }
-        // A soft match the diagnosis predicts stamps the anchor itself; nothing to set.
-        let soft_match_links = status.is_some_and(|status| {
-            matches!(status.status, Status::WillSoftMatch { .. })
-                && status.cloud_index == Some(target_index)
-        }) && actions.cloud_cleanup.is_empty();
-        if !soft_match_links && target.on_premises_immutable_id.as_ref() != Some(&ad.immutable_id) {
+        // Even where a soft match is predicted, the anchor is set: a hard match does not
+        // depend on which objects hold an address after the plan's other changes (a
+        // restored user can become the first soft-match candidate).
+        if target.on_premises_immutable_id.as_ref() != Some(&ad.immutable_id) {
             let mut evidence = vec![self.describe(target)];
             if let Some(old) = &target.on_premises_immutable_id {
                 evidence.push(format!(
