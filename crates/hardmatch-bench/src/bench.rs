@@ -208,6 +208,8 @@ struct ParseRow {
 }
 
 struct AdReadRow {
+    /// `hardmatch --version`, to name the build that was measured.
+    version: String,
     base_dn: String,
     users: usize,
     hardmatch: Measured,
@@ -521,7 +523,15 @@ fn bench_ad_read(arguments: &BenchArgs, work: &Path) -> anyhow::Result<AdRead> {
             "hardmatch read {snapshot_users:?} users but ldapsearch returned {entries} entries from {base_dn}"
         );
     }
+    let version = Command::new(&arguments.hardmatch)
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|result| String::from_utf8_lossy(&result.stdout).trim().to_owned())
+        .filter(|version| !version.is_empty())
+        .unwrap_or_else(|| "unknown version".to_owned());
     Ok(AdRead::Measured(AdReadRow {
+        version,
         base_dn,
         users: entries,
         hardmatch: Measured::of(&hardmatch),
@@ -660,13 +670,14 @@ fn render(
                 text,
                 "`hardmatch snapshot ad` against `ldapsearch -E pr=1000/noprompt` with the same \
                  filter (`{AD_FILTER}`), the same {} attributes and the same Samba lab server over \
-                 LDAPS, base `{}`; ldapsearch writes LDIF, hardmatch writes the JSON snapshot. \
-                 One untimed warm-up run each, then alternating runs.\n\n\
+                 LDAPS, base `{}`; ldapsearch writes LDIF, hardmatch (`{}`) writes the JSON \
+                 snapshot. One untimed warm-up run each, then alternating runs.\n\n\
                  | Users | hardmatch wall | hardmatch peak RSS | ldapsearch wall | ldapsearch peak RSS | Ratio | Goal |\n\
                  |---:|---:|---:|---:|---:|---:|---:|\n\
                  | {} | {:.2} s | {:.0} MiB | {:.2} s | {:.0} MiB | {:.2}× | ≤ 1.2× ({}) |",
                 AD_ATTRIBUTES.len(),
                 row.base_dn,
+                row.version,
                 thousands(row.users),
                 row.hardmatch.wall_seconds,
                 row.hardmatch.rss_mib(),
