@@ -21,7 +21,9 @@ use serde_json::Value;
 
 use crate::auth::Authenticator;
 use crate::error::{ErrorResponse, GraphError, Operation, RequestIds, classify};
-use crate::http::{Body, Incoming, Outgoing, Transport, should_retry_status};
+use crate::http::{
+    Body, Counters, Incoming, Outgoing, RequestStatistics, Transport, should_retry_status,
+};
 use crate::pacer::Cost;
 use crate::retry::jitter;
 use crate::settings::{ApiVersion, Endpoints, GraphSettings};
@@ -112,6 +114,13 @@ impl GraphRequest {
         self.cost = cost;
         self
     }
+
+    /// Adds a header; it is resent with every page, since Graph does not carry headers
+    /// over into `@odata.nextLink`.
+    pub(crate) fn with_header(mut self, name: &'static str, value: &str) -> Self {
+        self.headers.push((name, value.to_owned()));
+        self
+    }
 }
 
 /// The answer to one item of a `$batch`.
@@ -179,6 +188,20 @@ impl GraphClient {
     /// Whether the Graph URL was overridden (the emulator or a proxy).
     pub fn has_custom_graph_url(&self) -> bool {
         self.inner.endpoints.custom_graph
+    }
+
+    /// Sizes the pacer's resource-unit quota for a tenant of `users` active users (3,500,
+    /// 5,000 or 8,000 RU per 10 s); the default assumes the smallest tier.
+    pub fn adopt_tenant_size(&self, users: u64) {
+        let quota = crate::pacer::resource_unit_quota_for_tenant_size(
+            usize::try_from(users).unwrap_or(usize::MAX),
+        );
+        self.inner.transport.set_resource_unit_quota(quota);
+    }
+
+    /// Requests, retries, 429s and pacing waits so far (shared by clones).
+    pub fn statistics(&self) -> RequestStatistics {
+        self.inner.transport.counters.snapshot()
     }
 
     /// "client secret", "certificate", "device code" or "Azure CLI".
@@ -317,7 +340,11 @@ impl GraphClient {
                         }));
                         continue;
                     };
+                    if answer.status == 429 {
+                        Counters::add(&self.inner.transport.counters.throttled, 1);
+                    }
                     if retries_left && should_retry_status(answer.status, item.idempotent) {
+                        Counters::add(&self.inner.transport.counters.retries, 1);
                         let retry_after = header_value(&answer.headers, "retry-after")
                             .and_then(|value| crate::retry::parse_retry_after(&value));
                         let wait = retry_after
@@ -539,6 +566,12 @@ pub(crate) struct Query {
 impl Query {
     pub(crate) fn select(mut self, properties: &[&str]) -> Self {
         self.parts.push(format!("$select={}", properties.join(",")));
+        self
+    }
+
+    /// `$count=true`, which advanced queries need along with `ConsistencyLevel: eventual`.
+    pub(crate) fn count(mut self) -> Self {
+        self.parts.push("$count=true".to_owned());
         self
     }
 

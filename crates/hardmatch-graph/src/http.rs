@@ -14,6 +14,7 @@
 //! `Debug` output redacts it.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -95,6 +96,49 @@ pub(crate) struct Transport {
     pub(crate) retry: RetryPolicy,
     pacer: Pacer,
     permits: Arc<Semaphore>,
+    pub(crate) counters: Counters,
+}
+
+/// Running totals of one client, for `-v` summaries and tests.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) exchanges: AtomicU64,
+    pub(crate) retries: AtomicU64,
+    pub(crate) throttled: AtomicU64,
+    pub(crate) pacing_waits: AtomicU64,
+    pub(crate) pacing_wait_micros: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64, amount: u64) {
+        counter.fetch_add(amount, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> RequestStatistics {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        RequestStatistics {
+            exchanges: read(&self.exchanges),
+            retries: read(&self.retries),
+            throttled: read(&self.throttled),
+            pacing_waits: read(&self.pacing_waits),
+            pacing_wait: Duration::from_micros(read(&self.pacing_wait_micros)),
+        }
+    }
+}
+
+/// What a client has done so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RequestStatistics {
+    /// HTTP exchanges with the sign-in service and Graph, retries included.
+    pub exchanges: u64,
+    /// Requests and `$batch` items sent again.
+    pub retries: u64,
+    /// 429 answers received, `$batch` items included; none of them reached the caller
+    /// unless retries ran out.
+    pub throttled: u64,
+    /// Times the pacer held a request back to stay under the quota, and for how long.
+    pub pacing_waits: u64,
+    pub pacing_wait: Duration,
 }
 
 impl Transport {
@@ -117,7 +161,12 @@ impl Transport {
             retry: settings.retry.clone(),
             pacer: Pacer::new(settings.pacing.clone()),
             permits: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+            counters: Counters::default(),
         })
+    }
+
+    pub(crate) fn set_resource_unit_quota(&self, quota: f64) {
+        self.pacer.set_resource_unit_quota(quota);
     }
 
     /// Sends with pacing, concurrency limit and retries.
@@ -133,8 +182,14 @@ impl Transport {
                     wait_ms = pacing_wait.as_millis() as u64,
                     "pacing under the Graph quota"
                 );
+                Counters::add(&self.counters.pacing_waits, 1);
+                Counters::add(
+                    &self.counters.pacing_wait_micros,
+                    pacing_wait.as_micros() as u64,
+                );
                 tokio::time::sleep(pacing_wait).await;
             }
+            Counters::add(&self.counters.exchanges, 1);
             let result = {
                 let _permit =
                     self.permits
@@ -168,7 +223,9 @@ impl Transport {
                         "graph response"
                     );
                     if retries_left && should_retry_status(incoming.status, outgoing.idempotent) {
+                        Counters::add(&self.counters.retries, 1);
                         if incoming.status == 429 {
+                            Counters::add(&self.counters.throttled, 1);
                             self.pacer.throttled(
                                 outgoing.cost,
                                 incoming.header("x-ms-throttle-information"),
@@ -192,6 +249,9 @@ impl Transport {
                         tokio::time::sleep(self.retry.effective(wait)).await;
                         continue;
                     }
+                    if incoming.status == 429 {
+                        Counters::add(&self.counters.throttled, 1);
+                    }
                     return Ok(Incoming {
                         attempts: attempt,
                         ..incoming
@@ -202,6 +262,7 @@ impl Transport {
                         || (outgoing.idempotent
                             && (error.is_timeout() || error.is_request() || error.is_body()));
                     if retries_left && retryable {
+                        Counters::add(&self.counters.retries, 1);
                         let wait = self.retry.backoff(attempt, jitter());
                         tracing::warn!(
                             method = %outgoing.method,

@@ -44,6 +44,8 @@ pub mod users;
 mod client;
 mod http;
 
+pub use http::RequestStatistics;
+
 pub use auth::certificate::{AssertionAlgorithm, ClientCertificate};
 pub use client::{BATCH_SIZE, GraphClient, PAGE_SIZE};
 pub use directory::{Organization, SyncSettingsRead, VerifiedDomain};

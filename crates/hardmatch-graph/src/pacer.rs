@@ -253,6 +253,18 @@ impl Pacer {
         action(&mut buckets, now)
     }
 
+    /// Switches to another RU quota (the tenant's size tier), keeping any debt.
+    pub(crate) fn set_resource_unit_quota(&self, quota: f64) {
+        let window = self.settings.resource_unit_window;
+        let share = self.settings.target_share;
+        self.with_buckets(|buckets, now| {
+            let debt = buckets.resource_units.tokens(now);
+            let mut bucket = TokenBucket::for_quota(quota, window, share, now);
+            bucket.tokens = bucket.tokens.min(debt);
+            buckets.resource_units = bucket;
+        });
+    }
+
     /// Reserves `cost`; returns the wait before sending.
     pub(crate) fn reserve(&self, cost: Cost) -> Duration {
         if !self.settings.enabled {
@@ -441,6 +453,23 @@ mod tests {
         pacer.throttled(Cost::write(), Some("WriteLimitExceeded"));
         assert!(pacer.reserve(Cost::write()) > Duration::ZERO);
         assert_eq!(pacer.reserve(Cost::read(1.0)), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_larger_tenant_tier_raises_the_rate_but_keeps_debt() {
+        let clock = Arc::new(ManualClock::default());
+        let pacer = Pacer::new(PacingSettings {
+            clock: clock.clone(),
+            ..PacingSettings::default()
+        });
+        pacer.reserve(Cost::read(1_000.0));
+        pacer.set_resource_unit_quota(resource_unit_quota_for_tenant_size(100_000));
+        // Debt of 650 RU is kept and now refills at 640 RU/s.
+        let wait = pacer.reserve(Cost::read(0.0));
+        assert!(
+            (wait.as_secs_f64() - 650.0 / 640.0).abs() < 1e-3,
+            "{wait:?}"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Active users are read in pages of 999 with the planner's `$select`, so a tenant of N
 //! users costs ⌈N/999⌉ user-list requests; deleted users, organization, domains, sync flags,
 //! role definitions, assignments and eligibilities add one request each (more only past 999
-//! entries). The other reads run alongside the user pages. The snapshot holds no
+//! entries), and `/users/$count` one more for the progress total and the pacer's tier. The other reads run alongside the user pages. The snapshot holds no
 //! credentials: only the Graph root URL and what Graph returned.
 
 use std::sync::Mutex;
@@ -29,6 +29,8 @@ pub enum SnapshotPhase {
 pub trait Reporter: Send + Sync {
     /// A phase began.
     fn on_phase_started(&self, _phase: SnapshotPhase) {}
+    /// The phase will read about `total` items (from `/users/$count`; eventually consistent).
+    fn on_total(&self, _phase: SnapshotPhase, _total: u64) {}
     /// `count` items of the phase have been read so far.
     fn on_progress(&self, _phase: SnapshotPhase, _count: usize) {}
     /// A phase finished with `count` items.
@@ -49,6 +51,15 @@ pub async fn snapshot_tenant(
     let taken_at = rfc3339_utc(SystemTime::now());
     let active = async {
         progress.on_phase_started(SnapshotPhase::ActiveUsers);
+        // Best effort: the count gives the progress bar its length and the pacer its tier;
+        // a tenant that refuses it is read all the same.
+        match client.count_users().await {
+            Ok(total) => {
+                progress.on_total(SnapshotPhase::ActiveUsers, total);
+                client.adopt_tenant_size(total);
+            }
+            Err(error) => tracing::debug!(%error, "no user count; the progress has no total"),
+        }
         let users = client
             .list_users_with_progress(&mut |count| {
                 progress.on_progress(SnapshotPhase::ActiveUsers, count)
@@ -108,10 +119,11 @@ pub async fn snapshot_tenant(
     })
 }
 
-/// A counting reporter that remembers the last count per phase (handy for tests and logs).
+/// A reporter that records every progress call and total (tests, logs).
 #[derive(Debug, Default)]
 pub struct CountingReporter {
     counts: Mutex<Vec<(SnapshotPhase, usize)>>,
+    totals: Mutex<Vec<(SnapshotPhase, u64)>>,
 }
 
 impl CountingReporter {
@@ -122,9 +134,23 @@ impl CountingReporter {
             .map(|counts| counts.clone())
             .unwrap_or_default()
     }
+
+    /// Every total announced so far.
+    pub fn totals(&self) -> Vec<(SnapshotPhase, u64)> {
+        self.totals
+            .lock()
+            .map(|totals| totals.clone())
+            .unwrap_or_default()
+    }
 }
 
 impl Reporter for CountingReporter {
+    fn on_total(&self, phase: SnapshotPhase, total: u64) {
+        if let Ok(mut totals) = self.totals.lock() {
+            totals.push((phase, total));
+        }
+    }
+
     fn on_progress(&self, phase: SnapshotPhase, count: usize) {
         if let Ok(mut counts) = self.counts.lock() {
             counts.push((phase, count));

@@ -171,6 +171,43 @@ impl GraphClient {
         .await
     }
 
+    /// The number of active users (`GET /users/$count`, an advanced query: it needs
+    /// `ConsistencyLevel: eventual` and is eventually consistent).
+    pub async fn count_users(&self) -> Result<u64, GraphError> {
+        let request = GraphRequest::get("/users/$count", Operation::ReadUsers, "users")
+            .with_header("ConsistencyLevel", "eventual");
+        let incoming = self.send(&request).await?;
+        let text = String::from_utf8_lossy(&incoming.body);
+        text.trim()
+            .trim_start_matches('\u{feff}')
+            .parse()
+            .map_err(|_| GraphError::UnexpectedResponse {
+                reason: format!(
+                    "GET /users/$count answered `{}`",
+                    text.chars().take(40).collect::<String>()
+                ),
+                request: incoming.request.clone(),
+            })
+    }
+
+    /// Active users whose UPN is in `domain` (`endsWith`, an advanced query: `$count=true`
+    /// and `ConsistencyLevel: eventual` on every page).
+    pub async fn users_in_domain(&self, domain: &str) -> Result<Vec<CloudUser>, GraphError> {
+        let filter = format!(
+            "endswith(userPrincipalName,{})",
+            odata_string(&format!("@{domain}"))
+        );
+        let path = Query::default()
+            .filter(&filter)
+            .count()
+            .select(USER_SELECT)
+            .top(PAGE_SIZE)
+            .apply("/users");
+        let request = GraphRequest::get(path, Operation::ReadUsers, "users")
+            .with_header("ConsistencyLevel", "eventual");
+        self.list_all(&request, &mut |_| {}).await
+    }
+
     /// Every user in the recycle bin (deleted in the last 30 days).
     pub async fn list_deleted_users(&self) -> Result<Vec<CloudUser>, GraphError> {
         self.list_deleted_users_with_progress(&mut |_| {}).await
