@@ -357,7 +357,11 @@ impl GraphClient {
                         Some(self.batch_item_result(item, answer, &incoming, &batch_url));
                 }
                 if let Some(wait) = longest_wait {
-                    let wait = self.inner.transport.retry.after_retry_after(wait, jitter());
+                    let wait = self
+                        .inner
+                        .transport
+                        .retry
+                        .after_retry_after(wait, round, jitter());
                     tracing::warn!(
                         items = still_pending.len(),
                         round,

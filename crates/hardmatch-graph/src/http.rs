@@ -233,7 +233,7 @@ impl Transport {
                         }
                         let wait = match incoming.retry_after() {
                             Some(retry_after) => {
-                                self.retry.after_retry_after(retry_after, jitter())
+                                self.retry.after_retry_after(retry_after, attempt, jitter())
                             }
                             None => self.retry.backoff(attempt, jitter()),
                         };

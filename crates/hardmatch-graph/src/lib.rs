@@ -19,6 +19,24 @@
 //!   [`GraphClient::role_eligibilities`], [`GraphClient::start_synchronization_job`];
 //! - [`snapshot_tenant`] with a [`Reporter`].
 //!
+//! ```no_run
+//! # async fn example() -> Result<(), hardmatch_graph::GraphError> {
+//! use hardmatch_graph::{CredentialSettings, GraphClient, GraphSettings, NoProgress, Secret};
+//!
+//! // `--tenant-id … --client-id … --client-secret-env HARDMATCH_SECRET`: the CLI reads the
+//! // variable and hands the value over as a `Secret`.
+//! let mut settings = GraphSettings::new(CredentialSettings::ClientSecret(Secret::new("value")));
+//! settings.tenant_id = Some("contoso.onmicrosoft.com".to_owned());
+//! settings.client_id = Some("8a9f2c1e-4b3d-4e5f-9a6b-7c8d9e0f1a2b".to_owned());
+//! // `--cloud usgov` → `settings.cloud = "usgov".parse()?`; `--authority-url` and
+//! // `--graph-url` (the emulator) → `authority_url` / `graph_url`, plus its CA in
+//! // `extra_ca_pem`.
+//! let client = GraphClient::connect(settings).await?;
+//! let snapshot = hardmatch_graph::snapshot_tenant(&client, &NoProgress).await?;
+//! # let _ = snapshot;
+//! # Ok(()) }
+//! ```
+//!
 //! Layers, bottom up: `http` (TLS, ids, pacing, retries), [`auth`] (tokens), `client`
 //! (signed requests, paging, `$batch`), the typed operations, [`snapshot`]. Errors are
 //! [`GraphError`] values with [`GraphError::hint`].

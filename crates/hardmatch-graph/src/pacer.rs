@@ -297,12 +297,10 @@ impl Pacer {
                     .resource_units
                     .correct(measured - estimated.resource_units, now);
             }
+            // The header reports the resource-unit limit (the identity-and-access model);
+            // writes have no usage header, only 429s with `WriteLimitExceeded`.
             if let Some(fraction) = limit_fraction {
-                if estimated.is_write() {
-                    buckets.writes.observe_usage(fraction, now);
-                } else {
-                    buckets.resource_units.observe_usage(fraction, now);
-                }
+                buckets.resource_units.observe_usage(fraction, now);
             }
         });
     }

@@ -50,11 +50,15 @@ impl RetryPolicy {
         ceiling.mul_f64(0.5 + 0.5 * jitter)
     }
 
-    /// The wait for a response that said `Retry-After`: the server's value plus up to 10%
-    /// jitter (clients told the same second should not return together), capped.
-    pub fn after_retry_after(&self, retry_after: Duration, jitter: f64) -> Duration {
+    /// The wait before retry number `retry` of a response that said `Retry-After`: never
+    /// sooner than the server's value (plus up to 10% jitter, so clients told the same
+    /// second do not return together), and never sooner than the backoff either. A tiny
+    /// fractional value (`0.003`) repeated on every attempt would otherwise burn all the
+    /// retries within milliseconds while the quota refills for seconds.
+    pub fn after_retry_after(&self, retry_after: Duration, retry: u32, jitter: f64) -> Duration {
         retry_after
             .mul_f64(1.0 + 0.1 * jitter.clamp(0.0, 1.0))
+            .max(self.backoff(retry, jitter))
             .min(self.max_delay)
     }
 
@@ -115,12 +119,16 @@ mod tests {
     #[test]
     fn retry_after_is_honoured_with_a_little_jitter() {
         let policy = RetryPolicy::default();
-        let wait = policy.after_retry_after(Duration::from_millis(2128), 0.5);
+        let wait = policy.after_retry_after(Duration::from_millis(2128), 1, 0.5);
         assert!(wait >= Duration::from_millis(2128) && wait <= Duration::from_millis(2341));
         assert_eq!(
-            policy.after_retry_after(Duration::from_secs(100_000), 0.0),
+            policy.after_retry_after(Duration::from_secs(100_000), 1, 0.0),
             policy.max_delay
         );
+        // A tiny value never undercuts the backoff of a repeated throttle.
+        let wait = policy.after_retry_after(Duration::from_millis(3), 4, 0.0);
+        assert_eq!(wait, policy.backoff(4, 0.0));
+        assert_eq!(wait, Duration::from_secs(2));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use hardmatch_core::anchor::ImmutableId;
-use hardmatch_emulator::settings::TenantSize;
+use hardmatch_emulator::settings::{RetryAfterFormat, TenantSize};
 use hardmatch_emulator::{Chaos, EmulatorOptions};
 use hardmatch_graph::{
     GraphClient, GraphError, HolderLookup, NoProgress, RestoreOptions, RetryPolicy,
@@ -68,7 +68,10 @@ async fn paced_bulk_reads_stay_under_the_real_quota() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unpaced_bursts_are_throttled_and_retried_and_no_429_reaches_the_caller() {
-    let emulator = support::start(throttled_tenant()).await;
+    let mut tenant = throttled_tenant();
+    // Graph's documented sample is fractional (`2.128`); directory answers are integers.
+    tenant.settings.retry_after_format = RetryAfterFormat::Fractional;
+    let emulator = support::start(tenant).await;
     let mut settings = support::secret_settings(&emulator);
     settings.http.retry = RetryPolicy::default();
     settings.http.pacing.enabled = false;
