@@ -5,21 +5,12 @@
 //! The venv comes from `scripts/graph-sdk-venv`; `scripts/test` exports its python as
 //! `HARDMATCH_GRAPH_SDK_PYTHON`.
 
-use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
-/// Kills the emulator however the test ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::support::EmulatorProcess;
 
 fn python() -> Option<String> {
     match std::env::var("HARDMATCH_GRAPH_SDK_PYTHON") {
@@ -38,24 +29,9 @@ fn python() -> Option<String> {
 #[test]
 fn microsoft_graph_sdk_drives_the_emulator() {
     let Some(python) = python() else { return };
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("hardmatch"))
-        .args(["emulator", "--tls", "--port", "0", "--quiet"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let _running = Running(child);
-    let url = lines.next().unwrap().unwrap();
-    let url = url
-        .strip_prefix("listening on ")
-        .expect("first line names the URL")
-        .to_owned();
-    let ca = lines.next().unwrap().unwrap();
-    let ca = ca
-        .strip_prefix("ca-cert ")
-        .expect("second line names the CA")
-        .to_owned();
+    let emulator = EmulatorProcess::start(&["--tls"]);
+    let url = &emulator.url;
+    let ca = emulator.ca_cert.clone().unwrap();
     let host = url.strip_prefix("https://").unwrap().to_owned();
 
     let fixture: Value = serde_json::from_str(hardmatch_fixture()).unwrap();

@@ -11,6 +11,7 @@
 
 mod ad_lab;
 mod convert;
+mod field_story_lab;
 mod graph_sdk;
 mod reference;
 mod status;
