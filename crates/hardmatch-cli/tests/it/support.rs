@@ -59,13 +59,8 @@ impl Lab {
         })
     }
 
-    /// The AD source flags for a `hardmatch` command; the password travels in
+    /// The AD source flags for a `hardmatch` command searching below `base_dn`; the password travels in
     /// `HARDMATCH_TEST_BIND_PASSWORD`, which [`Lab::command`] sets.
-    pub(crate) fn source_flags(&self) -> Vec<String> {
-        self.source_flags_under(&self.base_dn)
-    }
-
-    /// [`Lab::source_flags`] searching only below `base_dn`.
     pub(crate) fn source_flags_under(&self, base_dn: &str) -> Vec<String> {
         [
             "--ldap-url",
