@@ -487,6 +487,9 @@ fn header_value(headers: &BTreeMap<String, Value>, name: &str) -> Option<String>
 
 /// Decodes a JSON body, or says where it came from.
 pub(crate) fn decode<T: DeserializeOwned>(incoming: &Incoming) -> Result<T, GraphError> {
+    if let Some(error) = incoming.html_instead_of_json() {
+        return Err(error);
+    }
     serde_json::from_slice(&incoming.body).map_err(|error| GraphError::UnexpectedResponse {
         reason: format!("cannot read the JSON answer: {error}"),
         request: incoming.request.clone(),

@@ -510,7 +510,7 @@ pub(crate) fn classify(response: ErrorResponse<'_>) -> GraphError {
     }
 }
 
-fn looks_like_html(content_type: Option<&str>, body: &[u8]) -> bool {
+pub(crate) fn looks_like_html(content_type: Option<&str>, body: &[u8]) -> bool {
     if content_type.is_some_and(|value| value.to_ascii_lowercase().contains("text/html")) {
         return true;
     }

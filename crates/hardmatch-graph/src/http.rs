@@ -68,6 +68,7 @@ impl Outgoing {
 /// A final response.
 #[derive(Debug)]
 pub(crate) struct Incoming {
+    pub(crate) url: String,
     pub(crate) status: u16,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Vec<u8>,
@@ -82,6 +83,17 @@ impl Incoming {
 
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// A success answer that is an HTML page (a captive portal or a proxy's block page).
+    pub(crate) fn html_instead_of_json(&self) -> Option<GraphError> {
+        crate::error::looks_like_html(self.header("content-type"), &self.body).then(|| {
+            GraphError::HtmlInsteadOfJson {
+                status: self.status,
+                url: self.url.clone(),
+                request: self.request.clone(),
+            }
+        })
     }
 
     pub(crate) fn retry_after(&self) -> Option<Duration> {
@@ -334,6 +346,7 @@ impl Transport {
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
         Ok(Incoming {
+            url: outgoing.url.clone(),
             status,
             headers,
             body,

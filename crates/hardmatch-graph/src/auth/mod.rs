@@ -369,6 +369,9 @@ pub(crate) async fn post_form(
     let incoming = send_form(transport, url, fields)
         .await
         .map_err(TokenEndpointError::Other)?;
+    if let Some(error) = incoming.html_instead_of_json() {
+        return Err(TokenEndpointError::Other(error));
+    }
     if incoming.is_success() {
         return serde_json::from_slice(&incoming.body).map_err(|error| {
             TokenEndpointError::Other(GraphError::UnexpectedResponse {
@@ -400,6 +403,9 @@ async fn post_form_json<T: serde::de::DeserializeOwned>(
     fields: &[(&str, &str)],
 ) -> Result<T, GraphError> {
     let incoming = send_form(transport, url, fields).await?;
+    if let Some(error) = incoming.html_instead_of_json() {
+        return Err(error);
+    }
     if !incoming.is_success() {
         return match serde_json::from_slice::<OAuthError>(&incoming.body) {
             Ok(mut error) if !error.error.is_empty() => {

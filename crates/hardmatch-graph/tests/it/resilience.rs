@@ -188,3 +188,44 @@ async fn under_ten_percent_chaos_every_call_succeeds_or_fails_cleanly() {
     );
     emulator.shutdown().await;
 }
+
+/// A captive portal or a proxy's block page: every answer is an HTML page with 200.
+/// (The emulator never answers HTML, so this one-route server stands in for the proxy.)
+#[tokio::test]
+async fn an_html_page_from_a_proxy_is_reported_as_such() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let server = tokio::spawn(async move {
+        for _ in 0..4 {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buffer = vec![0; 65_536];
+            let _ = stream.read(&mut buffer).await;
+            let page = "<!DOCTYPE html><html><body>Access to this site is blocked by policy.</body></html>";
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                page.len()
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+        }
+    });
+    let mut settings = hardmatch_graph::GraphSettings::new(
+        hardmatch_graph::CredentialSettings::ClientSecret(hardmatch_graph::Secret::new("value")),
+    );
+    settings.tenant_id = Some("contoso.onmicrosoft.com".to_owned());
+    settings.client_id = Some(support::CLIENT_ID.to_owned());
+    settings.authority_url = Some(format!("http://{address}"));
+    settings.graph_url = Some(format!("http://{address}"));
+    let error = GraphClient::connect(settings).await.expect_err("no JSON");
+    assert!(
+        matches!(error, GraphError::HtmlInsteadOfJson { status: 200, .. }),
+        "{error:?}"
+    );
+    assert!(error.hint().contains("proxy"));
+    server.abort();
+}
