@@ -76,6 +76,13 @@ pub enum Command {
     /// Show every AD user's status and what the next sync will do, with evidence.
     #[command(after_help = STATUS_EXAMPLES)]
     Status(StatusArgs),
+    /// Work out the exact, safe changes that link the chosen users, and write them to a plan
+    /// file for review. Exit status: 0 no changes needed, 2 the plan has changes, 1 error.
+    #[command(after_help = PLAN_EXAMPLES)]
+    Plan(PlanArgs),
+    /// Show a plan file for review: what changes, what is irreversible, what a takeover
+    /// overwrites; or the equivalent Microsoft Graph PowerShell.
+    Show(ShowArgs),
     /// Run the bundled Entra ID emulator (Graph, sign-in, Entra Connect's sync cycle), for
     /// tests, demos and rehearsals; `hardmatch emulator sync` runs a sync cycle on it.
     #[command(args_conflicts_with_subcommands = true, after_help = EMULATOR_EXAMPLES)]
@@ -184,6 +191,97 @@ pub enum EngineChoice {
     #[default]
     Connect,
     CloudSync,
+}
+
+const PLAN_EXAMPLES: &str = "\
+Examples:
+  hardmatch plan --ad-snapshot ad.json --tenant-snapshot tenant.json --user adele.vance@contoso.com -o plan.json
+  hardmatch plan --ad-snapshot ad.json --tenant-snapshot tenant.json --mapping pairs.csv -o plan.json
+  hardmatch plan --ad-snapshot ad.json --tenant-snapshot tenant.json --all-safe -o plan.json
+
+A mapping file is CSV with a header `ad,cloud`: the AD user (sAMAccountName, UPN or objectGUID)
+and the cloud account (UPN or object id) it must be linked to.";
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub ad: AdSourceArgs,
+    #[command(flatten)]
+    pub tenant: TenantSourceArgs,
+    #[command(flatten)]
+    pub diagnosis: DiagnosisArgs,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Where to write the plan (JSON); written whole or not at all.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+#[command(next_help_heading = "Users to link")]
+pub struct SelectionArgs {
+    /// AD users by UPN, sAMAccountName, DN or objectGUID; repeat for several.
+    #[arg(long = "user", value_name = "USER")]
+    pub users: Vec<String>,
+    /// CSV of `ad,cloud` pairs, for accounts whose names differ.
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
+    /// Every user with a clear target whose plan needs no override.
+    #[arg(long)]
+    pub all_safe: bool,
+}
+
+/// Safety overrides; each is off unless given.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Safety policy")]
+pub struct PolicyArgs {
+    /// Allow deleting a holder that has licences.
+    #[arg(long)]
+    pub allow_delete_licensed: bool,
+    /// Allow deleting a holder that has a mailbox.
+    #[arg(long)]
+    pub allow_delete_mailbox: bool,
+    /// Allow deleting a holder with an admin role or PIM eligibility.
+    #[arg(long)]
+    pub allow_delete_privileged: bool,
+    /// Allow deleting a holder that signed in recently.
+    #[arg(long)]
+    pub allow_delete_recent_sign_in: bool,
+    /// Allow deleting synced holders other than the duplicate the sync created.
+    #[arg(long)]
+    pub allow_delete_synced: bool,
+    /// Refuse plans that delete more objects than this [default: 500, as Entra Connect].
+    #[arg(long, value_name = "COUNT")]
+    pub deletion_threshold: Option<u32>,
+    /// Route for a duplicate the sync created: delete and purge it (default), or move the
+    /// AD user out of sync scope and back.
+    #[arg(long, value_enum, default_value_t = RouteChoice::DeleteAndPurge)]
+    pub route: RouteChoice,
+    /// Container outside the sync scope that the out-of-scope route moves users to.
+    #[arg(long, value_name = "DN")]
+    pub out_of_scope_ou: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum RouteChoice {
+    #[default]
+    DeleteAndPurge,
+    OutOfScope,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The plan file.
+    pub plan: PathBuf,
+    /// Print the equivalent Microsoft Graph PowerShell commands instead.
+    #[arg(long, conflicts_with = "json")]
+    pub powershell: bool,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 const EMULATOR_EXAMPLES: &str = "\

@@ -2,6 +2,7 @@
 
 mod convert;
 mod emulator;
+mod plan;
 mod reference;
 mod snapshot;
 mod status;
@@ -18,6 +19,8 @@ pub fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitStatu
             snapshot::tenant(&arguments, context)
         }
         Command::Status(arguments) => status::run(&arguments, context),
+        Command::Plan(arguments) => plan::run(&arguments, context),
+        Command::Show(arguments) => plan::show(&arguments, context),
         Command::Emulator(arguments) => emulator::run(&arguments, context),
         Command::Completions { shell } => reference::completions(shell, &context.printer),
         Command::Man => reference::manual(&context.printer),

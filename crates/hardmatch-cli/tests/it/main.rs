@@ -13,6 +13,7 @@ mod ad_lab;
 mod convert;
 mod field_story_lab;
 mod graph_sdk;
+mod plan;
 mod reference;
 mod status;
 mod support;

@@ -1,0 +1,196 @@
+//! `hardmatch plan` and `hardmatch show`: the planner's value written to a file for review,
+//! and that file rendered for a change-approval reader. All decisions are the core's.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use hardmatch_core::diagnose::diagnose;
+use hardmatch_core::plan::{
+    MappingEntry, Plan, PlanInput, PlanPolicy, RoutePreference, Selection, plan, render_powershell,
+    render_show,
+};
+
+use crate::ExitStatus;
+use crate::args::{PlanArgs, PolicyArgs, RouteChoice, SelectionArgs, ShowArgs};
+use crate::commands::status::diagnose_options;
+use crate::error::Hinted;
+use crate::output::{Visibility, write_atomically};
+use crate::settings::{PolicyProfile, pick};
+use crate::sources::{Context, load_ad, load_tenant, resolve_ad, resolve_tenant};
+use crate::table;
+
+pub(crate) fn run(arguments: &PlanArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    let selection = selection(&arguments.selection)?;
+    let policy = policy(&arguments.policy, &context.profile.policy);
+    let ad_input = resolve_ad(&arguments.ad, context)?;
+    let tenant_input = resolve_tenant(&arguments.tenant, context)?;
+    let ad = load_ad(&ad_input, context)?;
+    let tenant = load_tenant(&tenant_input, context)?;
+    let options = diagnose_options(&arguments.diagnosis, &tenant);
+    let diagnosis = diagnose(&ad.users, &tenant, &options);
+    let generated_at = now_rfc3339();
+    let plan = plan(&PlanInput {
+        ad_users: &ad.users,
+        tenant: &tenant,
+        diagnosis: &diagnosis,
+        connector_space: options.connector_space.as_ref(),
+        selection: &selection,
+        policy: &policy,
+        generated_at: &generated_at,
+    })
+    .map_err(|refusal| {
+        Hinted::new(
+            format!("no plan was made: {refusal}"),
+            "check the users named with --user or in --mapping against `hardmatch status`",
+        )
+    })?;
+    let mut json = plan.to_json().context("cannot encode the plan")?;
+    json.push('\n');
+    write_atomically(&arguments.output, json.as_bytes(), Visibility::Ordinary)?;
+    context
+        .printer
+        .data(&with_final_newline(render_show(&plan)))?;
+    context.printer.status(&format!(
+        "wrote {} actions for {} users ({} skipped) to {}",
+        plan.actions.len(),
+        plan.users.len(),
+        plan.skipped.len(),
+        arguments.output.display()
+    ));
+    Ok(if plan.has_changes() {
+        ExitStatus::Changes
+    } else {
+        ExitStatus::Success
+    })
+}
+
+pub(crate) fn show(arguments: &ShowArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    let plan = read_plan(&arguments.plan)?;
+    let text = if arguments.powershell {
+        render_powershell(&plan)
+    } else if arguments.json {
+        let mut json = plan.to_json().context("cannot encode the plan")?;
+        json.push('\n');
+        json
+    } else {
+        render_show(&plan)
+    };
+    context.printer.data(&with_final_newline(text))?;
+    Ok(ExitStatus::Success)
+}
+
+fn with_final_newline(mut text: String) -> String {
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+/// Reads a plan file, refusing newer formats and hand edits with the next step.
+pub(crate) fn read_plan(path: &Path) -> anyhow::Result<Plan> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        Hinted::new(
+            format!("cannot read the plan `{}`: {error}", path.display()),
+            "`hardmatch plan … -o FILE` writes one",
+        )
+    })?;
+    Plan::from_json(&text).map_err(|error| {
+        Hinted::new(
+            format!("`{}` cannot be used: {error}", path.display()),
+            "make a new plan with `hardmatch plan`; a plan is reviewed as written and never edited",
+        )
+        .into()
+    })
+}
+
+fn selection(arguments: &SelectionArgs) -> anyhow::Result<Selection> {
+    if arguments.all_safe {
+        return Ok(Selection::AllSafe);
+    }
+    if let Some(path) = &arguments.mapping {
+        return read_mapping(path).map(Selection::Mapping);
+    }
+    Ok(Selection::Users(arguments.users.clone()))
+}
+
+fn policy(arguments: &PolicyArgs, profile: &PolicyProfile) -> PlanPolicy {
+    let defaults = PlanPolicy::default();
+    let flag = |given: bool, configured: Option<bool>| given || configured.unwrap_or(false);
+    PlanPolicy {
+        allow_delete_licensed: flag(
+            arguments.allow_delete_licensed,
+            profile.allow_delete_licensed,
+        ),
+        allow_delete_mailbox: flag(arguments.allow_delete_mailbox, profile.allow_delete_mailbox),
+        allow_delete_privileged: flag(
+            arguments.allow_delete_privileged,
+            profile.allow_delete_privileged,
+        ),
+        allow_delete_recent_sign_in: flag(
+            arguments.allow_delete_recent_sign_in,
+            profile.allow_delete_recently_used,
+        ),
+        allow_delete_synced: arguments.allow_delete_synced,
+        deletion_threshold: pick(
+            arguments.deletion_threshold,
+            None,
+            profile.deletion_threshold,
+        )
+        .unwrap_or(defaults.deletion_threshold),
+        route: match arguments.route {
+            RouteChoice::DeleteAndPurge => RoutePreference::DeleteAndPurge,
+            RouteChoice::OutOfScope => RoutePreference::OutOfScope,
+        },
+        out_of_scope_container: arguments.out_of_scope_ou.clone(),
+        ..defaults
+    }
+}
+
+/// A two-column CSV with a header naming the AD side first and the cloud side second.
+fn read_mapping(path: &Path) -> anyhow::Result<Vec<MappingEntry>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the mapping file `{}`", path.display()))?;
+    let mut entries = Vec::new();
+    for (number, line) in text.lines().enumerate().skip(1) {
+        let line = line.trim().trim_start_matches('\u{feff}');
+        if line.is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line
+            .split(',')
+            .map(|field| field.trim().trim_matches('"'))
+            .collect();
+        match fields.as_slice() {
+            [ad, cloud] if !ad.is_empty() && !cloud.is_empty() => entries.push(MappingEntry {
+                ad: (*ad).to_owned(),
+                cloud: (*cloud).to_owned(),
+            }),
+            _ => {
+                return Err(Hinted::new(
+                    format!(
+                        "line {} of `{}` is not `ad,cloud`: {}",
+                        number + 1,
+                        path.display(),
+                        table::csv_field(line)
+                    ),
+                    "each line pairs an AD user (sAMAccountName, UPN or objectGUID) with a cloud UPN or object id",
+                )
+                .into());
+            }
+        }
+    }
+    if entries.is_empty() {
+        return Err(Hinted::new(
+            format!("the mapping file `{}` has no pairs", path.display()),
+            "write a header line `ad,cloud`, then one pair per line",
+        )
+        .into());
+    }
+    Ok(entries)
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
