@@ -68,6 +68,28 @@ impl Story {
         self.run(&arguments.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
+    /// Tenant source flags for the emulator over Graph; the secret travels in
+    /// `HARDMATCH_TEST_CLIENT_SECRET`.
+    fn live_tenant_flags(&self) -> Vec<String> {
+        [
+            "--tenant-id",
+            TENANT_ID,
+            "--client-id",
+            CLIENT_ID,
+            "--client-secret-env",
+            "HARDMATCH_TEST_CLIENT_SECRET",
+            "--authority-url",
+            &self.emulator.url,
+            "--graph-url",
+            &self.emulator.url,
+            "--graph-ca-cert",
+            self.emulator.ca_cert.as_deref().unwrap(),
+        ]
+        .iter()
+        .map(|flag| (*flag).to_owned())
+        .collect()
+    }
+
     /// `hardmatch snapshot tenant` over Graph, then `hardmatch status` for Isaiah.
     fn status(&self) -> Value {
         let tenant = self
@@ -80,27 +102,9 @@ impl Story {
             .lab
             .command()
             .env("HARDMATCH_TEST_CLIENT_SECRET", CLIENT_SECRET)
-            .args([
-                "snapshot",
-                "tenant",
-                "--tenant-id",
-                TENANT_ID,
-                "--client-id",
-                CLIENT_ID,
-            ])
-            .args(["--client-secret-env", "HARDMATCH_TEST_CLIENT_SECRET"])
-            .args([
-                "--authority-url",
-                &self.emulator.url,
-                "--graph-url",
-                &self.emulator.url,
-            ])
-            .args([
-                "--graph-ca-cert",
-                self.emulator.ca_cert.as_deref().unwrap(),
-                "-o",
-                &tenant,
-            ])
+            .args(["snapshot", "tenant"])
+            .args(self.live_tenant_flags())
+            .args(["-o", &tenant])
             .output()
             .unwrap();
         assert!(output.status.success(), "{}", render(&output));
@@ -171,6 +175,48 @@ fn sync_creates_the_duplicate_and_the_hard_link_fixes_it() {
         .and_then(|evidence| evidence["cloud_user_id"].as_str())
         .expect("the duplicate is named in the evidence")
         .to_owned();
+
+    // The plan, read live from the DC and from Graph: purge the unlicensed duplicate, then
+    // stamp the licensed account. It is never the licensed account that is deleted.
+    let plan_path = story.directory.path().join("plan.json");
+    let mut arguments: Vec<String> = ["plan", "--user", "isaiah.langer@fabrikam.com"]
+        .iter()
+        .map(|text| (*text).to_owned())
+        .collect();
+    arguments.extend(story.lab.source_flags_under(&story.organizational_unit));
+    arguments.extend(story.live_tenant_flags());
+    arguments.extend(["--scope-ou".to_owned(), story.isaiah.clone()]);
+    arguments.extend(["-o".to_owned(), plan_path.display().to_string()]);
+    let output = story
+        .lab
+        .command()
+        .env("HARDMATCH_TEST_CLIENT_SECRET", CLIENT_SECRET)
+        .args(&arguments)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", render(&output));
+    let plan: Value = serde_json::from_str(&std::fs::read_to_string(&plan_path).unwrap()).unwrap();
+    let steps: Vec<(String, String)> = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|action| action["target"]["directory"] == "cloud")
+        .map(|action| {
+            (
+                action["kind"].as_str().unwrap().to_owned(),
+                action["target"]["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("soft_delete".to_owned(), duplicate.clone()),
+            ("purge_deleted".to_owned(), duplicate.clone()),
+            ("set_immutable_id".to_owned(), REAL_ACCOUNT_ID.to_owned()),
+        ],
+        "{plan:#}"
+    );
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
