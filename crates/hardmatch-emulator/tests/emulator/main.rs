@@ -9,7 +9,6 @@ mod common;
 mod deleted_items;
 mod directory;
 mod schema;
-mod sdk;
 mod sync;
 mod throttling;
 mod tokens;
