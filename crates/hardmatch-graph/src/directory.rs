@@ -131,6 +131,28 @@ impl GraphClient {
         }
     }
 
+    /// Changes sync feature flags, e.g. `blockCloudObjectTakeoverThroughHardMatchEnabled`
+    /// for the hard-match window (`PATCH /directory/onPremisesSynchronization/{id}`);
+    /// only the given flags change. Needs a delegated Global Administrator token.
+    pub async fn update_sync_features(
+        &self,
+        settings_id: &str,
+        features: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), GraphError> {
+        self.send(&GraphRequest::write(
+            Method::PATCH,
+            format!(
+                "/directory/onPremisesSynchronization/{}",
+                encode_component(settings_id)
+            ),
+            Some(serde_json::json!({ "features": features })),
+            Operation::WriteSyncSettings,
+            settings_id,
+        ))
+        .await
+        .map(|_| ())
+    }
+
     /// Organization, domains and sync flags together, as the snapshot stores them.
     pub async fn tenant_info(&self) -> Result<TenantInfo, GraphError> {
         let (organization, domains, sync) =

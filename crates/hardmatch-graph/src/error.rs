@@ -53,6 +53,7 @@ pub enum Operation {
     ReadOrganization,
     ReadDomains,
     ReadSyncSettings,
+    WriteSyncSettings,
     StartSynchronizationJob,
     Batch,
 }
@@ -75,6 +76,9 @@ impl Operation {
             Operation::ReadOrganization => "Organization.Read.All",
             Operation::ReadDomains => "Domain.Read.All",
             Operation::ReadSyncSettings => "OnPremDirectorySynchronization.Read.All (delegated)",
+            Operation::WriteSyncSettings => {
+                "OnPremDirectorySynchronization.ReadWrite.All (delegated)"
+            }
             Operation::StartSynchronizationJob => "Synchronization.ReadWrite.All",
         }
     }
@@ -92,7 +96,9 @@ impl Operation {
             Operation::ClearOnPremisesAttributes => {
                 Some("User Administrator or Hybrid Identity Administrator")
             }
-            Operation::ReadSyncSettings => Some("Global Administrator"),
+            Operation::ReadSyncSettings | Operation::WriteSyncSettings => {
+                Some("Global Administrator")
+            }
             _ => None,
         }
     }
@@ -114,6 +120,7 @@ impl fmt::Display for Operation {
             Operation::ReadOrganization => "read the organization",
             Operation::ReadDomains => "read domains",
             Operation::ReadSyncSettings => "read the tenant's sync settings",
+            Operation::WriteSyncSettings => "change the tenant's sync settings",
             Operation::StartSynchronizationJob => "start a synchronization job",
             Operation::Batch => "send a batch",
         };

@@ -14,7 +14,8 @@
 //!   [`GraphClient::restore_deleted_user`], [`GraphClient::license_details`],
 //!   [`GraphClient::provisioning_errors`];
 //! - tenant: [`GraphClient::organization`], [`GraphClient::domains`],
-//!   [`GraphClient::sync_settings`], [`GraphClient::tenant_info`],
+//!   [`GraphClient::sync_settings`], [`GraphClient::update_sync_features`],
+//!   [`GraphClient::tenant_info`], [`GraphClient::count_users`], [`GraphClient::users_in_domain`],
 //!   [`GraphClient::role_definitions`], [`GraphClient::role_assignments`],
 //!   [`GraphClient::role_eligibilities`], [`GraphClient::start_synchronization_job`];
 //! - [`snapshot_tenant`] with a [`Reporter`].

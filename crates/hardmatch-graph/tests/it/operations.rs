@@ -334,6 +334,26 @@ async fn permission_denied_names_the_missing_permission() {
         error.to_string().contains("User.DeleteRestore.All"),
         "{error}"
     );
+    let mut change = serde_json::Map::new();
+    change.insert(
+        "blockSoftMatchEnabled".to_owned(),
+        serde_json::Value::Bool(true),
+    );
+    let error = client
+        .update_sync_features("12cce4b4-4ab8-40b7-be4d-f5d7742ec185", &change)
+        .await
+        .expect_err("app-only may not change sync flags");
+    assert!(
+        error
+            .to_string()
+            .contains("OnPremDirectorySynchronization.ReadWrite.All"),
+        "{error}"
+    );
+    assert!(
+        error.hint().contains("Global Administrator"),
+        "{}",
+        error.hint()
+    );
     let error = client
         .role_definitions()
         .await
