@@ -39,6 +39,9 @@ pub struct BenchArgs {
     /// The hardmatch CLI, for the AD read benchmark; skipped when absent.
     #[arg(long, default_value = "target/release/hardmatch")]
     pub hardmatch: PathBuf,
+    /// How to name the hardmatch build in the document (default: its `--version`).
+    #[arg(long)]
+    pub hardmatch_label: Option<String>,
     /// Skip the AD read benchmark even when the lab answers.
     #[arg(long)]
     pub skip_ad_read: bool,
@@ -523,13 +526,15 @@ fn bench_ad_read(arguments: &BenchArgs, work: &Path) -> anyhow::Result<AdRead> {
             "hardmatch read {snapshot_users:?} users but ldapsearch returned {entries} entries from {base_dn}"
         );
     }
-    let version = Command::new(&arguments.hardmatch)
-        .arg("--version")
-        .output()
-        .ok()
-        .map(|result| String::from_utf8_lossy(&result.stdout).trim().to_owned())
-        .filter(|version| !version.is_empty())
-        .unwrap_or_else(|| "unknown version".to_owned());
+    let version = arguments.hardmatch_label.clone().or_else(|| {
+        Command::new(&arguments.hardmatch)
+            .arg("--version")
+            .output()
+            .ok()
+            .map(|result| String::from_utf8_lossy(&result.stdout).trim().to_owned())
+            .filter(|version| !version.is_empty())
+    });
+    let version = version.unwrap_or_else(|| "unknown version".to_owned());
     Ok(AdRead::Measured(AdReadRow {
         version,
         base_dn,
