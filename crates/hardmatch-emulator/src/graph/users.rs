@@ -108,7 +108,7 @@ pub(crate) fn query_users(
         })
         .collect();
     // Graph's order without $orderby is stable but unspecified; by id keeps pages stable.
-    matching.sort_by_key(|user| user_id(user).to_ascii_lowercase());
+    matching.sort_by_cached_key(|user| user_id(user).to_ascii_lowercase());
     if let Some((property, descending)) = &options.order_by {
         matching.sort_by(|left, right| {
             let key = |user: &UserObject| {

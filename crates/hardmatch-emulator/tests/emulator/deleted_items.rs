@@ -174,3 +174,63 @@ async fn restore_refuses_a_taken_upn_unless_given_a_new_one() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn restore_refuses_a_conflicting_proxy_address_unless_reconciled() {
+    let emulator = emulator().await;
+    let token = app_token(&emulator).await;
+    // Delete Adele, give her address to Lynne, then restore: the proxy address conflicts
+    // (graph-api.md §4: autoReconcileProxyConflict drops it; default false).
+    assert_eq!(
+        delete(&emulator, &token, &format!("/users/{ADELE}"))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let mut fixture =
+        hardmatch_emulator::Fixture::from_json(&emulator.state_json().to_string()).unwrap();
+    let lynne = fixture
+        .users
+        .iter_mut()
+        .find(|user| user["id"] == LYNNE)
+        .unwrap();
+    lynne.insert(
+        "proxyAddresses".into(),
+        json!([
+            "SMTP:lynne.robbins@contoso.com",
+            "smtp:adele.vance@contoso.com"
+        ]),
+    );
+    emulator.shutdown().await;
+    let emulator = emulator_with(fixture).await;
+    let token = app_token(&emulator).await;
+    let reply = post(
+        &emulator,
+        &token,
+        &format!("/directory/deletedItems/{ADELE}/restore"),
+        json!({}),
+    )
+    .await;
+    graph_error(&reply, 400, "Request_BadRequest");
+    let reply = post(
+        &emulator,
+        &token,
+        &format!("/directory/deletedItems/{ADELE}/restore"),
+        json!({"autoReconcileProxyConflict": true}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let adele = get(
+        &emulator,
+        &token,
+        &format!("/users/{ADELE}?$select=proxyAddresses,userPrincipalName"),
+    )
+    .await
+    .json();
+    assert_eq!(
+        adele["proxyAddresses"],
+        json!(["smtp:adele@contoso.onmicrosoft.com"])
+    );
+    assert_eq!(adele["userPrincipalName"], "adele.vance@contoso.com");
+    emulator.shutdown().await;
+}

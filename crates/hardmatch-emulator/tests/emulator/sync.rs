@@ -206,3 +206,39 @@ async fn a_sync_without_ad_users_is_a_400() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_configured_ad_snapshot_feeds_a_cycle_and_the_rust_api_runs_it() {
+    let snapshot: hardmatch_core::ad::AdSnapshot = serde_json::from_value(json!({
+        "format_version": 1,
+        "source": {"kind": "snapshot", "locations": ["lab.json"]},
+        "taken_at": "2026-11-22T00:00:00Z",
+        "users": [adele_in_ad(), lee_in_ad()],
+    }))
+    .unwrap();
+    let mut options =
+        hardmatch_emulator::EmulatorOptions::new(hardmatch_emulator::Fixture::example());
+    options.ad_snapshot = Some(snapshot);
+    let emulator = hardmatch_emulator::start(options).await.unwrap();
+    // An empty body reads the snapshot given at start.
+    let response = client()
+        .post(format!("{}/_emulator/sync", emulator.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let report = json_of(response).await;
+    assert_eq!(report["status"], "success", "{report}");
+    assert_eq!(report["users_in_scope"], 2);
+    // The same through the Rust API; a scope that excludes everyone soft-deletes the
+    // joined users (entra-matching.md §12).
+    let request: hardmatch_emulator::SyncRequest = serde_json::from_value(json!({
+        "scope": {"kind": "organizational_units", "include": ["OU=Elsewhere,DC=corp,DC=contoso,DC=local"]}
+    }))
+    .unwrap();
+    let report = emulator.run_sync(request).unwrap();
+    assert_eq!(report["deletions"].as_array().unwrap().len(), 2, "{report}");
+    let state = emulator.state_json();
+    assert!(state["connector_space"].as_array().unwrap().is_empty());
+    emulator.shutdown().await;
+}

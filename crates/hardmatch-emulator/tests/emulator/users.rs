@@ -706,3 +706,41 @@ async fn license_details_name_the_sku_and_plans() {
     );
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn orderby_display_name_is_default_other_properties_and_filter_combinations_are_advanced() {
+    let emulator = emulator().await;
+    let token = app_token(&emulator).await;
+    let body = get(
+        &emulator,
+        &token,
+        "/users?$orderby=displayName%20desc&$select=displayName",
+    )
+    .await
+    .json();
+    let names: Vec<&str> = body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|user| user["displayName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.first(), Some(&"Megan Bowen"));
+    assert_eq!(names.last(), Some(&"Adele Vance"));
+    // graph-api.md §3.2: `$filter` + `$orderby` is always advanced.
+    let reply = get(
+        &emulator,
+        &token,
+        "/users?$filter=startsWith(displayName,'a')&$orderby=displayName",
+    )
+    .await;
+    graph_error(&reply, 400, "Request_UnsupportedQuery");
+    let reply = get_with(
+        &emulator,
+        &token,
+        "/users?$filter=startsWith(displayName,'a')&$orderby=displayName&$count=true",
+        &[("ConsistencyLevel", "eventual")],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    emulator.shutdown().await;
+}
