@@ -373,3 +373,53 @@ fn classify_rustls(url: &str, error: &rustls::Error) -> AdError {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_failures_are_told_apart_by_cause() {
+        let name = rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName);
+        let trust = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let wrapped = std::io::Error::new(std::io::ErrorKind::InvalidData, name.clone());
+        assert!(matches!(
+            classify("ldaps://dc1", "connect", LdapError::Io { source: wrapped }),
+            AdError::TlsName { .. }
+        ));
+        let error = classify(
+            "ldaps://dc1",
+            "connect",
+            LdapError::Rustls { source: trust },
+        );
+        assert!(matches!(error, AdError::TlsUntrusted { .. }));
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(matches!(
+            classify("ldaps://dc1", "connect", LdapError::Io { source: refused }),
+            AdError::Unreachable { .. }
+        ));
+    }
+
+    #[test]
+    fn result_codes_become_specific_errors() {
+        let result = |rc| LdapResult {
+            rc,
+            matched: String::new(),
+            text: "diagnostic".to_owned(),
+            refs: Vec::new(),
+            ctrls: Vec::new(),
+        };
+        assert!(check("u", "bind", result(0)).is_ok());
+        assert!(matches!(
+            check("u", "bind", result(8)),
+            Err(AdError::StrongAuthRequired { .. })
+        ));
+        let error = limit_error(check("u", "search", result(4)).unwrap_err(), "u", 7);
+        assert_eq!(
+            error.to_string(),
+            "`u` stopped the search at its size limit after 7 entries"
+        );
+        let error = check("u", "search", result(50)).unwrap_err();
+        assert!(error.hint().unwrap().contains("permission"));
+    }
+}
