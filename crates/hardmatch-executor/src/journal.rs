@@ -320,6 +320,7 @@ impl Journal {
                 request_id,
                 detail,
             } => (ActionState::Failed, response, request_id, Some(detail)),
+            Outcome::Confirmed { detail } => (ActionState::Succeeded, None, None, Some(detail)),
         };
         self.transition(
             run_id,
@@ -365,6 +366,37 @@ impl Journal {
                 ..Transition::default()
             },
         )
+    }
+
+    /// Records that an in-flight action whose outcome was lost (the process died while it
+    /// was being sent) is sent once more, because re-reading the target showed no effect.
+    pub fn mark_resent(
+        &mut self,
+        run_id: &str,
+        action_id: &str,
+        request: &serde_json::Value,
+        at: &str,
+    ) -> Result<(), JournalError> {
+        self.transition(
+            run_id,
+            action_id,
+            &[ActionState::InFlight],
+            ActionState::InFlight,
+            at,
+            Transition {
+                request: Some(request),
+                detail: Some("resent: the target showed no effect after an interruption"),
+                ..Transition::default()
+            },
+        )
+    }
+
+    /// The run's record, with its action counts.
+    pub fn run(&self, run_id: &str) -> Result<RunRecord, JournalError> {
+        self.runs()?
+            .into_iter()
+            .find(|run| run.id == run_id)
+            .ok_or_else(|| JournalError::UnknownRun(run_id.to_owned()))
     }
 
     fn transition(
@@ -617,6 +649,9 @@ pub enum Outcome<'a> {
         request_id: Option<&'a str>,
         detail: &'a str,
     },
+    /// The answer was lost, but re-reading the target shows the effect: it succeeded, and
+    /// is not sent again.
+    Confirmed { detail: &'a str },
 }
 
 #[cfg(test)]

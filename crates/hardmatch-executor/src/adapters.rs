@@ -1,0 +1,449 @@
+//! The ports' real implementations: Microsoft Graph, a live domain controller, an AD
+//! snapshot held in memory (rehearsals), and the sync engines.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hardmatch_ad::{AdSource, Bind, DirectoryWriter, NoReporter, SearchScope, TlsOptions};
+use hardmatch_core::ad::AdUser;
+use hardmatch_core::anchor::ObjectGuid;
+use hardmatch_core::plan::{ActionTarget, cloud_state};
+use hardmatch_graph::{GraphClient, GraphError, RestoreOptions};
+use tokio::sync::Mutex as AsyncMutex;
+
+use crate::ports::{
+    AdWrite, CloudPort, CloudRead, CloudWrite, DirectoryPort, PortError, Sent, SyncPort,
+};
+
+/// The cloud port over Microsoft Graph (or the emulator, which speaks Graph).
+#[derive(Debug)]
+pub struct GraphCloud {
+    client: GraphClient,
+}
+
+impl GraphCloud {
+    pub fn new(client: GraphClient) -> Self {
+        Self { client }
+    }
+
+    pub fn client(&self) -> &GraphClient {
+        &self.client
+    }
+
+    async fn roles(&self, user_id: &str) -> Result<(usize, usize), PortError> {
+        let active = self.client.role_assignments(Some(user_id)).await?.len();
+        let eligible = self.client.role_eligibilities(Some(user_id)).await?.len();
+        Ok((active, eligible))
+    }
+}
+
+impl CloudPort for GraphCloud {
+    async fn read(&self, user_id: &str) -> Result<CloudRead, PortError> {
+        match self.client.get_user(user_id).await {
+            Ok(user) => {
+                let (active, eligible) = self.roles(user_id).await?;
+                return Ok(CloudRead::Active(cloud_state(&user, active, eligible)));
+            }
+            Err(error) if error.is_not_found() => {}
+            Err(error) => return Err(error.into()),
+        }
+        match self.client.get_deleted_user(user_id).await {
+            Ok(user) => {
+                let (active, eligible) = self.roles(user_id).await?;
+                Ok(CloudRead::Deleted(cloud_state(&user, active, eligible)))
+            }
+            Err(error) if error.is_not_found() => Ok(CloudRead::Absent),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn write(&self, write: &CloudWrite) -> Result<Sent, PortError> {
+        let client = &self.client;
+        let result: Result<Option<serde_json::Value>, GraphError> = match write {
+            CloudWrite::SetImmutableId { user_id, value } => {
+                let value = hardmatch_core::anchor::ImmutableId::from_text(value.clone());
+                client
+                    .set_immutable_id(user_id, &value)
+                    .await
+                    .map(|user| serde_json::to_value(user).ok())
+            }
+            CloudWrite::ClearImmutableId { user_id } => client
+                .clear_immutable_id(user_id)
+                .await
+                .map(|user| serde_json::to_value(user).ok()),
+            CloudWrite::SoftDelete { user_id } => client.delete_user(user_id).await.map(|()| None),
+            CloudWrite::Purge { user_id } => {
+                client.purge_deleted_user(user_id).await.map(|()| None)
+            }
+            CloudWrite::Restore { user_id } => client
+                .restore_deleted_user(user_id, &RestoreOptions::default())
+                .await
+                .map(|user| serde_json::to_value(user).ok()),
+        };
+        Ok(Sent {
+            request_id: None,
+            response: result?,
+        })
+    }
+
+    async fn last_sync(&self) -> Result<Option<String>, PortError> {
+        Ok(self
+            .client
+            .organization()
+            .await?
+            .on_premises_last_sync_date_time)
+    }
+}
+
+/// The AD port over a live domain controller: guarded LDAP writes, re-reads by DN.
+pub struct LdapDirectory {
+    source: AdSource,
+    writer: AsyncMutex<Option<DirectoryWriter>>,
+}
+
+impl std::fmt::Debug for LdapDirectory {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("LdapDirectory")
+            .field("directories", &self.source.directories)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LdapDirectory {
+    /// Reads and writes through `source`'s first directory, with its bind and TLS options.
+    pub fn new(source: AdSource) -> Self {
+        Self {
+            source,
+            writer: AsyncMutex::new(None),
+        }
+    }
+
+    fn url(&self) -> Result<&str, PortError> {
+        self.source
+            .directories
+            .first()
+            .map(|directory| directory.url.as_str())
+            .ok_or_else(|| PortError::new("no domain controller was given"))
+    }
+
+    fn bind(&self) -> &Bind {
+        &self.source.bind
+    }
+
+    fn tls(&self) -> &TlsOptions {
+        &self.source.tls
+    }
+}
+
+impl DirectoryPort for LdapDirectory {
+    async fn read(&self, target: &ActionTarget) -> Result<Option<serde_json::Value>, PortError> {
+        let Some(distinguished_name) = target.distinguished_name.as_deref() else {
+            return Err(PortError::new("the AD action names no distinguished name"));
+        };
+        let mut source = self.source.clone();
+        // The target alone: one base-scoped search, whatever the source's own scope.
+        source.directories.truncate(1);
+        if let Some(directory) = source.directories.first_mut() {
+            directory.base_dn = distinguished_name.to_owned();
+        }
+        source.scope = SearchScope::Base;
+        match hardmatch_ad::read_users(&source, &NoReporter).await {
+            Ok(snapshot) => Ok(snapshot
+                .users
+                .into_iter()
+                .next()
+                .and_then(|user| serde_json::to_value(user).ok())),
+            // LDAP result 32, noSuchObject: the user is gone (moved or deleted).
+            Err(hardmatch_ad::AdError::Ldap { code: 32, .. }) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn write(&self, write: &AdWrite) -> Result<Sent, PortError> {
+        let mut guard = self.writer.lock().await;
+        if guard.is_none() {
+            *guard = Some(
+                DirectoryWriter::connect(
+                    self.url()?,
+                    self.bind(),
+                    self.tls(),
+                    self.source.timeout,
+                    &NoReporter,
+                )
+                .await?,
+            );
+        }
+        let Some(writer) = guard.as_mut() else {
+            return Err(PortError::new("no AD connection"));
+        };
+        let result = match write {
+            AdWrite::SetUserPrincipalName {
+                distinguished_name,
+                expected,
+                value,
+            } => {
+                writer
+                    .set_user_principal_name(distinguished_name, expected.as_deref(), value)
+                    .await
+            }
+            AdWrite::AddProxyAddress {
+                distinguished_name,
+                expected,
+                value,
+            } => {
+                writer
+                    .add_proxy_addresses(distinguished_name, expected, std::slice::from_ref(value))
+                    .await
+            }
+            AdWrite::SetConsistencyGuid {
+                distinguished_name,
+                expected,
+                value,
+            } => {
+                let expected = parse_guid(expected.as_deref())?;
+                match (parse_guid(value.as_deref())?, expected) {
+                    (Some(new), expected) => {
+                        writer
+                            .set_consistency_guid(distinguished_name, expected, new)
+                            .await
+                    }
+                    (None, Some(expected)) => {
+                        writer
+                            .clear_consistency_guid(distinguished_name, expected)
+                            .await
+                    }
+                    (None, None) => Ok(()),
+                }
+            }
+        };
+        if result.is_err() {
+            // A failed modify may have left the connection in doubt; the next write binds anew.
+            *guard = None;
+        }
+        result?;
+        Ok(Sent::default())
+    }
+}
+
+fn parse_guid(text: Option<&str>) -> Result<Option<ObjectGuid>, PortError> {
+    text.map(|text| {
+        ObjectGuid::parse_canonical(text)
+            .map_err(|error| PortError::new(format!("`{text}` is not a GUID: {error}")))
+    })
+    .transpose()
+}
+
+/// An AD held in memory, from a snapshot: the AD side of a rehearsal against the emulator.
+/// Writes are guarded exactly like the LDAP writer's (refused when the current value is not
+/// the expected one), and the users can be handed to the emulator's sync cycle.
+#[derive(Debug, Default)]
+pub struct SnapshotDirectory {
+    users: Mutex<Vec<AdUser>>,
+}
+
+impl SnapshotDirectory {
+    pub fn new(users: Vec<AdUser>) -> Self {
+        Self {
+            users: Mutex::new(users),
+        }
+    }
+
+    /// The users as they stand now.
+    pub fn users(&self) -> Vec<AdUser> {
+        self.users
+            .lock()
+            .map(|users| users.clone())
+            .unwrap_or_default()
+    }
+
+    fn with_user<T>(
+        &self,
+        distinguished_name: &str,
+        change: impl FnOnce(&mut AdUser) -> Result<T, PortError>,
+    ) -> Result<T, PortError> {
+        let mut users = self
+            .users
+            .lock()
+            .map_err(|_| PortError::new("the in-memory directory is poisoned"))?;
+        let user = users
+            .iter_mut()
+            .find(|user| {
+                user.distinguished_name
+                    .eq_ignore_ascii_case(distinguished_name)
+            })
+            .ok_or_else(|| PortError::new(format!("no AD object `{distinguished_name}`")))?;
+        change(user)
+    }
+}
+
+fn refused(attribute: &str, expected: &str, found: &str) -> PortError {
+    PortError::new(format!(
+        "{attribute} changed since the plan: it holds {found}, the plan expected {expected}"
+    ))
+    .with_hint("make a new plan from the directory as it is now")
+}
+
+impl DirectoryPort for SnapshotDirectory {
+    async fn read(&self, target: &ActionTarget) -> Result<Option<serde_json::Value>, PortError> {
+        let users = self
+            .users
+            .lock()
+            .map_err(|_| PortError::new("the in-memory directory is poisoned"))?;
+        let found = users.iter().find(|user| {
+            target
+                .id
+                .as_deref()
+                .is_some_and(|id| user.object_guid.to_string().eq_ignore_ascii_case(id))
+                || target
+                    .distinguished_name
+                    .as_deref()
+                    .is_some_and(|dn| user.distinguished_name.eq_ignore_ascii_case(dn))
+        });
+        Ok(found.and_then(|user| serde_json::to_value(user).ok()))
+    }
+
+    async fn write(&self, write: &AdWrite) -> Result<Sent, PortError> {
+        match write {
+            AdWrite::SetUserPrincipalName {
+                distinguished_name,
+                expected,
+                value,
+            } => self.with_user(distinguished_name, |user| {
+                if user.user_principal_name != *expected {
+                    return Err(refused(
+                        "userPrincipalName",
+                        &format!("{expected:?}"),
+                        &format!("{:?}", user.user_principal_name),
+                    ));
+                }
+                user.user_principal_name = Some(value.clone());
+                Ok(())
+            })?,
+            AdWrite::AddProxyAddress {
+                distinguished_name,
+                expected,
+                value,
+            } => self.with_user(distinguished_name, |user| {
+                let mut current = user.proxy_addresses.clone();
+                let mut wanted = expected.clone();
+                current.sort();
+                wanted.sort();
+                if current != wanted {
+                    return Err(refused(
+                        "proxyAddresses",
+                        &wanted.join(", "),
+                        &current.join(", "),
+                    ));
+                }
+                user.proxy_addresses.push(value.clone());
+                Ok(())
+            })?,
+            AdWrite::SetConsistencyGuid {
+                distinguished_name,
+                expected,
+                value,
+            } => self.with_user(distinguished_name, |user| {
+                let current = user.consistency_guid.map(|guid| guid.to_string());
+                if current.as_deref().map(str::to_ascii_lowercase)
+                    != expected.as_deref().map(str::to_ascii_lowercase)
+                {
+                    return Err(refused(
+                        "mS-DS-ConsistencyGuid",
+                        &format!("{expected:?}"),
+                        &format!("{current:?}"),
+                    ));
+                }
+                user.consistency_guid = parse_guid(value.as_deref())?;
+                Ok(())
+            })?,
+        }
+        Ok(Sent::default())
+    }
+}
+
+/// Entra Connect Sync through a command: on the sync server itself
+/// `powershell -NoProfile -Command "Start-ADSyncSyncCycle -PolicyType Delta"`, elsewhere a
+/// remote command (ssh, WinRM) the admin configures. `{policy}` in an argument becomes
+/// `Delta` or `Initial`.
+#[derive(Clone, Debug)]
+pub struct CommandSync {
+    pub program: String,
+    pub arguments: Vec<String>,
+    pub timeout: Duration,
+}
+
+impl CommandSync {
+    /// The command on the Connect server itself, where there is one.
+    pub fn local_default() -> Option<Self> {
+        cfg!(windows).then(|| Self {
+            program: "powershell".to_owned(),
+            arguments: vec![
+                "-NoProfile".to_owned(),
+                "-Command".to_owned(),
+                "Start-ADSyncSyncCycle -PolicyType {policy}".to_owned(),
+            ],
+            timeout: Duration::from_secs(120),
+        })
+    }
+}
+
+impl SyncPort for CommandSync {
+    async fn trigger(&self, policy: &str) -> Result<Sent, PortError> {
+        let arguments: Vec<String> = self
+            .arguments
+            .iter()
+            .map(|argument| argument.replace("{policy}", policy))
+            .collect();
+        let mut command = tokio::process::Command::new(&self.program);
+        command.args(&arguments).kill_on_drop(true);
+        let output = tokio::time::timeout(self.timeout, command.output())
+            .await
+            .map_err(|_| {
+                PortError::new(format!(
+                    "`{}` did not finish within {} s",
+                    self.program,
+                    self.timeout.as_secs()
+                ))
+            })?
+            .map_err(|error| {
+                let mut failure = PortError::new(format!("cannot run `{}`: {error}", self.program))
+                    .with_hint("check the configured sync command (sync_command in the profile)");
+                failure.not_sent = true;
+                failure
+            })?;
+        let stdout = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+        if !output.status.success() {
+            return Err(PortError::new(format!(
+                "`{}` failed ({}): {stderr}",
+                self.program, output.status
+            ))
+            .with_hint(
+                "on the Connect server, `Get-ADSyncScheduler` shows whether a cycle is already \
+                 running (Start-ADSyncSyncCycle refuses to start a second one)",
+            ));
+        }
+        Ok(Sent {
+            request_id: None,
+            response: Some(serde_json::json!({ "stdout": stdout })),
+        })
+    }
+}
+
+/// Entra Cloud Sync: starts the provisioning job through Graph.
+#[derive(Debug)]
+pub struct CloudSyncJob<'a> {
+    pub client: &'a GraphClient,
+    pub service_principal_id: String,
+    pub job_id: String,
+}
+
+impl SyncPort for CloudSyncJob<'_> {
+    async fn trigger(&self, _policy: &str) -> Result<Sent, PortError> {
+        self.client
+            .start_synchronization_job(&self.service_principal_id, &self.job_id)
+            .await?;
+        Ok(Sent::default())
+    }
+}
