@@ -250,6 +250,11 @@ impl GraphClient {
             if incoming.is_success() {
                 return Ok(incoming);
             }
+            // A `$batch` answers 424 when an item failed (graph-api.md §16 #11), with the
+            // items' answers in the body: those are what counts.
+            if request.path == "/$batch" && is_batch_body(&incoming.body) {
+                return Ok(incoming);
+            }
             return Err(error_from_response(
                 &incoming,
                 &url,
@@ -282,6 +287,12 @@ impl GraphClient {
             items.extend(page.value);
             progress(items.len());
             match page.next_link {
+                Some(next) if next == url => {
+                    return Err(GraphError::UnexpectedResponse {
+                        reason: format!("@odata.nextLink points to the page just read ({next})"),
+                        request: incoming.request,
+                    });
+                }
                 Some(next) => {
                     self.check_same_origin(&next, &incoming.request)?;
                     url = next;
@@ -472,6 +483,10 @@ impl GraphClient {
             other => other,
         })
     }
+}
+
+fn is_batch_body(body: &[u8]) -> bool {
+    serde_json::from_slice::<BatchResponse>(body).is_ok_and(|parsed| !parsed.responses.is_empty())
 }
 
 /// A batch item's header, whose name's case varies.

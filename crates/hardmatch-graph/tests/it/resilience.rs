@@ -71,6 +71,8 @@ async fn unpaced_bursts_are_throttled_and_retried_and_no_429_reaches_the_caller(
     let mut tenant = throttled_tenant();
     // Graph's documented sample is fractional (`2.128`); directory answers are integers.
     tenant.settings.retry_after_format = RetryAfterFormat::Fractional;
+    // And the outer status of a batch with a throttled item is the doc's 424, not 200.
+    tenant.settings.batch_throttled_outer_status = 424;
     let emulator = support::start(tenant).await;
     let mut settings = support::secret_settings(&emulator);
     settings.http.retry = RetryPolicy::default();
@@ -99,7 +101,17 @@ async fn unpaced_bursts_are_throttled_and_retried_and_no_429_reaches_the_caller(
         statistics.throttled > 0,
         "the burst should have exceeded the quota: {statistics:?}"
     );
-    eprintln!("unpaced: {statistics:?} in {elapsed:.1?}, every 429 retried");
+    let outer_424 = served(&emulator)
+        .iter()
+        .filter(|entry| entry.3 == 424)
+        .count();
+    assert!(
+        outer_424 > 0,
+        "batches with throttled items were answered 424"
+    );
+    eprintln!(
+        "unpaced: {statistics:?} in {elapsed:.1?}, {outer_424} batches answered 424, every 429 retried"
+    );
     emulator.shutdown().await;
 }
 
