@@ -9,8 +9,8 @@ use std::time::SystemTime;
 
 use hardmatch_core::ad::{AdSnapshot, AdUser};
 use hardmatch_core::sync::{
-    ConnectorSpace, HardeningOptions, SyncCycleInput, SyncEngine, SyncOptions, SyncScope,
-    apply_operations, deletion_threshold_of, run_sync_cycle,
+    ConnectorSpace, SyncCycleInput, SyncEngine, SyncOptions, SyncScope, apply_operations,
+    deletion_threshold_of, run_sync_cycle,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -57,17 +57,18 @@ pub(crate) fn run(
     let mut connector_space = ConnectorSpace {
         joins: fixture.connector_space.clone(),
     };
-    let hardening = &fixture.settings.hardening;
-    let options = SyncOptions {
-        engine: request.engine,
-        deletion_threshold: deletion_threshold_of(&fixture.tenant),
-        hardening: HardeningOptions {
-            object_identifier_check: hardening.object_identifier_mapping,
-            block_assigned_roles: hardening.assigned_privileged_role,
-            block_eligible_roles: hardening.eligible_privileged_role,
-        },
+    // Field by field over the defaults, so that options the core adds later keep their
+    // defaults here instead of breaking the build.
+    let mut options = SyncOptions {
         staging_mode: request.staging_mode,
+        ..SyncOptions::default()
     };
+    options.engine = request.engine;
+    options.deletion_threshold = deletion_threshold_of(&fixture.tenant);
+    let hardening = &fixture.settings.hardening;
+    options.hardening.object_identifier_check = hardening.object_identifier_mapping;
+    options.hardening.block_assigned_roles = hardening.assigned_privileged_role;
+    options.hardening.block_eligible_roles = hardening.eligible_privileged_role;
     let input = SyncCycleInput {
         ad_users: &ad_users,
         scope: &request.scope,

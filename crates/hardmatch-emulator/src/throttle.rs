@@ -337,6 +337,35 @@ mod tests {
     }
 
     #[test]
+    fn the_tenant_write_quota_of_18000_per_5_minutes_spans_apps() {
+        // graph-api.md §13: tenant, all apps: 18,000 writes / 5 min.
+        let start = SystemTime::UNIX_EPOCH;
+        let mut throttle = Throttle::default();
+        let write = RequestCost::of(1, true, false, false, None);
+        let mut allowed = 0;
+        let mut last_scope = String::new();
+        for app in 0..7 {
+            for _ in 0..3_000 {
+                match throttle.check(
+                    start,
+                    &format!("app{app}"),
+                    "tenant",
+                    TenantSize::Large,
+                    write,
+                ) {
+                    Decision::Allowed { .. } => allowed += 1,
+                    Decision::Throttled { scope, .. } => {
+                        last_scope = scope;
+                        break;
+                    }
+                }
+            }
+        }
+        assert_eq!(allowed, 18_000);
+        assert!(last_scope.starts_with("Tenant/Write/"), "{last_scope}");
+    }
+
+    #[test]
     fn limit_percentage_appears_only_above_80_percent() {
         let start = SystemTime::UNIX_EPOCH;
         let mut throttle = Throttle::default();

@@ -242,3 +242,30 @@ async fn the_configured_ad_snapshot_feeds_a_cycle_and_the_rust_api_runs_it() {
     assert!(state["connector_space"].as_array().unwrap().is_empty());
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn more_deletions_than_the_threshold_stop_the_export() {
+    // entra-matching.md §10: above the threshold nothing is deleted.
+    let emulator = emulator_with(fixture_with(|fixture| {
+        if let Some(settings) = fixture.tenant.on_premises_synchronization.as_mut() {
+            settings
+                .configuration
+                .accidental_deletion_prevention
+                .alert_threshold = 1;
+        }
+    }))
+    .await;
+    let report = sync(&emulator, vec![]).await;
+    assert_eq!(
+        report["status"], "stopped-deletion-threshold-exceeded",
+        "{report}"
+    );
+    let token = app_token(&emulator).await;
+    assert_eq!(
+        get(&emulator, &token, &format!("/users/{LEE_SYNCED}"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    emulator.shutdown().await;
+}
