@@ -10,16 +10,16 @@
 //! Joins are hash lookups in both directions (anchor exact; UPN and SMTP addresses without
 //! regard to ASCII case), so a run is O(N + M).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::ad::AdUser;
-use crate::index::{Folded, MultiIndex, domain_of, smtp_value};
+use crate::index::{Folded, HashSet, MultiIndex, domain_of, smtp_value};
 use crate::sync::{
-    CloudIndex, ConflictProperty, ConnectorSpace, SoftMatchAttribute, SyncCycleInput,
+    CloudIndex, ConflictProperty, ConnectorSpace, JoinSource, SoftMatchAttribute, SyncCycleInput,
     SyncErrorKind, SyncOptions, SyncReport, SyncScope, UserDecision, cloud_smtp_addresses,
-    effective_features, is_placeholder_upn, run_sync_cycle,
+    effective_features, is_placeholder_upn, run_sync_cycle_with,
 };
 use crate::tenant::{CloudUser, TenantInfo, TenantSnapshot};
 
@@ -219,29 +219,32 @@ pub fn diagnose(
     tenant: &TenantSnapshot,
     options: &DiagnoseOptions,
 ) -> Diagnosis {
-    let inferred;
-    let connector_space = match &options.connector_space {
-        Some(space) => space,
-        None => {
-            inferred = ConnectorSpace::infer(ad_users, &tenant.users);
-            &inferred
-        }
-    };
-    let outcome = run_sync_cycle(&SyncCycleInput {
-        ad_users,
-        scope: &options.scope,
-        tenant: &tenant.tenant,
-        cloud_users: &tenant.users,
-        role_assignments: &tenant.role_assignments,
-        role_eligibilities: &tenant.role_eligibilities,
-        connector_space,
-        options: &options.sync,
-        now: &tenant.taken_at,
-    });
+    // One index serves the prediction and the explanations; an inferred connector space
+    // borrows from the tenant instead of copying a million joins.
     let index = CloudIndex::build(
         &tenant.users,
         &tenant.role_assignments,
         &tenant.role_eligibilities,
+    );
+    let empty = ConnectorSpace::default();
+    let (connector_space, join_source) = match &options.connector_space {
+        Some(space) => (space, JoinSource::ConnectorSpace),
+        None => (&empty, JoinSource::Inferred),
+    };
+    let outcome = run_sync_cycle_with(
+        &SyncCycleInput {
+            ad_users,
+            scope: &options.scope,
+            tenant: &tenant.tenant,
+            cloud_users: &tenant.users,
+            role_assignments: &tenant.role_assignments,
+            role_eligibilities: &tenant.role_eligibilities,
+            connector_space,
+            options: &options.sync,
+            now: &tenant.taken_at,
+        },
+        &index,
+        join_source,
     );
     let context = Context {
         tenant: &tenant.tenant,

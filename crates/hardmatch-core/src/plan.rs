@@ -48,7 +48,7 @@
 //! eligibility, an `onPremisesObjectIdentifier`, a federated UPN or another anchor, or a
 //! tenant that blocks takeovers, is skipped with the reason (§15 C 11–12 are manual).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
@@ -58,7 +58,7 @@ use crate::diagnose::{
     BlockReason, ConflictReason, Diagnosis, Status, addresses_lost_in_takeover, has_mailbox,
     is_on_initial_domain,
 };
-use crate::index::{Fnv1a, Folded, MultiIndex, domain_of, smtp_value};
+use crate::index::{Fnv1a, Folded, HashMap, MultiIndex, domain_of, smtp_value};
 use crate::sync::{CloudIndex, ConnectorSpace, effective_features};
 use crate::tenant::{CloudUser, TenantSnapshot};
 
@@ -625,7 +625,8 @@ impl<'a, 'input> Planner<'a, 'input> {
         );
         let mut ad_by_name = MultiIndex::with_capacity(input.ad_users.len() * 3);
         let mut ad_by_smtp = MultiIndex::with_capacity(input.ad_users.len());
-        let mut ad_anchors = HashMap::with_capacity(input.ad_users.len());
+        let mut ad_anchors =
+            HashMap::with_capacity_and_hasher(input.ad_users.len(), Default::default());
         for (position, user) in input.ad_users.iter().enumerate() {
             let Ok(position) = u32::try_from(position) else {
                 break;
@@ -645,7 +646,7 @@ impl<'a, 'input> Planner<'a, 'input> {
         Self {
             input,
             index,
-            joined: HashMap::new(),
+            joined: HashMap::default(),
             ad_by_name,
             ad_by_smtp,
             ad_anchors,
@@ -684,7 +685,7 @@ impl<'a, 'input> Planner<'a, 'input> {
         let mut users = Vec::new();
         let mut skipped = Vec::new();
         let mut per_user: Vec<UserActions> = Vec::new();
-        let mut claimed_targets: HashMap<usize, usize> = HashMap::new();
+        let mut claimed_targets: HashMap<usize, usize> = HashMap::default();
         for (ad_index, target, selection_text) in selected {
             let ad = &input.ad_users[ad_index];
             let target = match target {

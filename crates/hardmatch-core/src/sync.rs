@@ -55,13 +55,11 @@
 //! Every written user gets `onPremisesSyncEnabled = true` and `onPremisesLastSyncDateTime`
 //! = the caller's `now`.
 
-use std::collections::{HashMap, HashSet};
-
 use serde::{Deserialize, Serialize};
 
 use crate::ad::AdUser;
 use crate::anchor::ImmutableId;
-use crate::index::{Fnv1a, Folded, MultiIndex, domain_of, smtp_value};
+use crate::index::{Fnv1a, Folded, HashMap, HashSet, MultiIndex, domain_of, smtp_value};
 use crate::tenant::{
     CloudUser, OnPremisesProvisioningError, RoleAssignment, SyncFeatures, TenantInfo,
 };
@@ -113,7 +111,7 @@ impl<'a> ScopeMatcher<'a> {
                 .iter()
                 .map(|name| Folded(name.as_str()))
                 .collect(),
-            _ => HashSet::new(),
+            _ => HashSet::default(),
         };
         Self { scope, explicit }
     }
@@ -779,7 +777,27 @@ pub fn is_placeholder_upn(user_principal_name: &str, initial_domain: Option<&str
 
 /// Runs one sync cycle. Never fails: every problem is an error record in the report.
 pub fn run_sync_cycle(input: &SyncCycleInput<'_>) -> SyncCycleOutcome {
-    Cycle::new(input).run()
+    let index = CloudIndex::new(input);
+    Cycle::new(input, &index).run(JoinSource::ConnectorSpace)
+}
+
+/// Where a cycle reads its joins from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum JoinSource {
+    /// [`SyncCycleInput::connector_space`].
+    ConnectorSpace,
+    /// As [`ConnectorSpace::infer`], without copying a string.
+    Inferred,
+}
+
+/// [`run_sync_cycle`] with an index the caller built (and keeps using) and a choice of
+/// join source: the diagnosis predicts on one index and an inferred connector space.
+pub(crate) fn run_sync_cycle_with(
+    input: &SyncCycleInput<'_>,
+    index: &CloudIndex<'_>,
+    joins: JoinSource,
+) -> SyncCycleOutcome {
+    Cycle::new(input, index).run(joins)
 }
 
 /// Indexes over the cloud side, borrowed from the input.
@@ -809,7 +827,7 @@ impl<'a> CloudIndex<'a> {
     ) -> Self {
         let count = cloud_users.len();
         let mut index = Self {
-            by_id: HashMap::with_capacity(count),
+            by_id: HashMap::with_capacity_and_hasher(count, Default::default()),
             active_by_anchor: MultiIndex::with_capacity(count),
             deleted_by_anchor: MultiIndex::with_capacity(count / 8),
             active_by_upn: MultiIndex::with_capacity(count),
@@ -872,7 +890,7 @@ pub(crate) fn cloud_smtp_addresses(user: &CloudUser) -> impl Iterator<Item = &st
 struct Cycle<'a, 'input> {
     input: &'input SyncCycleInput<'a>,
     features: SyncFeatures,
-    index: CloudIndex<'a>,
+    index: &'input CloudIndex<'a>,
     /// Cloud users joined to some AD object (before or during this cycle).
     claimed: Vec<bool>,
     /// Cloud users whose values this cycle replaced: their old values no longer count.
@@ -892,16 +910,16 @@ enum Resolution {
 }
 
 impl<'a, 'input> Cycle<'a, 'input> {
-    fn new(input: &'input SyncCycleInput<'a>) -> Self {
+    fn new(input: &'input SyncCycleInput<'a>, index: &'input CloudIndex<'a>) -> Self {
         let count = input.cloud_users.len();
         Self {
             input,
             features: effective_features(input.tenant),
-            index: CloudIndex::new(input),
+            index,
             claimed: vec![false; count],
             rewritten: vec![false; count],
             deleting: vec![false; count],
-            written_values: HashMap::new(),
+            written_values: HashMap::default(),
             operations: Vec::new(),
             report: SyncReport {
                 status: SyncRunStatus::Success,
@@ -917,7 +935,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
         }
     }
 
-    fn run(mut self) -> SyncCycleOutcome {
+    fn run(mut self, join_source: JoinSource) -> SyncCycleOutcome {
         let input = self.input;
         let matcher = ScopeMatcher::new(input.scope);
         let in_scope: Vec<bool> = input
@@ -928,7 +946,8 @@ impl<'a, 'input> Cycle<'a, 'input> {
         self.report.users_in_scope = in_scope.iter().filter(|inside| **inside).count() as u64;
 
         // The first in-scope AD user per anchor; a second one is a duplicate anchor.
-        let mut ad_by_anchor: HashMap<&str, u32> = HashMap::with_capacity(input.ad_users.len());
+        let mut ad_by_anchor: HashMap<&str, u32> =
+            HashMap::with_capacity_and_hasher(input.ad_users.len(), Default::default());
         for (position, user) in input.ad_users.iter().enumerate() {
             if in_scope[position]
                 && let Ok(position) = u32::try_from(position)
@@ -939,46 +958,74 @@ impl<'a, 'input> Cycle<'a, 'input> {
             }
         }
 
-        // Joins, and the deletions of joined objects that left scope (§12).
-        let mut joined: HashMap<&str, &ConnectorSpaceJoin> =
-            HashMap::with_capacity(input.connector_space.joins.len());
-        let mut pending_deletions = Vec::new();
-        for join in &input.connector_space.joins {
-            let cloud = self.index.by_id.get(join.cloud_user_id.as_str()).copied();
+        // Joins (anchor → cloud id, borrowed), and the deletions of joined objects that left
+        // scope (§12).
+        let joins: Vec<(&'a str, &'a str)> = match join_source {
+            JoinSource::ConnectorSpace => input
+                .connector_space
+                .joins
+                .iter()
+                .map(|join| (join.source_anchor.as_str(), join.cloud_user_id.as_str()))
+                .collect(),
+            JoinSource::Inferred => {
+                let anchors: HashSet<&str> = input
+                    .ad_users
+                    .iter()
+                    .map(|user| user.immutable_id.as_str())
+                    .collect();
+                input
+                    .cloud_users
+                    .iter()
+                    .filter(|user| !user.is_deleted() && user.is_synced())
+                    .filter_map(|user| {
+                        let anchor = user.on_premises_immutable_id.as_ref()?.as_str();
+                        anchors
+                            .contains(anchor)
+                            .then_some((anchor, user.id.as_str()))
+                    })
+                    .collect()
+            }
+        };
+        let mut joined: HashMap<&'a str, &'a str> =
+            HashMap::with_capacity_and_hasher(joins.len(), Default::default());
+        let mut pending_deletions: Vec<(&'a str, u32)> = Vec::new();
+        for &(anchor, cloud_id) in &joins {
+            let cloud = self.index.by_id.get(cloud_id).copied();
             let active =
                 cloud.filter(|&position| !input.cloud_users[position as usize].is_deleted());
             if let Some(position) = active {
                 self.claimed[position as usize] = true;
             }
-            if ad_by_anchor.contains_key(join.source_anchor.as_str()) {
-                joined.insert(join.source_anchor.as_str(), join);
+            if ad_by_anchor.contains_key(anchor) {
+                joined.insert(anchor, cloud_id);
                 continue;
             }
             match active {
-                Some(position) => pending_deletions.push((join, position)),
+                Some(position) => pending_deletions.push((anchor, position)),
                 None => self.operations.push(SyncOperation::Disconnect {
-                    source_anchor: join.source_anchor.clone(),
-                    cloud_user_id: join.cloud_user_id.clone(),
+                    source_anchor: ImmutableId::from_text(anchor),
+                    cloud_user_id: cloud_id.to_owned(),
                 }),
             }
         }
+        drop(joins);
         let threshold_exceeded = input
             .options
             .deletion_threshold
             .is_some_and(|threshold| pending_deletions.len() as u64 > u64::from(threshold));
-        for (join, position) in &pending_deletions {
-            let user = &input.cloud_users[*position as usize];
+        for &(anchor, position) in &pending_deletions {
+            let user = &input.cloud_users[position as usize];
             if !threshold_exceeded {
-                self.deleting[*position as usize] = true;
+                self.deleting[position as usize] = true;
                 self.operations.push(SyncOperation::SoftDelete {
                     cloud_user_id: user.id.clone(),
-                    source_anchor: join.source_anchor.clone(),
+                    source_anchor: ImmutableId::from_text(anchor),
                 });
             }
             self.report.deletions.push(DeletionRecord {
                 cloud_user_id: user.id.clone(),
                 user_principal_name: user.user_principal_name.clone(),
-                source_anchor: join.source_anchor.clone(),
+                source_anchor: ImmutableId::from_text(anchor),
                 performed: !threshold_exceeded,
             });
         }
@@ -1015,11 +1062,11 @@ impl<'a, 'input> Cycle<'a, 'input> {
                 continue;
             }
             let mut reprovisioned = false;
-            if let Some(join) = joined.get(user.immutable_id.as_str()) {
+            if let Some(&cloud_id) = joined.get(user.immutable_id.as_str()) {
                 let active = self
                     .index
                     .by_id
-                    .get(join.cloud_user_id.as_str())
+                    .get(cloud_id)
                     .copied()
                     .filter(|&cloud| !input.cloud_users[cloud as usize].is_deleted());
                 if let Some(cloud) = active {
@@ -1031,8 +1078,8 @@ impl<'a, 'input> Cycle<'a, 'input> {
                 }
                 // Deleted in the cloud: the join goes and the object is new again (§4, §12).
                 self.operations.push(SyncOperation::Disconnect {
-                    source_anchor: join.source_anchor.clone(),
-                    cloud_user_id: join.cloud_user_id.clone(),
+                    source_anchor: user.immutable_id.clone(),
+                    cloud_user_id: cloud_id.to_owned(),
                 });
                 reprovisioned = true;
             }
@@ -1079,6 +1126,15 @@ impl<'a, 'input> Cycle<'a, 'input> {
     /// Attribute flow for an AD user joined to an active cloud user.
     fn update_joined(&mut self, ad_index: u32, user: &AdUser, cloud: u32) -> UserDecision {
         let cloud_user = self.cloud(cloud);
+        // Most joined users have nothing to flow: say so without building their values.
+        // Entra checks uniqueness only on what is exported, so an unchanged user raises no
+        // conflict either.
+        if self.unchanged(user, cloud_user) {
+            return UserDecision::Joined {
+                cloud_index: cloud as usize,
+                changed: false,
+            };
+        }
         let built = match self.build_attributes(ad_index, user, Some(cloud)) {
             Ok(built) => built,
             Err(property) => {
@@ -1128,6 +1184,65 @@ impl<'a, 'input> Cycle<'a, 'input> {
             cloud_index: cloud as usize,
             changed: touched,
         }
+    }
+
+    /// Whether a joined cloud user already holds exactly the values a sync would write,
+    /// decided without allocating (the same rules as [`Self::build_attributes`]).
+    fn unchanged(&self, user: &AdUser, cloud: &CloudUser) -> bool {
+        let tenant = self.input.tenant;
+        let upn_same = match user
+            .user_principal_name
+            .as_deref()
+            .and_then(|upn| upn.rsplit_once('@').map(|parts| (upn, parts)))
+        {
+            Some((upn, (_, suffix))) if tenant.verified_domain(suffix).is_some() => {
+                cloud.user_principal_name == upn
+            }
+            Some((_, (local, _))) => {
+                cloud
+                    .user_principal_name
+                    .strip_suffix(tenant.initial_domain.as_str())
+                    .and_then(|rest| rest.strip_suffix('@'))
+                    == Some(local)
+            }
+            None => false,
+        };
+        let has_smtp = user
+            .proxy_addresses
+            .iter()
+            .any(|address| smtp_value(address).is_some());
+        let proxies_same = match (&user.mail, has_smtp) {
+            (Some(mail), false) => {
+                cloud.proxy_addresses.len() == user.proxy_addresses.len() + 1
+                    && cloud.proxy_addresses[..user.proxy_addresses.len()]
+                        == user.proxy_addresses[..]
+                    && cloud
+                        .proxy_addresses
+                        .last()
+                        .and_then(|last| last.strip_prefix("SMTP:"))
+                        == Some(mail.as_str())
+            }
+            _ => cloud.proxy_addresses == user.proxy_addresses,
+        };
+        let identifier_same = cloud
+            .on_premises_object_identifier
+            .as_deref()
+            .and_then(|identifier| crate::anchor::ObjectGuid::parse_canonical(identifier).ok())
+            == Some(user.object_guid);
+        upn_same
+            && proxies_same
+            && identifier_same
+            && (user.display_name.is_none() || cloud.display_name == user.display_name)
+            && cloud.mail == user.mail
+            && cloud.account_enabled == Some(user.enabled)
+            && cloud.on_premises_immutable_id.as_ref() == Some(&user.immutable_id)
+            && cloud.is_synced()
+            && cloud.on_premises_distinguished_name.as_deref()
+                == Some(user.distinguished_name.as_str())
+            && cloud.on_premises_sam_account_name == user.sam_account_name
+            && cloud.on_premises_user_principal_name == user.user_principal_name
+            && cloud.on_premises_domain_name == user.domain
+            && cloud.on_premises_security_identifier == user.object_sid
     }
 
     /// Hard match, soft match or creation for an object new to the connector space.
@@ -1661,7 +1776,7 @@ pub fn apply_operations(
         .enumerate()
         .map(|(position, user)| (user.id.clone(), position))
         .collect();
-    let mut provisional: HashMap<String, String> = HashMap::new();
+    let mut provisional: HashMap<String, String> = HashMap::default();
     let drop_join = |connector_space: &mut ConnectorSpace, anchor: &ImmutableId| {
         connector_space
             .joins
