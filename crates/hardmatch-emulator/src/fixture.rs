@@ -105,6 +105,28 @@ impl Fixture {
         Ok(fixture)
     }
 
+    /// Reads a fixture (or tenant snapshot) file.
+    pub fn from_path(path: &std::path::Path) -> Result<Self, crate::EmulatorError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| crate::EmulatorError::ReadFile {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(Self::from_json(&text)?)
+    }
+
+    /// Makes sure some app can obtain tokens: a tenant snapshot has no apps, so rehearsing
+    /// against one needs this. Adds the example's `hardmatch` app (client secret
+    /// `hardmatch-emulator-secret`) when the fixture has none, and returns the first app.
+    pub fn ensure_lab_app(&mut self) -> Option<&AppRegistration> {
+        if self.apps.is_empty()
+            && let Some(app) = Self::example().apps.into_iter().next()
+        {
+            self.apps.push(app);
+        }
+        self.apps.first()
+    }
+
     /// The bundled example tenant (`fixtures/contoso.json`).
     pub fn example() -> Self {
         // The bundled file is checked by a unit test; a broken build artefact is the only
@@ -234,6 +256,19 @@ mod tests {
         let fixture = Fixture::from_json(&text).unwrap();
         assert_eq!(fixture.users.len(), snapshot.users.len());
         assert_eq!(fixture.format_version, Some(1));
+    }
+
+    #[test]
+    fn a_snapshot_without_apps_gets_the_lab_app() {
+        let mut fixture = Fixture::empty("t", "x.onmicrosoft.com");
+        assert_eq!(
+            fixture.ensure_lab_app().unwrap().client_id,
+            "8a9f2c1e-4b3d-4e5f-9a6b-7c8d9e0f1a2b"
+        );
+        let mut example = Fixture::example();
+        let apps = example.apps.len();
+        example.ensure_lab_app();
+        assert_eq!(example.apps.len(), apps);
     }
 
     #[test]

@@ -201,6 +201,19 @@ impl RunningEmulator {
         self.ca_certificate_pem.as_deref()
     }
 
+    /// Writes the CA certificate (PEM) to `path`, for clients that take a file
+    /// (`SSL_CERT_FILE`, `REQUESTS_CA_BUNDLE`). `Ok(false)` when serving without a generated CA.
+    pub fn write_ca_certificate(&self, path: &std::path::Path) -> Result<bool, EmulatorError> {
+        let Some(pem) = &self.ca_certificate_pem else {
+            return Ok(false);
+        };
+        std::fs::write(path, pem).map_err(|source| EmulatorError::WriteFile {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(true)
+    }
+
     /// The whole state in fixture format (it loads again with [`Fixture::from_json`]).
     pub fn state_json(&self) -> serde_json::Value {
         control::state_json(&self.emulator)
