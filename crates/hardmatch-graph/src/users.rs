@@ -316,31 +316,47 @@ impl GraphClient {
     }
 
     async fn filter_holders(&self, values: &[&ImmutableId]) -> Result<Vec<CloudUser>, GraphError> {
+        let chunks: Vec<&[&ImmutableId]> = values.chunks(FILTER_VALUES_PER_REQUEST).collect();
         let mut requests = Vec::new();
-        for chunk in values.chunks(FILTER_VALUES_PER_REQUEST) {
-            let filter = immutable_id_filter(chunk);
-            let active = Query::default()
-                .filter(&filter)
-                .select(USER_SELECT)
-                .top(PAGE_SIZE)
-                .apply("/users");
-            let deleted = Query::default()
-                .filter(&filter)
-                .select(DELETED_USER_SELECT)
-                .top(PAGE_SIZE)
-                .apply(DELETED_USERS_PATH);
-            requests.push(GraphRequest::get(active, Operation::ReadUsers, "users"));
-            requests.push(GraphRequest::get(
-                deleted,
-                Operation::ReadDeletedUsers,
-                "deleted users",
-            ));
+        for chunk in &chunks {
+            requests.push(holder_request(chunk, false, false));
+            requests.push(holder_request(chunk, true, false));
         }
-        let answers = self.batch(ApiVersion::V1, &requests).await?;
-        let mut users = Vec::new();
-        let mut scan_active = false;
-        let mut scan_deleted = false;
-        for (request, answer) in requests.iter().zip(answers) {
+        let mut outcome = self.run_holder_requests(&requests).await?;
+        // Tenants where this filter is an advanced query (graph-api.md §16 #3) refuse it
+        // without `$count=true` and `ConsistencyLevel: eventual`: ask those again so.
+        if !outcome.refused_active.is_empty() {
+            tracing::debug!(
+                "ImmutableID filter refused as a default query; retrying as an advanced query"
+            );
+            let again: Vec<GraphRequest> = outcome
+                .refused_active
+                .iter()
+                .map(|&index| holder_request(chunks[index / 2], false, true))
+                .collect();
+            let second = self.run_holder_requests(&again).await?;
+            outcome.users.extend(second.users);
+            outcome.scan_active |= second.scan_active || !second.refused_active.is_empty();
+        }
+        if outcome.scan_active {
+            outcome.users.extend(self.list_users().await?);
+        }
+        if outcome.scan_deleted {
+            tracing::debug!(
+                "ImmutableID filter not usable on deleted items; scanning the recycle bin"
+            );
+            outcome.users.extend(self.list_deleted_users().await?);
+        }
+        Ok(outcome.users)
+    }
+
+    async fn run_holder_requests(
+        &self,
+        requests: &[GraphRequest],
+    ) -> Result<HolderOutcome, GraphError> {
+        let answers = self.batch(ApiVersion::V1, requests).await?;
+        let mut outcome = HolderOutcome::default();
+        for (index, (request, answer)) in requests.iter().zip(answers).enumerate() {
             let is_deleted = request.operation == Operation::ReadDeletedUsers;
             match answer {
                 Ok(answer) => {
@@ -351,33 +367,27 @@ impl GraphClient {
                                 request: Default::default(),
                             }
                         })?;
+                    // More than 999 holders of 15 values should not happen (values are
+                    // unique among active users); if it does, a scan sees them all.
                     if page.next_link.is_some() {
-                        // More than 999 holders of 15 values should not happen (values are
-                        // unique among active users); if it does, a scan sees them all.
                         if is_deleted {
-                            scan_deleted = true;
+                            outcome.scan_deleted = true;
                         } else {
-                            scan_active = true;
+                            outcome.scan_active = true;
                         }
                     }
-                    users.extend(page.value);
+                    outcome.users.extend(page.value);
                 }
                 // Some tenants refuse this filter on deleted items (graph-api.md §16 #4): scan
                 // the recycle bin instead, it is small.
-                Err(GraphError::Request { status: 400, .. }) if is_deleted => scan_deleted = true,
+                Err(GraphError::Request { status: 400, .. }) if is_deleted => {
+                    outcome.scan_deleted = true
+                }
+                Err(GraphError::Request { status: 400, .. }) => outcome.refused_active.push(index),
                 Err(error) => return Err(error),
             }
         }
-        if scan_active {
-            users.extend(self.list_users().await?);
-        }
-        if scan_deleted {
-            tracing::debug!(
-                "ImmutableID filter not usable on deleted items; scanning the recycle bin"
-            );
-            users.extend(self.list_deleted_users().await?);
-        }
-        Ok(users)
+        Ok(outcome)
     }
 
     /// Sets `onPremisesImmutableId` (v1.0 PATCH), then reads the user back and checks the
@@ -596,6 +606,46 @@ impl GraphClient {
             .into_iter()
             .filter(|user| !user.on_premises_provisioning_errors.is_empty())
             .collect())
+    }
+}
+
+/// What one round of holder filters found.
+#[derive(Default)]
+struct HolderOutcome {
+    users: Vec<CloudUser>,
+    /// Positions of active-user filters answered 400.
+    refused_active: Vec<usize>,
+    scan_active: bool,
+    scan_deleted: bool,
+}
+
+/// The filter request for active (`deleted == false`) or deleted holders of `values`;
+/// `advanced` adds `$count=true` and `ConsistencyLevel: eventual`.
+fn holder_request(values: &[&ImmutableId], deleted: bool, advanced: bool) -> GraphRequest {
+    let filter = immutable_id_filter(values);
+    let mut query = Query::default().filter(&filter);
+    if advanced {
+        query = query.count();
+    }
+    let (select, path, operation, resource) = if deleted {
+        (
+            DELETED_USER_SELECT,
+            DELETED_USERS_PATH,
+            Operation::ReadDeletedUsers,
+            "deleted users",
+        )
+    } else {
+        (USER_SELECT, "/users", Operation::ReadUsers, "users")
+    };
+    let request = GraphRequest::get(
+        query.select(select).top(PAGE_SIZE).apply(path),
+        operation,
+        resource,
+    );
+    if advanced {
+        request.with_header("ConsistencyLevel", "eventual")
+    } else {
+        request
     }
 }
 

@@ -106,9 +106,13 @@ async fn holders_of_an_immutable_id_are_found_active_and_deleted_by_filter_and_b
     assert!(deleted_holder[0].is_deleted());
     assert!(filtered.holders[&values[3]].is_empty());
 
-    // A tenant refusing the filter on deleted items falls back to scanning the recycle bin.
+    // A tenant refusing the filter on deleted items falls back to scanning the recycle bin,
+    // and one that treats it as an advanced query gets it again as one.
     let mut refusing = fixture();
     refusing.settings.deleted_items_immutable_id_filter = false;
+    refusing
+        .settings
+        .immutable_id_filter_requires_advanced_query = true;
     let refusing = start(refusing).await;
     let other = support::client(&refusing).await;
     let found = other
