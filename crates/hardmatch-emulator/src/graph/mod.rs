@@ -74,12 +74,30 @@ impl Route {
 
 /// Maps method + path (after `/v1.0`) to a route.
 pub(crate) fn route(method: &Method, path: &str) -> Result<Route, GraphError> {
-    let segments: Vec<String> = path
+    let mut segments: Vec<String> = Vec::new();
+    for segment in path
         .trim_matches('/')
         .split('/')
         .filter(|segment| !segment.is_empty())
         .map(percent_decode)
-        .collect();
+    {
+        // OData key syntax: `users('$admin@contoso.com')` is `users/{key}`; clients use it
+        // for keys that would otherwise read as a path (a leading `$`).
+        match segment.split_once('(') {
+            Some((name, rest))
+                if !name.is_empty() && !name.starts_with('$') && rest.ends_with(')') =>
+            {
+                let key = rest.trim_end_matches(')');
+                let key = key
+                    .strip_prefix('\'')
+                    .and_then(|key| key.strip_suffix('\''))
+                    .map_or_else(|| key.to_owned(), |key| key.replace("''", "'"));
+                segments.push(name.to_owned());
+                segments.push(key);
+            }
+            _ => segments.push(segment),
+        }
+    }
     let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
     let get = *method == Method::GET;
     let lower: Vec<String> = parts.iter().map(|part| part.to_ascii_lowercase()).collect();

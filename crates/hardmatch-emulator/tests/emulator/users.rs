@@ -744,3 +744,26 @@ async fn orderby_display_name_is_default_other_properties_and_filter_combination
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn odata_key_syntax_addresses_a_user_whose_upn_starts_with_a_dollar() {
+    let emulator = emulator_with(fixture_with(|fixture| {
+        let mut admin = fixture.users[0].clone();
+        admin.insert("id".into(), json!("0f0f0f0f-0000-4000-8000-000000000001"));
+        admin.insert("userPrincipalName".into(), json!("$admin@contoso.com"));
+        fixture.users.push(admin);
+    }))
+    .await;
+    let token = app_token(&emulator).await;
+    let reply = get(
+        &emulator,
+        &token,
+        "/users('%24admin@contoso.com')?$select=id",
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json()["id"], "0f0f0f0f-0000-4000-8000-000000000001");
+    let reply = get(&emulator, &token, &format!("/users('{ADELE}')")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    emulator.shutdown().await;
+}
