@@ -44,6 +44,32 @@
 //! moved out of scope) exceed the deletion threshold is refused, as Connect would stop.
 //! Purges are marked irreversible.
 //!
+//! # The plan file
+//!
+//! [`Plan::to_json`] writes, and [`Plan::from_json`] reads, one JSON object:
+//! `format_version` ([`PLAN_FORMAT_VERSION`]; newer versions are refused), `generated_at`
+//! (the caller's time), `fingerprint` (a stable FNV-1a hash of the AD users and tenant
+//! state the plan was computed from), `actions_fingerprint` (the same hash over `actions`:
+//! a mismatch means a hand edit, and the file is refused), `tenant_id`,
+//! `password_hash_sync`, the `policy` used, `users` (each planned link with its route and
+//! the cloud values its takeover overwrites), `skipped` (selected users not planned, with a
+//! `code` and the reason) and `actions`, in execution order. The hashes detect accidents and
+//! stale inputs; they are not signatures.
+//!
+//! Each action has an `id` (`a1`, `a2`, …), a `kind`, a `target` (`directory`, `id`,
+//! `userPrincipalName`, and for AD the `distinguished_name`), a `value`, a `reason`,
+//! `evidence`, `depends_on` (ids that must have succeeded first), `irreversible` (purges)
+//! and a `precondition`: a list of checks on the target's state when the action runs.
+//! Cloud checks name Graph properties as [`cloud_state`] renders them (the user's Graph
+//! JSON plus `activeRoleAssignments`, `roleEligibilities` and `assignedLicenseSkuIds`); AD
+//! checks name the AD snapshot's fields. A step that follows an earlier step on the same
+//! object expects the state that step leaves (a purge after the plan's own soft delete
+//! expects `deletedDateTime` to be present). The executor evaluates
+//! [`Precondition::evaluate`] on a fresh read and refuses the action when it fails.
+//!
+//! Give [`plan`] the unfiltered diagnosis of the same inputs: statuses are found by their
+//! position.
+//!
 //! Targets are never routed out of scope or deleted; a target with roles, PIM
 //! eligibility, an `onPremisesObjectIdentifier`, a federated UPN or another anchor, or a
 //! tenant that blocks takeovers, is skipped with the reason (§15 C 11–12 are manual).
@@ -658,6 +684,16 @@ impl<'a, 'input> Planner<'a, 'input> {
         &self.input.tenant.users[position]
     }
 
+    /// The diagnosis of one AD user. Diagnoses are in AD order, but a caller may have
+    /// filtered one for display: then the user is looked up by its `ad_index`.
+    fn status_of(&self, ad_index: usize) -> Option<&'a crate::diagnose::UserStatus> {
+        let users = &self.input.diagnosis.users;
+        match users.get(ad_index) {
+            Some(status) if status.ad_index == ad_index => Some(status),
+            _ => users.iter().find(|status| status.ad_index == ad_index),
+        }
+    }
+
     fn run(mut self) -> Result<Plan, PlanRefusal> {
         let input = self.input;
         match input.connector_space {
@@ -829,7 +865,7 @@ impl<'a, 'input> Planner<'a, 'input> {
 
     /// The cloud account the diagnosis points at, if it is a plausible link target.
     fn target_from_diagnosis(&self, ad_index: usize) -> Option<Result<usize, SkippedUser>> {
-        let status = self.input.diagnosis.users.get(ad_index)?;
+        let status = self.status_of(ad_index)?;
         let name = &status.distinguished_name;
         match &status.status {
             Status::Linked => Some(Err(skip(
@@ -1133,7 +1169,7 @@ impl<'a, 'input> Planner<'a, 'input> {
         let target = self.cloud(target_index);
         let anchor = ad.immutable_id.as_str();
         let joined_to = self.joined.get(anchor).copied();
-        let status = input.diagnosis.users.get(ad_index);
+        let status = self.status_of(ad_index);
         if status.is_some_and(|status| status.status == Status::OutOfScope) {
             return Err(skip(
                 name,
