@@ -1,10 +1,11 @@
 //! Throttling under the emulator's real quotas, and 10% chaos.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hardmatch_core::anchor::ImmutableId;
 use hardmatch_emulator::settings::{RetryAfterFormat, TenantSize};
-use hardmatch_emulator::{Chaos, EmulatorOptions};
+use hardmatch_emulator::{Chaos, EmulatorOptions, ManualClock};
 use hardmatch_graph::{
     GraphClient, GraphError, HolderLookup, NoProgress, RestoreOptions, RetryPolicy,
 };
@@ -13,9 +14,6 @@ use crate::support::{self, fixture, served};
 
 /// Enough single-user reads to exceed a small tenant's 3,500 RU per 10 seconds.
 const READS_OVER_QUOTA: usize = 3_600;
-
-/// A burst large enough to outrun the refill (350 RU/s) even in a debug build.
-const BURST_READS: usize = 8_000;
 
 fn user_ids(count: usize) -> Vec<String> {
     let ids = [
@@ -73,24 +71,37 @@ async fn unpaced_bursts_are_throttled_and_retried_and_no_429_reaches_the_caller(
     tenant.settings.retry_after_format = RetryAfterFormat::Fractional;
     // And the outer status of a batch with a throttled item is the doc's 424, not 200.
     tenant.settings.batch_throttled_outer_status = 424;
-    let emulator = support::start(tenant).await;
+    // Time stands still in the emulator until the first 429, so the burst exhausts the
+    // quota however slow the machine is; from then on 10 s pass every 200 ms.
+    let clock = Arc::new(ManualClock::starting_now());
+    let mut options = EmulatorOptions::new(tenant);
+    options.clock = clock.clone();
+    let emulator = support::start_with(options).await;
     let mut settings = support::secret_settings(&emulator);
     settings.http.retry = RetryPolicy::default();
     settings.http.pacing.enabled = false;
     let client = GraphClient::connect(settings).await.expect("connects");
-    let started = Instant::now();
-    // Four callers at once, so that even a slow machine outruns the refill (350 RU/s).
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..4 {
+    let watcher = {
         let client = client.clone();
-        tasks.spawn(async move { client.get_users(&user_ids(BURST_READS / 4)).await });
-    }
-    let mut results = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        results.extend(joined.expect("task").expect("batches"));
-    }
+        tokio::spawn(async move {
+            loop {
+                if client.statistics().throttled > 0 {
+                    clock.advance(Duration::from_secs(10));
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                } else {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        })
+    };
+    let started = Instant::now();
+    let results = client
+        .get_users(&user_ids(READS_OVER_QUOTA))
+        .await
+        .expect("batches");
     let elapsed = started.elapsed();
-    assert_eq!(results.len(), BURST_READS);
+    watcher.abort();
+    assert_eq!(results.len(), READS_OVER_QUOTA);
     assert!(
         results.iter().all(Result::is_ok),
         "every read succeeds after retries"
