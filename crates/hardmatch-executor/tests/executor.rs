@@ -1,0 +1,773 @@
+//! The executor against the real emulator and a real SQLite journal: the field story's
+//! plan for several users goes through apply → sync → verify; stale plans, resume after an
+//! interruption, undo, two runs on one workspace, and 10% chaos over 20 seeds.
+//!
+//! AD is an in-memory directory built from AD users (the Samba lab runs the LDAP side in the
+//! CLI suite); the emulator's sync cycle reads those users, so AD writes reach the cloud
+//! exactly as a Connect cycle would carry them.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
+
+use std::collections::BTreeMap;
+
+use hardmatch_core::ad::{AdUser, AnchorAttribute};
+use hardmatch_core::anchor::ObjectGuid;
+use hardmatch_core::diagnose::{DiagnoseOptions, diagnose};
+use hardmatch_core::plan::{
+    ActionKind, Plan, PlanInput, PlanPolicy, Selection, actions_fingerprint, plan,
+};
+use hardmatch_emulator::{Chaos, EmulatorOptions, Fixture, RunningEmulator, SyncRequest};
+use hardmatch_executor::adapters::{GraphCloud, SnapshotDirectory};
+use hardmatch_executor::journal::ActionState;
+use hardmatch_executor::ports::{CloudPort, CloudRead, CloudWrite, PortError, Sent, SyncPort};
+use hardmatch_executor::workspace::{Workspace, WorkspaceError};
+use hardmatch_executor::{ExecutorError, Ports, RunOptions, Silent};
+use hardmatch_graph::{
+    CredentialSettings, GraphClient, GraphSettings, NoProgress, RetryPolicy, Secret,
+};
+use serde_json::{Value, json};
+
+const CLIENT_ID: &str = "0f1e2d3c-4b5a-4697-8877-665544332211";
+const CLIENT_SECRET: &str = "executor-test-secret";
+const LICENCE: &str = "05e9a617-0261-4cee-bb44-138d3ef5d965";
+
+fn real_id(index: usize) -> String {
+    format!("a1b2c3d4-{index:04}-4e5f-9a0b-1c2d3e4f5a61")
+}
+
+/// A tenant with `users` licensed cloud accounts, `user<N>@contoso.com`, none synced.
+fn fixture(users: usize) -> Fixture {
+    let accounts: Vec<Value> = (0..users)
+        .map(|index| {
+            json!({
+                "id": real_id(index),
+                "userPrincipalName": format!("user{index}@contoso.com"),
+                "displayName": format!("User {index}"),
+                "mail": format!("user{index}@contoso.com"),
+                "mailNickname": format!("user{index}"),
+                "proxyAddresses": [format!("SMTP:user{index}@contoso.com")],
+                "accountEnabled": true,
+                "createdDateTime": "2022-05-02T09:00:00Z",
+                "onPremisesImmutableId": null,
+                "onPremisesSyncEnabled": null,
+                "assignedLicenses": [{ "skuId": LICENCE, "disabledPlans": [] }]
+            })
+        })
+        .collect();
+    let document = json!({
+        "format_version": 1,
+        "tenant": {
+            "id": "5d6e7f80-9a1b-4c2d-8e3f-4a5b6c7d8e9f",
+            "display_name": "Contoso",
+            "initial_domain": "contoso.onmicrosoft.com",
+            "domains": [
+                { "id": "contoso.com", "authenticationType": "Managed", "isDefault": true, "isInitial": false, "isVerified": true },
+                { "id": "contoso.onmicrosoft.com", "authenticationType": "Managed", "isDefault": false, "isInitial": true, "isVerified": true }
+            ],
+            "on_premises_sync_enabled": true,
+            "on_premises_last_sync_date_time": null
+        },
+        "apps": [{
+            "client_id": CLIENT_ID,
+            "display_name": "hardmatch executor test",
+            "client_secret": CLIENT_SECRET,
+            "application_permissions": [
+                "User.ReadWrite.All", "User.DeleteRestore.All", "Organization.Read.All",
+                "Domain.Read.All", "RoleManagement.Read.Directory"
+            ]
+        }],
+        "users": accounts,
+        "role_definitions": [],
+        "role_assignments": [],
+        "role_eligibilities": []
+    });
+    let mut fixture = Fixture::from_json(&document.to_string()).unwrap();
+    // Quotas are the Graph client's business and tested there; these tests count writes.
+    fixture.settings.throttling_enabled = false;
+    fixture
+}
+
+/// AD users on an unverified UPN suffix with their contoso address as a secondary one:
+/// the first sync cannot soft-match them and creates duplicates (the field story).
+fn ad_users(users: usize) -> Vec<AdUser> {
+    (0..users)
+        .map(|index| {
+            let mut bytes = [0x5a; 16];
+            bytes[0] = index as u8;
+            bytes[1] = (index >> 8) as u8;
+            let guid = ObjectGuid::from_ad_bytes(bytes);
+            AdUser {
+                distinguished_name: format!("CN=User {index},OU=Sales,DC=corp,DC=contoso,DC=com"),
+                domain: Some("corp.contoso.com".into()),
+                object_guid: guid,
+                consistency_guid: None,
+                anchor_attribute: AnchorAttribute::ObjectGuid,
+                immutable_id: guid.immutable_id(),
+                user_principal_name: Some(format!("user{index}@fabrikam.com")),
+                mail: Some(format!("user{index}@fabrikam.com")),
+                proxy_addresses: vec![
+                    format!("SMTP:user{index}@fabrikam.com"),
+                    format!("smtp:user{index}@contoso.com"),
+                ],
+                sam_account_name: Some(format!("user{index}")),
+                display_name: Some(format!("User {index}")),
+                given_name: None,
+                surname: None,
+                enabled: true,
+                object_sid: None,
+                when_changed: None,
+            }
+        })
+        .collect()
+}
+
+/// The emulator's sync cycle over the in-memory directory.
+struct EmulatorSync<'a> {
+    emulator: &'a RunningEmulator,
+    directory: &'a SnapshotDirectory,
+}
+
+impl SyncPort for EmulatorSync<'_> {
+    async fn trigger(&self, _policy: &str) -> Result<Sent, PortError> {
+        let report = self
+            .emulator
+            .run_sync(SyncRequest {
+                ad_users: Some(self.directory.users()),
+                ..SyncRequest::default()
+            })
+            .map_err(|error| PortError::new(error.to_string()))?;
+        Ok(Sent {
+            request_id: None,
+            response: Some(report),
+        })
+    }
+}
+
+async fn start(fixture: Fixture, chaos: Option<Chaos>) -> RunningEmulator {
+    let mut options = EmulatorOptions::new(fixture);
+    options.chaos = chaos;
+    hardmatch_emulator::start(options).await.unwrap()
+}
+
+async fn client(emulator: &RunningEmulator) -> GraphClient {
+    let mut settings =
+        GraphSettings::new(CredentialSettings::ClientSecret(Secret::new(CLIENT_SECRET)));
+    settings.tenant_id = Some(emulator.tenant_id());
+    settings.client_id = Some(CLIENT_ID.to_owned());
+    settings.authority_url = Some(emulator.authority_url());
+    settings.graph_url = Some(emulator.graph_url());
+    settings.http.retry = RetryPolicy::default().without_delays();
+    GraphClient::connect(settings).await.unwrap()
+}
+
+/// Runs the first (duplicating) cycle, then plans from the tenant as Graph shows it.
+async fn field_story(emulator: &RunningEmulator, directory: &SnapshotDirectory) -> Plan {
+    emulator
+        .run_sync(SyncRequest {
+            ad_users: Some(directory.users()),
+            ..SyncRequest::default()
+        })
+        .unwrap();
+    let graph = client(emulator).await;
+    let tenant = hardmatch_graph::snapshot_tenant(&graph, &NoProgress)
+        .await
+        .unwrap();
+    let users = directory.users();
+    let options = DiagnoseOptions::default();
+    let diagnosis = diagnose(&users, &tenant, &options);
+    plan(&PlanInput {
+        ad_users: &users,
+        tenant: &tenant,
+        diagnosis: &diagnosis,
+        connector_space: None,
+        selection: &Selection::AllSafe,
+        policy: &PlanPolicy::default(),
+        generated_at: &hardmatch_executor::engine::now(),
+    })
+    .unwrap()
+}
+
+fn options() -> RunOptions {
+    RunOptions {
+        operator: "tester".to_owned(),
+        tenant: "contoso.onmicrosoft.com".to_owned(),
+    }
+}
+
+/// Successful writes the emulator served, by method and path: each must appear once.
+fn writes(emulator: &RunningEmulator) -> BTreeMap<(String, String), usize> {
+    let log = emulator.requests_json();
+    let entries = log
+        .get("requests")
+        .unwrap_or(&log)
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut counts = BTreeMap::new();
+    for entry in entries {
+        let method = entry["method"].as_str().unwrap_or_default().to_owned();
+        let path = entry["path"].as_str().unwrap_or_default().to_owned();
+        let status = entry["status"].as_u64().unwrap_or_default();
+        if method != "GET"
+            && (200..300).contains(&status)
+            && !path.contains("/oauth2/")
+            && !path.starts_with("/_emulator")
+        {
+            *counts.entry((method, path)).or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// The users' state that matters, for comparing runs: id, UPN, ImmutableID, sync, deletion.
+fn final_state(emulator: &RunningEmulator) -> Vec<(String, String, Value, Value, bool)> {
+    let state = emulator.state_json();
+    let mut users: Vec<_> = state["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|user| {
+            (
+                user["id"].as_str().unwrap_or_default().to_owned(),
+                user["userPrincipalName"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                user["onPremisesImmutableId"].clone(),
+                user["onPremisesSyncEnabled"].clone(),
+                user["deletedDateTime"].is_string(),
+            )
+        })
+        // Duplicates get fresh ids per run; what matters is that none is left.
+        .filter(|user| user.0.starts_with("a1b2c3d4-") || !user.4)
+        .collect();
+    users.sort_by_key(|user| format!("{user:?}"));
+    users
+}
+
+fn kinds(plan: &Plan) -> Vec<ActionKind> {
+    plan.actions.iter().map(|action| action.kind).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_field_story_plan_applies_syncs_and_verifies_linked() {
+    let emulator = start(fixture(3), None).await;
+    let directory = SnapshotDirectory::new(ad_users(3));
+    let plan = field_story(&emulator, &directory).await;
+    assert_eq!(plan.users.len(), 3, "{}", plan.to_json().unwrap());
+    let kinds = kinds(&plan);
+    assert!(kinds.contains(&ActionKind::SoftDelete), "{kinds:?}");
+    assert!(kinds.contains(&ActionKind::PurgeDeleted));
+    assert!(kinds.contains(&ActionKind::SetImmutableId));
+
+    let workspace_directory = tempfile::tempdir().unwrap();
+    let mut workspace = Workspace::open(workspace_directory.path()).unwrap();
+    let cloud = GraphCloud::new(client(&emulator).await);
+    let sync = EmulatorSync {
+        emulator: &emulator,
+        directory: &directory,
+    };
+    let ports = Ports {
+        cloud: &cloud,
+        directory: &directory,
+        sync: &sync,
+    };
+
+    // Before apply, nothing is linked.
+    let before = hardmatch_executor::verify(&plan, &cloud).await.unwrap();
+    assert!(
+        before.iter().all(|verdict| verdict.status == "failed"),
+        "{before:#?}"
+    );
+
+    let summary = hardmatch_executor::apply(&plan, &mut workspace, &ports, &options(), &Silent)
+        .await
+        .unwrap();
+    assert_eq!(summary.outcome, "completed", "{:#?}", summary.actions);
+    assert!(
+        summary
+            .actions
+            .iter()
+            .all(|action| action.state == ActionState::Succeeded)
+    );
+    // Every write the plan made reached Graph exactly once.
+    assert!(
+        writes(&emulator).values().all(|count| *count == 1),
+        "{:#?}",
+        writes(&emulator)
+    );
+
+    // The plan ends with a cycle (trigger_sync); if it did not, sync now.
+    let verdicts = hardmatch_executor::verify(&plan, &cloud).await.unwrap();
+    assert!(
+        verdicts.iter().all(|verdict| verdict.status == "linked"),
+        "{verdicts:#?}"
+    );
+
+    // The journal has the audit trail: before-images, requests, an operator.
+    let run = workspace.journal().run(&summary.run_id).unwrap();
+    assert_eq!(run.operator, "tester");
+    let records = workspace.journal().actions(&summary.run_id).unwrap();
+    let delete = records
+        .iter()
+        .find(|record| record.kind == "soft_delete")
+        .unwrap();
+    assert_eq!(delete.request.as_ref().unwrap()["method"], "DELETE");
+    assert!(delete.before_image.as_ref().unwrap()["deletedDateTime"].is_null());
+    let journal_text = std::fs::read(workspace_directory.path().join("journal.sqlite")).unwrap();
+    assert!(!String::from_utf8_lossy(&journal_text).contains(CLIENT_SECRET));
+
+    // A second run of the same plan on a now-changed tenant sends nothing: all stale or skipped.
+    let again = hardmatch_executor::apply(&plan, &mut workspace, &ports, &options(), &Silent)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.count(ActionState::Succeeded),
+        0,
+        "{:#?}",
+        again.actions
+    );
+    emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_licensed_after_the_plan_is_not_deleted() {
+    let emulator = start(fixture(1), None).await;
+    let directory = SnapshotDirectory::new(ad_users(1));
+    let plan = field_story(&emulator, &directory).await;
+    let duplicate = plan
+        .actions
+        .iter()
+        .find(|action| action.kind == ActionKind::SoftDelete)
+        .and_then(|action| action.target.id.clone())
+        .unwrap();
+    // Between review and apply, someone licenses the duplicate.
+    let mut state = emulator.state_json();
+    for user in state["users"].as_array_mut().unwrap() {
+        if user["id"] == duplicate.as_str() {
+            user["assignedLicenses"] = json!([{ "skuId": LICENCE, "disabledPlans": [] }]);
+        }
+    }
+    let licensed = start(Fixture::from_json(&state.to_string()).unwrap(), None).await;
+    emulator.shutdown().await;
+
+    let workspace_directory = tempfile::tempdir().unwrap();
+    let mut workspace = Workspace::open(workspace_directory.path()).unwrap();
+    let cloud = GraphCloud::new(client(&licensed).await);
+    let sync = EmulatorSync {
+        emulator: &licensed,
+        directory: &directory,
+    };
+    let ports = Ports {
+        cloud: &cloud,
+        directory: &directory,
+        sync: &sync,
+    };
+    let summary = hardmatch_executor::apply(&plan, &mut workspace, &ports, &options(), &Silent)
+        .await
+        .unwrap();
+    let state_of = |kind: &str| {
+        summary
+            .actions
+            .iter()
+            .find(|action| action.kind == kind)
+            .map(|action| (action.state, action.detail.clone()))
+            .unwrap()
+    };
+    let (delete_state, delete_detail) = state_of("soft_delete");
+    assert_eq!(delete_state, ActionState::Stale, "{:#?}", summary.actions);
+    assert!(delete_detail.unwrap().contains("assignedLicenseSkuIds"));
+    assert_eq!(state_of("purge_deleted").0, ActionState::Skipped);
+    assert_eq!(state_of("set_immutable_id").0, ActionState::Skipped);
+    assert_ne!(summary.outcome, "completed");
+    // The licensed holder is still there, and nothing was deleted.
+    assert!(
+        writes(&licensed)
+            .keys()
+            .all(|(method, _)| method != "DELETE"),
+        "{:#?}",
+        writes(&licensed)
+    );
+    GraphCloud::new(client(&licensed).await)
+        .client()
+        .get_user(&duplicate)
+        .await
+        .unwrap();
+    licensed.shutdown().await;
+}
+
+/// The cloud as seen by a process that dies during its `writes`-th write: before the
+/// request leaves (`sent: false`) or right after it was served (`sent: true`). Dropping the
+/// apply future at that point is what a `kill -9` does to it: the journal keeps whatever
+/// was committed, nothing more.
+struct Crashing<'a> {
+    inner: &'a GraphCloud,
+    writes_left: std::cell::Cell<usize>,
+    sent: bool,
+    crashed: tokio::sync::Notify,
+}
+
+impl CloudPort for Crashing<'_> {
+    async fn read(&self, user_id: &str) -> Result<CloudRead, PortError> {
+        self.inner.read(user_id).await
+    }
+
+    async fn write(&self, write: &CloudWrite) -> Result<Sent, PortError> {
+        if self.writes_left.get() == 0 {
+            if self.sent {
+                let _ = self.inner.write(write).await;
+            }
+            self.crashed.notify_one();
+            std::future::pending::<()>().await;
+        }
+        self.writes_left.set(self.writes_left.get() - 1);
+        self.inner.write(write).await
+    }
+
+    async fn last_sync(&self) -> Result<Option<String>, PortError> {
+        self.inner.last_sync().await
+    }
+}
+
+/// Applies `plan` and "kills" the process at the `writes`-th cloud write; returns whether
+/// the crash point was reached (a plan with fewer writes just completes).
+async fn apply_until_crash(
+    plan: &Plan,
+    workspace: &mut Workspace,
+    cloud: &GraphCloud,
+    directory: &SnapshotDirectory,
+    sync: &EmulatorSync<'_>,
+    writes: usize,
+    sent: bool,
+) -> bool {
+    let crashing = Crashing {
+        inner: cloud,
+        writes_left: std::cell::Cell::new(writes),
+        sent,
+        crashed: tokio::sync::Notify::new(),
+    };
+    let ports = Ports {
+        cloud: &crashing,
+        directory,
+        sync,
+    };
+    let run_options = options();
+    let run = hardmatch_executor::apply(plan, workspace, &ports, &run_options, &Silent);
+    tokio::select! {
+        result = run => {
+            result.unwrap();
+            false
+        }
+        () = crashing.crashed.notified() => true,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_after_an_interruption_repeats_no_write_and_skips_none() {
+    for sent in [true, false] {
+        let emulator = start(fixture(3), None).await;
+        let directory = SnapshotDirectory::new(ad_users(3));
+        let plan = field_story(&emulator, &directory).await;
+        let cloud = GraphCloud::new(client(&emulator).await);
+        let sync = EmulatorSync {
+            emulator: &emulator,
+            directory: &directory,
+        };
+        let ports = Ports {
+            cloud: &cloud,
+            directory: &directory,
+            sync: &sync,
+        };
+        let workspace_directory = tempfile::tempdir().unwrap();
+        {
+            let mut workspace = Workspace::open(workspace_directory.path()).unwrap();
+            assert!(
+                apply_until_crash(&plan, &mut workspace, &cloud, &directory, &sync, 4, sent).await
+            );
+        }
+        let mut workspace = Workspace::open(workspace_directory.path()).unwrap();
+        let run_id = workspace.journal().unfinished_runs().unwrap().remove(0);
+        let in_flight = workspace
+            .journal()
+            .actions(&run_id)
+            .unwrap()
+            .into_iter()
+            .filter(|action| action.state == ActionState::InFlight)
+            .count();
+        assert_eq!(in_flight, 1);
+        // A new apply is refused while the run is unfinished.
+        let refused = hardmatch_executor::apply(&plan, &mut workspace, &ports, &options(), &Silent)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, ExecutorError::UnfinishedRun(_)),
+            "{refused}"
+        );
+        assert!(refused.hint().unwrap().contains("--resume"));
+
+        let summary = hardmatch_executor::resume(&mut workspace, &ports, &Silent)
+            .await
+            .unwrap();
+        assert_eq!(summary.run_id, run_id);
+        assert_eq!(summary.outcome, "completed", "{:#?}", summary.actions);
+        let settled = summary
+            .actions
+            .iter()
+            .filter(|action| {
+                action.detail.as_deref().is_some_and(|detail| {
+                    detail.contains(if sent { "reconciled" } else { "resent" })
+                })
+            })
+            .count();
+        assert_eq!(settled, 1, "sent={sent}: {:#?}", summary.actions);
+        // Every write exactly once over both "processes", none missing.
+        let after = writes(&emulator);
+        assert!(after.values().all(|count| *count == 1), "{after:#?}");
+        let cloud_writes = plan
+            .actions
+            .iter()
+            .filter(|action| action.kind.is_cloud())
+            .count();
+        assert_eq!(after.len(), cloud_writes, "{after:#?}");
+        let verdicts = hardmatch_executor::verify(&plan, &cloud).await.unwrap();
+        assert!(
+            verdicts.iter().all(|verdict| verdict.status == "linked"),
+            "{verdicts:#?}"
+        );
+        emulator.shutdown().await;
+    }
+}
+
+/// The emulator state after the first (duplicating) cycle, and the plan made from it.
+async fn prepared(users: usize) -> (Value, Plan, SnapshotDirectory) {
+    let emulator = start(fixture(users), None).await;
+    let directory = SnapshotDirectory::new(ad_users(users));
+    let plan = field_story(&emulator, &directory).await;
+    let state = emulator.state_json();
+    emulator.shutdown().await;
+    (state, plan, directory)
+}
+
+/// Applies `plan` to an emulator started from `state`, crashing at `crash` (write number,
+/// sent or not) and resuming; returns the final state and the writes served.
+async fn converge(
+    state: &Value,
+    plan: &Plan,
+    ad: &[AdUser],
+    chaos: Option<Chaos>,
+    crash: Option<(usize, bool)>,
+) -> (
+    Vec<(String, String, Value, Value, bool)>,
+    BTreeMap<(String, String), usize>,
+) {
+    let emulator = start(Fixture::from_json(&state.to_string()).unwrap(), chaos).await;
+    let directory = SnapshotDirectory::new(ad.to_vec());
+    let cloud = GraphCloud::new(client(&emulator).await);
+    let sync = EmulatorSync {
+        emulator: &emulator,
+        directory: &directory,
+    };
+    let ports = Ports {
+        cloud: &cloud,
+        directory: &directory,
+        sync: &sync,
+    };
+    let workspace_directory = tempfile::tempdir().unwrap();
+    let mut workspace = Workspace::open(workspace_directory.path()).unwrap();
+    let summary = match crash {
+        Some((writes, sent))
+            if apply_until_crash(
+                plan,
+                &mut workspace,
+                &cloud,
+                &directory,
+                &sync,
+                writes,
+                sent,
+            )
+            .await =>
+        {
+            hardmatch_executor::resume(&mut workspace, &ports, &Silent)
+                .await
+                .unwrap()
+        }
+        Some(_) => {
+            let run = workspace.journal().runs().unwrap().remove(0);
+            hardmatch_executor::RunSummary {
+                outcome: run.outcome.unwrap_or_default(),
+                actions: workspace.journal().actions(&run.id).unwrap(),
+                run_id: run.id,
+                not_reversible: Vec::new(),
+            }
+        }
+        None => hardmatch_executor::apply(plan, &mut workspace, &ports, &options(), &Silent)
+            .await
+            .unwrap(),
+    };
+    assert_eq!(summary.outcome, "completed", "{:#?}", summary.actions);
+    let result = (final_state(&emulator), writes(&emulator));
+    emulator.shutdown().await;
+    result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_ten_percent_chaos_twenty_seeds_reach_the_fault_free_state() {
+    let (state, plan, directory) = prepared(3).await;
+    let ad = directory.users();
+    let (expected, expected_writes) = converge(&state, &plan, &ad, None, None).await;
+    assert!(expected_writes.values().all(|count| *count == 1));
+    for seed in 0..20 {
+        let chaos = Chaos { rate: 0.1, seed };
+        let (found, writes) = converge(&state, &plan, &ad, Some(chaos), None).await;
+        assert_eq!(found, expected, "seed {seed}");
+        // No action ran twice, none was lost.
+        assert_eq!(writes, expected_writes, "seed {seed}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashes_at_random_points_resume_to_the_same_state() {
+    let (state, plan, directory) = prepared(2).await;
+    let ad = directory.users();
+    let (expected, expected_writes) = converge(&state, &plan, &ad, None, None).await;
+    let cloud_writes = plan
+        .actions
+        .iter()
+        .filter(|action| action.kind.is_cloud())
+        .count();
+    let mut random = 0x2545_f491_4f6c_dd1d_u64;
+    let trials = 60;
+    for trial in 0..trials {
+        // xorshift: reproducible, no extra crate.
+        random ^= random << 13;
+        random ^= random >> 7;
+        random ^= random << 17;
+        let point = (random % cloud_writes as u64) as usize;
+        let sent = random & 0x100 != 0;
+        let (found, writes) = converge(&state, &plan, &ad, None, Some((point, sent))).await;
+        assert_eq!(
+            found, expected,
+            "trial {trial}: crash at write {point}, sent {sent}"
+        );
+        assert_eq!(
+            writes, expected_writes,
+            "trial {trial}: crash at write {point}, sent {sent}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_restores_a_soft_deleted_user_and_names_what_it_cannot_undo() {
+    let emulator = start(fixture(1), None).await;
+    let directory = SnapshotDirectory::new(ad_users(1));
+    let plan = field_story(&emulator, &directory).await;
+    let cloud = GraphCloud::new(client(&emulator).await);
+    let sync = EmulatorSync {
+        emulator: &emulator,
+        directory: &directory,
+    };
+    let ports = Ports {
+        cloud: &cloud,
+        directory: &directory,
+        sync: &sync,
+    };
+    let workspace_directory = tempfile::tempdir().unwrap();
+    let mut workspace = Workspace::open(workspace_directory.path()).unwrap();
+
+    // A plan reviewed down to its soft-delete: the duplicate goes to the recycle bin only.
+    let mut only_delete = plan.clone();
+    only_delete
+        .actions
+        .retain(|action| action.kind == ActionKind::SoftDelete);
+    only_delete.actions_fingerprint = actions_fingerprint(&only_delete.actions);
+    let duplicate = only_delete.actions[0].target.id.clone().unwrap();
+    let applied =
+        hardmatch_executor::apply(&only_delete, &mut workspace, &ports, &options(), &Silent)
+            .await
+            .unwrap();
+    assert_eq!(applied.outcome, "completed");
+    assert!(
+        cloud
+            .client()
+            .get_user(&duplicate)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+
+    let undone =
+        hardmatch_executor::undo(&applied.run_id, &mut workspace, &ports, &options(), &Silent)
+            .await
+            .unwrap();
+    assert_eq!(undone.outcome, "completed", "{:#?}", undone.actions);
+    assert_eq!(undone.actions[0].kind, "restore_deleted");
+    let restored = cloud.client().get_user(&duplicate).await.unwrap();
+    assert!(restored.deleted_date_time.is_none());
+    let undo_run = workspace.journal().run(&undone.run_id).unwrap();
+    assert_eq!(undo_run.kind, "undo");
+    assert_eq!(
+        undo_run.undoes_run.as_deref(),
+        Some(applied.run_id.as_str())
+    );
+
+    emulator.shutdown().await;
+
+    // The whole plan, on a fresh tenant: the undo of a purge is refused and said; the
+    // ImmutableID the run set is taken back.
+    let emulator = start(fixture(1), None).await;
+    let plan = field_story(&emulator, &directory_for(1)).await;
+    let directory = directory_for(1);
+    let cloud = GraphCloud::new(client(&emulator).await);
+    let sync = EmulatorSync {
+        emulator: &emulator,
+        directory: &directory,
+    };
+    let ports = Ports {
+        cloud: &cloud,
+        directory: &directory,
+        sync: &sync,
+    };
+    let applied = hardmatch_executor::apply(&plan, &mut workspace, &ports, &options(), &Silent)
+        .await
+        .unwrap();
+    assert_eq!(applied.outcome, "completed", "{:#?}", applied.actions);
+    let undone =
+        hardmatch_executor::undo(&applied.run_id, &mut workspace, &ports, &options(), &Silent)
+            .await
+            .unwrap();
+    assert!(
+        undone
+            .not_reversible
+            .iter()
+            .any(|line| line.contains("purge")),
+        "{:#?}",
+        undone.not_reversible
+    );
+    let target = plan.users[0].target_id.clone();
+    let clear = undone
+        .actions
+        .iter()
+        .find(|action| action.kind == "clear_immutable_id");
+    // The sync linked the account since, so the ImmutableID is now Connect's to keep: the
+    // undo either took it back or refused it as changed since; it never guessed.
+    assert!(clear.is_some(), "{:#?}", undone.actions);
+    let _ = target;
+    emulator.shutdown().await;
+}
+
+fn directory_for(users: usize) -> SnapshotDirectory {
+    SnapshotDirectory::new(ad_users(users))
+}
+
+#[test]
+fn two_runs_cannot_share_a_workspace() {
+    let directory = tempfile::tempdir().unwrap();
+    let _first = Workspace::open(directory.path()).unwrap();
+    let second = Workspace::open(directory.path()).unwrap_err();
+    assert!(matches!(second, WorkspaceError::Busy { .. }));
+}
