@@ -555,6 +555,9 @@ async fn prepared(users: usize) -> (Value, Plan, SnapshotDirectory) {
 
 /// Applies `plan` to an emulator started from `state`, crashing at `crash` (write number,
 /// sent or not) and resuming; returns the final state and the writes served.
+/// Faults the emulator answered with, over every converge run of this process.
+static FAULTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 async fn converge(
     state: &Value,
     plan: &Plan,
@@ -610,6 +613,18 @@ async fn converge(
             .unwrap(),
     };
     assert_eq!(summary.outcome, "completed", "{:#?}", summary.actions);
+    let log = emulator.requests_json();
+    let faults = log
+        .get("requests")
+        .unwrap_or(&log)
+        .as_array()
+        .map_or(0, |entries| {
+            entries
+                .iter()
+                .filter(|entry| matches!(entry["status"].as_u64(), Some(429 | 503 | 504)))
+                .count()
+        });
+    FAULTS.fetch_add(faults, std::sync::atomic::Ordering::Relaxed);
     let result = (final_state(&emulator), writes(&emulator));
     emulator.shutdown().await;
     result
@@ -628,6 +643,8 @@ async fn under_ten_percent_chaos_twenty_seeds_reach_the_fault_free_state() {
         // No action ran twice, none was lost.
         assert_eq!(writes, expected_writes, "seed {seed}");
     }
+    // Chaos did happen (resets leave no status; these are the answered faults).
+    assert!(FAULTS.load(std::sync::atomic::Ordering::Relaxed) > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
