@@ -345,3 +345,16 @@ fn diagnosis_serializes_status_inline() {
         "adele@contoso.com"
     );
 }
+
+#[test]
+fn field_story_diagnosis_as_json() {
+    // The `status --json` shape (issue 6 "Snapshot tests (insta) cover status").
+    let ad = with_mail(ad_user(1, "adele@corp.local"), "adele@contoso.com");
+    let real = licensed(cloud_with_mail(
+        cloud_user("real", "adele@contoso.com"),
+        "adele@contoso.com",
+    ));
+    let duplicate = synced_from("dup", "adele@contoso.onmicrosoft.com", &ad);
+    let world = World::new(vec![ad], vec![real, duplicate]);
+    insta::assert_json_snapshot!("field_story_diagnosis", diagnosed(&world));
+}

@@ -1438,7 +1438,29 @@ impl<'a, 'input> Planner<'a, 'input> {
             .iter()
             .any(|address| address.starts_with("SMTP:"));
         let target_primary = target.primary_smtp_address();
-        for address in addresses_lost_in_takeover(ad, target) {
+        let lost = addresses_lost_in_takeover(ad, target);
+        let ad_has_smtp = ad
+            .proxy_addresses
+            .iter()
+            .any(|address| smtp_value(address).is_some());
+        if !lost.is_empty()
+            && !ad_has_smtp
+            && let Some(mail) = &ad.mail
+        {
+            // Connect derives the primary from `mail` only while proxyAddresses holds no
+            // SMTP address; adding one would drop it, so it is written explicitly first.
+            actions.ad_preparation.push(self.draft(
+                ActionKind::AdAddProxyAddress,
+                Self::ad_target(ad),
+                Some(format!("SMTP:{mail}")),
+                format!("keep {mail} as the primary address once proxyAddresses holds other addresses (§11)"),
+                Vec::new(),
+                Some(self.ad_precondition(ad)),
+                name,
+                false,
+            ));
+        }
+        for address in lost {
             let held_elsewhere = self
                 .ad_by_smtp
                 .get(&Folded(&address))
@@ -1488,7 +1510,7 @@ impl<'a, 'input> Planner<'a, 'input> {
             target_id: target.id.clone(),
             target_user_principal_name: target.user_principal_name.clone(),
             route,
-            overwrites: self.overwrites(ad, target),
+            overwrites: self.overwrites(&prepared_ad(ad, &actions.ad_preparation), target),
         };
         Ok((planned, actions))
     }
@@ -1610,6 +1632,22 @@ impl<'a, 'input> Planner<'a, 'input> {
         );
         overwrites
     }
+}
+
+/// The AD user as the plan's AD preparation leaves it: the takeover reads these values.
+fn prepared_ad(ad: &AdUser, preparation: &[Draft]) -> AdUser {
+    let mut prepared = ad.clone();
+    for draft in preparation {
+        let Some(value) = &draft.value else {
+            continue;
+        };
+        match draft.kind {
+            ActionKind::AdSetUpn => prepared.user_principal_name = Some(value.clone()),
+            ActionKind::AdAddProxyAddress => prepared.proxy_addresses.push(value.clone()),
+            _ => {}
+        }
+    }
+    prepared
 }
 
 fn skip(user: &str, code: &str, reason: String) -> SkippedUser {

@@ -119,12 +119,13 @@ fn field_story_plans_purge_then_set_and_links_after_one_sync() {
     assert_eq!(set.target.id.as_deref(), Some("real"));
     assert!(set.depends_on.contains(&purge.id), "purge before set");
     assert_eq!(plan.users[0].route, Route::DeleteAndPurge);
-    assert!(
-        plan.users[0]
-            .overwrites
-            .iter()
-            .any(|overwrite| overwrite.property == "proxyAddresses")
-    );
+    // The preparation copies the addresses and aligns the UPN: the takeover keeps them.
+    let overwritten: Vec<&str> = plan.users[0]
+        .overwrites
+        .iter()
+        .map(|overwrite| overwrite.property.as_str())
+        .collect();
+    assert_eq!(overwritten, ["displayName"]);
 
     // Apply: the AD preparation, then the cloud actions, then one cycle.
     world.ad[0].user_principal_name = Some("adele@contoso.com".into());
@@ -445,7 +446,10 @@ fn show_names_changes_irreversible_steps_and_overwrites() {
     let plan = make_plan(&world, Selection::AllSafe, &PlanPolicy::default()).unwrap();
     let text = render_show(&plan);
     assert!(text.contains("[IRREVERSIBLE]"), "{text}");
-    assert!(text.contains("proxyAddresses: SMTP:adele@contoso.com, smtp:adele.vance@contoso.com -> SMTP:adele@contoso.com"), "{text}");
+    assert!(
+        text.contains("displayName: real (cloud) -> adele (AD)"),
+        "{text}"
+    );
     assert!(text.contains("password: replaced by the AD password (password hash sync is on)"));
     assert!(text.contains("(1 irreversible)"));
 }
@@ -498,4 +502,19 @@ fn days_since_epoch_follows_the_calendar() {
     assert_eq!(days_since_epoch("2000-03-01"), Some(11_017));
     assert_eq!(days_since_epoch("2026-11-22T03:00:00Z"), Some(20_779));
     assert_eq!(days_since_epoch("soon"), None);
+}
+
+#[test]
+fn field_story_renders_for_review() {
+    // What a change-approval reader sees (issue 6 "Snapshot tests (insta) cover ... show").
+    let mut world = field_story();
+    world.features().password_sync_enabled = true;
+    let plan = make_plan(
+        &world,
+        Selection::Users(vec!["adele@corp.local".into()]),
+        &PlanPolicy::default(),
+    )
+    .unwrap();
+    insta::assert_snapshot!("field_story_show", render_show(&plan));
+    insta::assert_snapshot!("field_story_powershell", render_powershell(&plan));
 }
