@@ -518,3 +518,37 @@ fn field_story_renders_for_review() {
     insta::assert_snapshot!("field_story_show", render_show(&plan));
     insta::assert_snapshot!("field_story_powershell", render_powershell(&plan));
 }
+
+#[test]
+fn adding_addresses_keeps_a_primary_derived_from_mail() {
+    // entra-matching.md §11: AD's proxyAddresses replace the cloud's; an AD user with only
+    // `mail` would lose it as primary once proxyAddresses holds another address.
+    let mut ad = ad_user(1, "mia@contoso.com");
+    ad.mail = Some("mia@contoso.com".into());
+    let mut target = licensed(cloud_with_mail(
+        cloud_user("t", "mia@contoso.com"),
+        "mia@contoso.com",
+    ));
+    target.proxy_addresses.push("smtp:sales@contoso.com".into());
+    let mut world = World::new(vec![ad], vec![target]);
+    let plan = make_plan(
+        &world,
+        Selection::Users(vec!["mia".into()]),
+        &PlanPolicy::default(),
+    )
+    .unwrap();
+    let values: Vec<_> = plan
+        .actions
+        .iter()
+        .filter(|action| action.kind == ActionKind::AdAddProxyAddress)
+        .filter_map(|action| action.value.as_deref())
+        .collect();
+    assert_eq!(values, ["SMTP:mia@contoso.com", "smtp:sales@contoso.com"]);
+    apply_ad_actions(&plan, &mut world.ad);
+    apply_cloud_actions(&plan, &mut world.cloud, NOW);
+    world.sync();
+    assert_eq!(
+        world.cloud[0].proxy_addresses,
+        ["SMTP:mia@contoso.com", "smtp:sales@contoso.com"]
+    );
+}
