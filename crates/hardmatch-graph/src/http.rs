@@ -5,6 +5,10 @@
 //! Classifying a final error response is the caller's job (see `error::classify`), because
 //! only the caller knows which operation a 403 is about.
 //!
+//! One logical request keeps its `client-request-id` GUID across its retries, so that
+//! Microsoft support can follow every attempt of it; errors quote it with Graph's
+//! `request-id`.
+//!
 //! Retries: 429, 503 and 504 always (the service did not act on the request); 500 and 502,
 //! connection resets and time-outs only for idempotent requests. The wait is the response's
 //! `Retry-After` (fractional seconds allowed) or a jittered exponential backoff.

@@ -20,7 +20,7 @@
 //! - **Client secret**: it would work, but only against `https` authorities, so the emulator
 //!   would need TLS for every test, and its errors are `azure_core::Error` values in which the
 //!   AADSTS code, trace id and correlation id survive only as text. hardmatch reports them
-//!   as fields ([`GraphError::Authentication`](crate::GraphError::Authentication)) so that the
+//!   as fields ([`GraphError::Authentication`]) so that the
 //!   hint can name the fix (wrong secret value vs. expired secret vs. unknown app).
 //! - **Certificate**: its `client_certificate` feature links the system OpenSSL, a second
 //!   crypto library next to rustls/ring, and it signs RS256 with a SHA-1 `x5t`, where
