@@ -381,3 +381,25 @@ async fn a_cached_token_is_reused() {
     assert_eq!(token_requests, 1);
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_token_the_service_calls_expired_is_renewed_once_and_the_call_succeeds() {
+    let clock = std::sync::Arc::new(hardmatch_emulator::ManualClock::starting_now());
+    let mut options = EmulatorOptions::new(fixture());
+    options.clock = clock.clone();
+    let emulator = support::start_with(options).await;
+    let client = support::client(&emulator).await;
+    client.organization().await.expect("reads");
+    // Two hours pass in the emulator: the cached token is still "fresh" for the client's
+    // own clock, so Graph's 401 is what makes it sign in again.
+    clock.advance(Duration::from_secs(7_200));
+    client.organization().await.expect("renewed and read");
+    let log = support::served(&emulator);
+    let token_requests = log
+        .iter()
+        .filter(|entry| entry.1.ends_with("/oauth2/v2.0/token"))
+        .count();
+    assert_eq!(token_requests, 2);
+    assert_eq!(log.iter().filter(|entry| entry.3 == 401).count(), 1);
+    emulator.shutdown().await;
+}
