@@ -18,6 +18,17 @@ pub enum ConflictShape {
     ImmutableIdWithoutDetails,
 }
 
+/// How `POST /users` answers an ImmutableID another object holds (graph-api.md §16 #19).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CreateConflictBehaviour {
+    /// 400 with the same conflict error as PATCH.
+    #[default]
+    Conflict,
+    /// 500 "The given key was not present in the dictionary" (2017, microsoft-graph-docs#1508).
+    KeyNotFound,
+}
+
 /// The form of the `Retry-After` header on 429 (graph-api.md §16 #12).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -118,6 +129,8 @@ pub struct Settings {
     pub federated_immutable_id_patch_rejected: bool,
     /// #17: a deleted user's UPN is rewritten as `<id without dashes><upn>`. Default `true`.
     pub deleted_user_upn_rewritten: bool,
+    /// #19: `POST /users` with an ImmutableID another object holds.
+    pub create_with_used_immutable_id: CreateConflictBehaviour,
     /// #18: the 2026 hardening checks, passed to the sync cycle.
     pub hardening: HardeningSettings,
     /// Whether Graph lets an app delete a synced user (KB2709902). Default `true`.
@@ -163,6 +176,7 @@ impl Default for Settings {
             federated_immutable_id_patch_rejected: true,
             deleted_user_upn_rewritten: true,
             hardening: HardeningSettings::default(),
+            create_with_used_immutable_id: CreateConflictBehaviour::default(),
             synced_user_delete_allowed: true,
             throttling_enabled: true,
             tenant_size: None,

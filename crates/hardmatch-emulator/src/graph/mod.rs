@@ -26,6 +26,7 @@ use auth::Principal;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Route {
     ListUsers,
+    CreateUser,
     CountUsers,
     GetUser(String),
     PatchUser(String),
@@ -53,6 +54,7 @@ impl Route {
         matches!(
             self,
             Self::PatchUser(_)
+                | Self::CreateUser
                 | Self::DeleteUser(_)
                 | Self::PurgeDeletedItem(_)
                 | Self::RestoreDeletedItem(_)
@@ -104,6 +106,7 @@ pub(crate) fn route(method: &Method, path: &str) -> Result<Route, GraphError> {
     let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
     let route = match (lower.as_slice(), parts.as_slice()) {
         (["users"], _) if get => Route::ListUsers,
+        (["users"], _) if *method == Method::POST => Route::CreateUser,
         (["users", "$count"], _) if get => Route::CountUsers,
         (["users", _], [_, key]) => match *method {
             Method::GET => Route::GetUser(strip_key_quotes(key)),
@@ -388,6 +391,7 @@ fn throttle(call: &Call<'_>, route: &Route) -> Result<Charge, GraphError> {
 fn dispatch(call: &Call<'_>, route: Route) -> Result<ApiResponse, GraphError> {
     match route {
         Route::ListUsers => users::list(call),
+        Route::CreateUser => users::create(call),
         Route::CountUsers => users::count(call),
         Route::GetUser(key) => users::get(call, &key),
         Route::PatchUser(key) => users::patch(call, &key),

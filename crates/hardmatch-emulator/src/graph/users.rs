@@ -605,6 +605,104 @@ fn check_immutable_id(
     Ok(())
 }
 
+/// Properties a client never sends back: Graph assigns or hides them.
+const NOT_STORED_ON_CREATE: [&str; 1] = ["passwordProfile"];
+
+/// `POST /users`: a cloud user. A federated UPN needs an ImmutableID (graph-api.md §5, §10);
+/// a used ImmutableID answers per switch §16 #19.
+pub(crate) fn create(call: &Call<'_>) -> Result<ApiResponse, GraphError> {
+    call.principal
+        .require(&WRITE_USERS, &WRITE_USERS_DELEGATED)?;
+    let body = json_body(call)?;
+    let mut fixture = call.emulator.tenant();
+    let mut user = UserObject::new();
+    for (name, value) in body {
+        if name.starts_with('@') {
+            continue;
+        }
+        let property = call.version.user_property(&name).ok_or_else(|| {
+            GraphError::bad_request(format!(
+                "Property '{name}' does not exist as a declared property or extension property."
+            ))
+        })?;
+        if read_only(property) && property != "proxyAddresses" {
+            return Err(GraphError::bad_request(format!(
+                "Property '{property}' is read-only and cannot be set."
+            )));
+        }
+        if !NOT_STORED_ON_CREATE.contains(&property) {
+            user.insert(property.to_owned(), value);
+        }
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let upn = user
+        .get("userPrincipalName")
+        .cloned()
+        .unwrap_or(Value::Null);
+    check_user_principal_name(&fixture, &id, &upn)?;
+    let upn = upn.as_str().unwrap_or_default().to_owned();
+    match user.get("onPremisesImmutableId") {
+        None | Some(Value::Null) if is_federated_upn(&fixture, &upn) => {
+            return Err(GraphError::bad_request(
+                "One or more properties contains invalid values.",
+            ));
+        }
+        Some(Value::String(text)) => {
+            if hardmatch_core::anchor::ImmutableId::from_text(text.as_str())
+                .validate_for_graph()
+                .is_err()
+            {
+                return Err(invalid_value("onPremisesImmutableId"));
+            }
+            let holder = fixture.users.iter().find(|other| {
+                string_property(other, "onPremisesImmutableId") == Some(text.as_str())
+                    && (!is_deleted(other) || fixture.settings.deleted_users_reserve_immutable_id)
+            });
+            if let Some(holder) = holder {
+                return Err(match fixture.settings.create_with_used_immutable_id {
+                    crate::settings::CreateConflictBehaviour::Conflict => {
+                        immutable_id_conflict(fixture.settings.conflict_shape, user_id(holder))
+                    }
+                    crate::settings::CreateConflictBehaviour::KeyNotFound => GraphError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "UnknownError",
+                        "The given key was not present in the dictionary.",
+                    ),
+                });
+            }
+        }
+        None | Some(Value::Null) => {}
+        Some(_) => return Err(invalid_value("onPremisesImmutableId")),
+    }
+    user.insert("id".into(), Value::String(id.clone()));
+    user.insert(
+        "createdDateTime".into(),
+        Value::String(graph_date_time(call.now)),
+    );
+    for property in ["businessPhones", "assignedLicenses", "proxyAddresses"] {
+        user.entry(property)
+            .or_insert_with(|| Value::Array(Vec::new()));
+    }
+    let mut body = OrderedObject::default();
+    body.push(
+        "@odata.context",
+        Value::String(call.context("users/$entity")),
+    );
+    body.0.extend(project_user(&user, None).0);
+    fixture.users.push(user);
+    tracing::info!(user = %id, "user created");
+    let mut response = ApiResponse::odata_json(StatusCode::CREATED, &body);
+    response.set_header(
+        "location",
+        &format!(
+            "{}/{}/users/{id}",
+            call.emulator.base_url,
+            call.version.segment()
+        ),
+    );
+    Ok(response)
+}
+
 fn check_user_principal_name(
     fixture: &Fixture,
     target_id: &str,

@@ -767,3 +767,106 @@ async fn odata_key_syntax_addresses_a_user_whose_upn_starts_with_a_dollar() {
     assert_eq!(reply.status, StatusCode::OK);
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn create_user_requires_an_immutable_id_for_federated_upns_and_refuses_used_ones() {
+    let emulator = emulator().await;
+    let token = app_token(&emulator).await;
+    let new_user = |upn: &str, immutable_id: Option<&str>| {
+        json!({"accountEnabled": true, "displayName": "New User", "mailNickname": "newuser",
+               "userPrincipalName": upn, "onPremisesImmutableId": immutable_id,
+               "passwordProfile": {"forceChangePasswordNextSignIn": true, "password": "x-Long-Passw0rd"}})
+    };
+    let reply = post(
+        &emulator,
+        &token,
+        "/users",
+        new_user("new.user@contoso.com", None),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let created = reply.json();
+    assert!(!reply.text.contains("password"));
+    assert_eq!(
+        get(
+            &emulator,
+            &token,
+            &format!("/users/{}", created["id"].as_str().unwrap())
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    // graph-api.md §5, §10: federated UPN without an ImmutableID.
+    let error = graph_error(
+        &post(
+            &emulator,
+            &token,
+            "/users",
+            new_user("new.user@fabrikam.com", None),
+        )
+        .await,
+        400,
+        "Request_BadRequest",
+    );
+    assert_eq!(
+        error["message"],
+        "One or more properties contains invalid values."
+    );
+    assert_eq!(
+        post(
+            &emulator,
+            &token,
+            "/users",
+            new_user("other.user@fabrikam.com", Some("bmV3LWZlZGVyYXRlZC11c2Vy"))
+        )
+        .await
+        .status,
+        StatusCode::CREATED
+    );
+    // §16 #19 default: a used ImmutableID is the 400 conflict.
+    let error = graph_error(
+        &post(
+            &emulator,
+            &token,
+            "/users",
+            new_user("third.user@contoso.com", Some(ADELE_ANCHOR)),
+        )
+        .await,
+        400,
+        "Request_BadRequest",
+    );
+    assert_eq!(
+        error["details"][1]["target"],
+        format!("User_{ADELE_DUPLICATE}")
+    );
+    // A UPN in an unverified domain is refused.
+    graph_error(
+        &post(
+            &emulator,
+            &token,
+            "/users",
+            new_user("x@corp.contoso.local", None),
+        )
+        .await,
+        400,
+        "Request_BadRequest",
+    );
+    emulator.shutdown().await;
+    // §16 #19 alternative: 500 "The given key was not present in the dictionary".
+    let emulator = emulator_with(fixture_with(|fixture| {
+        fixture.settings.create_with_used_immutable_id =
+            hardmatch_emulator::settings::CreateConflictBehaviour::KeyNotFound;
+    }))
+    .await;
+    let token = app_token(&emulator).await;
+    let reply = post(
+        &emulator,
+        &token,
+        "/users",
+        new_user("third.user@contoso.com", Some(ADELE_ANCHOR)),
+    )
+    .await;
+    assert_eq!(reply.status.as_u16(), 500, "{}", reply.text);
+    emulator.shutdown().await;
+}
