@@ -96,7 +96,7 @@ pub fn read_export_bytes(
         }
         let (user, warnings) = user_from_entry(&entry, anchor)?;
         for warning in &warnings {
-            tracing::warn!("{warning}");
+            tracing::debug!("{warning}");
             reporter.warning(warning);
         }
         users.push(user);

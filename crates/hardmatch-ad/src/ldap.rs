@@ -125,7 +125,7 @@ pub(crate) async fn connect(
             let warning = AdWarning::TlsVerificationDisabled {
                 url: url.to_owned(),
             };
-            tracing::warn!("{warning}");
+            tracing::debug!("{warning}");
             reporter.warning(&warning);
             settings = settings.set_no_tls_verify(true);
         }
@@ -137,7 +137,7 @@ pub(crate) async fn connect(
                 let warning = AdWarning::Plaintext {
                     url: url.to_owned(),
                 };
-                tracing::warn!("{warning}");
+                tracing::debug!("{warning}");
                 reporter.warning(&warning);
             }
         }
@@ -234,7 +234,7 @@ async fn search_users(
         }
         let (user, warnings) = user_from_entry(&entry, &source.anchor)?;
         for warning in &warnings {
-            tracing::warn!("{warning}");
+            tracing::debug!("{warning}");
             reporter.warning(warning);
         }
         users.push(user);
