@@ -87,6 +87,19 @@ pub enum Command {
     /// tests, demos and rehearsals; `hardmatch emulator sync` runs a sync cycle on it.
     #[command(args_conflicts_with_subcommands = true, after_help = EMULATOR_EXAMPLES)]
     Emulator(EmulatorArgs),
+    /// Execute a reviewed plan: re-read every target, refuse what changed, journal every
+    /// write before and after it is sent. `--resume` continues an interrupted run.
+    #[command(after_help = APPLY_EXAMPLES)]
+    Apply(ApplyArgs),
+    /// Reverse a run's reversible changes (restores, previous ImmutableIDs, AD values), as a
+    /// journaled run of its own; says what cannot be reversed.
+    Undo(UndoArgs),
+    /// Start a sync cycle (Entra Connect, Cloud Sync or the emulator); `--wait` waits for it.
+    Sync(SyncArgs),
+    /// Check that a plan's (or a run's) links took effect, and say what is pending.
+    Verify(VerifyArgs),
+    /// List the workspace's runs: who, when, what, outcome (an audit log).
+    History(HistoryArgs),
     /// Print a shell completion script, e.g. `hardmatch completions bash > /etc/bash_completion.d/hardmatch`.
     Completions {
         #[arg(value_enum)]
@@ -459,4 +472,141 @@ pub struct ConvertArgs {
     /// One JSON object per value, one per line.
     #[arg(long)]
     pub json: bool,
+}
+
+const APPLY_EXAMPLES: &str = "\
+Examples:
+  hardmatch apply plan.json --tenant-id contoso.onmicrosoft.com --client-id ID --client-secret-env SECRET
+  hardmatch apply plan.json --yes ... --sync-engine connect      # automation: no prompts
+  hardmatch apply --resume ...                                    # after a crash or Ctrl-C";
+
+/// Where the journal lives.
+#[derive(Debug, Args, Default)]
+pub struct WorkspaceArgs {
+    /// The workspace directory holding the journal [default: .hardmatch in the current
+    /// directory, or the profile's `workspace`].
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SyncEngineChoice {
+    /// Entra Connect Sync, through a command (on Windows, Start-ADSyncSyncCycle).
+    Connect,
+    /// Entra Cloud Sync, through Graph's synchronization job API.
+    CloudSync,
+    /// The bundled emulator's cycle.
+    Emulator,
+}
+
+/// How to start a sync cycle.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Sync engine")]
+pub struct SyncEngineArgs {
+    /// The command that starts an Entra Connect delta cycle, run through the shell
+    /// (e.g. `ssh connect01 powershell -NoProfile -Command Start-ADSyncSyncCycle -PolicyType Delta`).
+    #[arg(long, value_name = "COMMAND")]
+    pub sync_command: Option<String>,
+    /// Cloud Sync: the provisioning agent's service principal id.
+    #[arg(long, value_name = "ID")]
+    pub service_principal_id: Option<String>,
+    /// Cloud Sync: the synchronization job id.
+    #[arg(long, value_name = "ID")]
+    pub job_id: Option<String>,
+    /// The emulator's URL [default: --graph-url].
+    #[arg(long, value_name = "URL")]
+    pub emulator_url: Option<String>,
+    /// Emulator cycles: only these OUs are in scope (repeatable).
+    #[arg(long = "sync-scope-ou", value_name = "DN")]
+    pub scope_ous: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The reviewed plan file (from `hardmatch plan`).
+    #[arg(value_name = "PLAN", required_unless_present = "resume")]
+    pub plan: Option<PathBuf>,
+    /// Do not ask for confirmation (automation). Without it, apply asks on a terminal and
+    /// refuses to run without one.
+    #[arg(long)]
+    pub yes: bool,
+    /// Continue the workspace's interrupted run instead of starting one.
+    #[arg(long, conflicts_with = "plan")]
+    pub resume: bool,
+    /// The engine for the plan's `trigger_sync` actions.
+    #[arg(long, value_enum, value_name = "ENGINE")]
+    pub sync_engine: Option<SyncEngineChoice>,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+    #[command(flatten)]
+    pub tenant: TenantSourceArgs,
+    #[command(flatten)]
+    pub ad: AdSourceArgs,
+    #[command(flatten)]
+    pub sync: SyncEngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// The run to reverse (`hardmatch history` lists them).
+    #[arg(value_name = "RUN")]
+    pub run: String,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    #[arg(long, value_enum, value_name = "ENGINE")]
+    pub sync_engine: Option<SyncEngineChoice>,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+    #[command(flatten)]
+    pub tenant: TenantSourceArgs,
+    #[command(flatten)]
+    pub ad: AdSourceArgs,
+    #[command(flatten)]
+    pub sync: SyncEngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Which sync engine to start.
+    #[arg(long, value_enum, default_value = "connect")]
+    pub engine: SyncEngineChoice,
+    /// Wait until Entra ID reports a completed cycle (organization.onPremisesLastSyncDateTime).
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    pub timeout: u64,
+    #[command(flatten)]
+    pub tenant: TenantSourceArgs,
+    #[command(flatten)]
+    pub ad: AdSourceArgs,
+    #[command(flatten)]
+    pub sync: SyncEngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// A plan file, or a run id from `hardmatch history`.
+    #[arg(value_name = "PLAN|RUN")]
+    pub target: String,
+    /// One JSON object per planned user.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+    #[command(flatten)]
+    pub tenant: TenantSourceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// JSON, one run per line.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// CSV with a header row.
+    #[arg(long)]
+    pub csv: bool,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
 }

@@ -164,7 +164,7 @@ fn sync(arguments: &EmulatorSyncArgs, context: &Context) -> anyhow::Result<ExitS
 
 /// An HTTP client for the emulator's control endpoints: plain HTTP, or HTTPS that trusts
 /// exactly the emulator's CA.
-fn control_client(ca_certificate: Option<&Path>) -> anyhow::Result<reqwest::Client> {
+pub(crate) fn control_client(ca_certificate: Option<&Path>) -> anyhow::Result<reqwest::Client> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     if let Some(path) = ca_certificate {

@@ -1,5 +1,6 @@
 //! One module per subcommand; each is a function from resolved arguments to an exit status.
 
+mod apply;
 mod convert;
 mod emulator;
 mod plan;
@@ -22,6 +23,11 @@ pub fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitStatu
         Command::Plan(arguments) => plan::run(&arguments, context),
         Command::Show(arguments) => plan::show(&arguments, context),
         Command::Emulator(arguments) => emulator::run(&arguments, context),
+        Command::Apply(arguments) => apply::apply(&arguments, context),
+        Command::Undo(arguments) => apply::undo(&arguments, context),
+        Command::Sync(arguments) => apply::sync(&arguments, context),
+        Command::Verify(arguments) => apply::verify(&arguments, context),
+        Command::History(arguments) => apply::history(&arguments, context),
         Command::Completions { shell } => reference::completions(shell, &context.printer),
         Command::Man => reference::manual(&context.printer),
     }

@@ -1,0 +1,754 @@
+//! `hardmatch apply`, `undo`, `sync`, `verify` and `history`: the executor's commands.
+//!
+//! These are the commands that change a tenant, so they ask before they act (the typed
+//! tenant domain for destructive plans, and separately for purges), refuse to run unattended
+//! without `--yes`, and show every action's state as it changes. The journal lives in a
+//! workspace directory, `.hardmatch/` by default, which keeps itself out of git.
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use hardmatch_core::plan::{ActionKind, Plan, PlanAction};
+use hardmatch_executor::adapters::{CloudSyncJob, CommandSync, GraphCloud, LdapDirectory};
+use hardmatch_executor::journal::{ActionState, RunRecord};
+use hardmatch_executor::ports::{
+    AdWrite, CloudPort as _, DirectoryPort, NoDirectory, PortError, Sent, SyncPort,
+};
+use hardmatch_executor::workspace::Workspace;
+use hardmatch_executor::{ExecutorError, Observer, Ports, RunOptions, RunSummary};
+use hardmatch_graph::GraphClient;
+
+use crate::ExitStatus;
+use crate::args::{
+    AdSourceArgs, ApplyArgs, HistoryArgs, SyncArgs, SyncEngineArgs, SyncEngineChoice,
+    TenantSourceArgs, UndoArgs, VerifyArgs, WorkspaceArgs,
+};
+use crate::commands::plan::read_plan;
+use crate::error::Hinted;
+use crate::printer::Printer;
+use crate::settings::env_names;
+use crate::sources::{
+    AdInput, Context, TenantInput, graph_error, load_ad, resolve_ad, resolve_tenant, runtime,
+};
+use crate::table;
+
+const DEFAULT_WORKSPACE: &str = ".hardmatch";
+
+fn executor_error(error: ExecutorError) -> anyhow::Error {
+    match error.hint() {
+        Some(hint) => Hinted::new(error.to_string(), hint).into(),
+        None => error.into(),
+    }
+}
+
+fn workspace_path(arguments: &WorkspaceArgs, context: &Context) -> PathBuf {
+    arguments
+        .workspace
+        .clone()
+        .or_else(|| {
+            context
+                .environment
+                .first(env_names::WORKSPACE)
+                .map(PathBuf::from)
+        })
+        .or_else(|| context.profile.workspace.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_WORKSPACE))
+}
+
+fn open_workspace(arguments: &WorkspaceArgs, context: &Context) -> anyhow::Result<Workspace> {
+    let path = workspace_path(arguments, context);
+    let workspace = Workspace::open(&path).map_err(|error| match error.hint() {
+        Some(hint) => anyhow::Error::new(Hinted::new(error.to_string(), hint)),
+        None => error.into(),
+    })?;
+    // The journal names users and tenants: keep it out of any repository it sits in.
+    let ignore = path.join(".gitignore");
+    if !ignore.exists() {
+        let _ = std::fs::write(&ignore, "*\n");
+    }
+    Ok(workspace)
+}
+
+fn operator(context: &Context) -> String {
+    context
+        .environment
+        .get("USER")
+        .or_else(|| context.environment.get("USERNAME"))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+async fn connect_graph(
+    arguments: &TenantSourceArgs,
+    context: &Context,
+) -> anyhow::Result<GraphClient> {
+    match resolve_tenant(arguments, context)? {
+        TenantInput::Live(settings) => GraphClient::connect(*settings).await.map_err(graph_error),
+        TenantInput::Snapshot(_) => Err(Hinted::new(
+            "this command changes or checks the live tenant; a snapshot cannot be written to",
+            "pass the sign-in flags instead of --tenant-snapshot (--tenant-id, --client-id, \
+             --client-secret-env or --certificate, or --device-code)",
+        )
+        .into()),
+    }
+}
+
+/// The AD port: a live directory when AD source flags were given, else none.
+enum CliDirectory {
+    Live(Box<LdapDirectory>),
+    None(NoDirectory),
+}
+
+impl DirectoryPort for CliDirectory {
+    async fn read(
+        &self,
+        target: &hardmatch_core::plan::ActionTarget,
+    ) -> Result<Option<serde_json::Value>, PortError> {
+        match self {
+            Self::Live(directory) => directory.read(target).await,
+            Self::None(directory) => directory.read(target).await,
+        }
+    }
+
+    async fn write(&self, write: &AdWrite) -> Result<Sent, PortError> {
+        match self {
+            Self::Live(directory) => directory.write(write).await,
+            Self::None(directory) => directory.write(write).await,
+        }
+    }
+}
+
+fn has_ad_source(arguments: &AdSourceArgs, context: &Context) -> bool {
+    !arguments.ldap_urls.is_empty()
+        || context.environment.first(env_names::LDAP_URL).is_some()
+        || !context.profile.ldap_url.is_empty()
+}
+
+fn directory_port(arguments: &AdSourceArgs, context: &Context) -> anyhow::Result<CliDirectory> {
+    if !has_ad_source(arguments, context) {
+        return Ok(CliDirectory::None(NoDirectory));
+    }
+    match resolve_ad(arguments, context)? {
+        AdInput::Live(source) => Ok(CliDirectory::Live(Box::new(LdapDirectory::new(source)))),
+        _ => Err(Hinted::new(
+            "AD actions need a live directory",
+            "pass --ldap-url and --base-dn (an export or a snapshot cannot be written to)",
+        )
+        .into()),
+    }
+}
+
+/// The sync engines the CLI can start.
+enum CliSync<'a> {
+    Command(CommandSync),
+    CloudSync(CloudSyncJob<'a>),
+    Emulator {
+        client: reqwest::Client,
+        url: String,
+        ad: Option<AdInput>,
+        scope_ous: Vec<String>,
+        context: &'a Context,
+    },
+    None(hardmatch_executor::ports::NoSync),
+}
+
+impl SyncPort for CliSync<'_> {
+    async fn trigger(&self, policy: &str) -> Result<Sent, PortError> {
+        match self {
+            Self::Command(command) => command.trigger(policy).await,
+            Self::CloudSync(job) => job.trigger(policy).await,
+            Self::None(none) => none.trigger(policy).await,
+            Self::Emulator {
+                client,
+                url,
+                ad,
+                scope_ous,
+                context,
+            } => {
+                let users = match ad {
+                    Some(AdInput::Live(source)) => Some(
+                        hardmatch_ad::read_users(source, &hardmatch_ad::NoReporter)
+                            .await?
+                            .users,
+                    ),
+                    Some(other) => Some(
+                        load_ad(other, context)
+                            .map_err(|error| PortError::new(format!("{error:#}")))?
+                            .users,
+                    ),
+                    None => None,
+                };
+                let scope = if scope_ous.is_empty() {
+                    serde_json::json!("all")
+                } else {
+                    serde_json::json!({ "organizational_units": { "include": scope_ous, "exclude": [] } })
+                };
+                let mut body = serde_json::json!({ "scope": scope });
+                if let Some(users) = users {
+                    body["ad_users"] = serde_json::to_value(users)
+                        .map_err(|error| PortError::new(error.to_string()))?;
+                }
+                let address = format!("{}/_emulator/sync", url.trim_end_matches('/'));
+                let response = client
+                    .post(&address)
+                    .json(&body)
+                    .send()
+                    .await
+                    .map_err(|error| {
+                        PortError::new(format!("cannot reach the emulator at `{address}`: {error}"))
+                    })?;
+                let status = response.status();
+                let text = response.text().await.unwrap_or_default();
+                if !status.is_success() {
+                    return Err(PortError::new(format!(
+                        "the emulator refused the sync cycle ({status}): {text}"
+                    )));
+                }
+                Ok(Sent {
+                    request_id: None,
+                    response: serde_json::from_str(&text).ok(),
+                })
+            }
+        }
+    }
+}
+
+fn scope_value(scope_ous: &[String]) -> Vec<String> {
+    scope_ous.to_vec()
+}
+
+fn sync_port<'a>(
+    engine: Option<SyncEngineChoice>,
+    arguments: &SyncEngineArgs,
+    tenant: &TenantSourceArgs,
+    ad: &AdSourceArgs,
+    client: Option<&'a GraphClient>,
+    context: &'a Context,
+) -> anyhow::Result<CliSync<'a>> {
+    let engine = match engine {
+        Some(engine) => engine,
+        None if arguments.sync_command.is_some() => SyncEngineChoice::Connect,
+        None => return Ok(CliSync::None(hardmatch_executor::ports::NoSync)),
+    };
+    Ok(match engine {
+        SyncEngineChoice::Connect => {
+            let command = match &arguments.sync_command {
+                Some(command) => CommandSync {
+                    program: if cfg!(windows) { "cmd" } else { "sh" }.to_owned(),
+                    arguments: vec![
+                        if cfg!(windows) { "/C" } else { "-c" }.to_owned(),
+                        command.clone(),
+                    ],
+                    timeout: Duration::from_secs(300),
+                },
+                None => CommandSync::local_default().ok_or_else(|| {
+                    Hinted::new(
+                        "Entra Connect's cycle can only be started on the Connect server itself",
+                        "pass --sync-command with a remote command, e.g. --sync-command \
+                         \"ssh connect01 powershell -NoProfile -Command 'Start-ADSyncSyncCycle -PolicyType Delta'\"",
+                    )
+                })?,
+            };
+            CliSync::Command(command)
+        }
+        SyncEngineChoice::CloudSync => {
+            let (Some(service_principal_id), Some(job_id)) = (
+                arguments.service_principal_id.clone(),
+                arguments.job_id.clone(),
+            ) else {
+                return Err(Hinted::new(
+                    "Cloud Sync needs its service principal and job",
+                    "pass --service-principal-id and --job-id (Entra admin center → Cloud Sync → \
+                     the configuration's properties)",
+                )
+                .into());
+            };
+            let Some(client) = client else {
+                return Err(anyhow::anyhow!("Cloud Sync needs a tenant connection"));
+            };
+            CliSync::CloudSync(CloudSyncJob {
+                client,
+                service_principal_id,
+                job_id,
+            })
+        }
+        SyncEngineChoice::Emulator => {
+            let url = arguments
+                .emulator_url
+                .clone()
+                .or_else(|| tenant.graph_url.clone())
+                .ok_or_else(|| {
+                    Hinted::new(
+                        "no emulator URL",
+                        "pass --emulator-url with the URL `hardmatch emulator` printed",
+                    )
+                })?;
+            let ad =
+                if ad.ldap_urls.is_empty() && ad.ad_snapshot.is_none() && ad.ad_export.is_none() {
+                    None
+                } else {
+                    Some(resolve_ad(ad, context)?)
+                };
+            CliSync::Emulator {
+                client: crate::commands::emulator::control_client(tenant.graph_ca_cert.as_deref())?,
+                url,
+                ad,
+                scope_ous: scope_value(&arguments.scope_ous),
+                context,
+            }
+        }
+    })
+}
+
+/// Prints each action's state as it changes, on stderr.
+struct LiveStatus<'a> {
+    printer: &'a Printer,
+}
+
+impl Observer for LiveStatus<'_> {
+    fn action(&self, action: &PlanAction, state: ActionState, detail: Option<&str>) {
+        let target = hardmatch_executor::engine::describe_target(action);
+        let line = format!(
+            "{:<4} {:<24} {:<10} {target}{}",
+            action.id,
+            action.kind.name(),
+            state.name(),
+            detail
+                .map(|detail| format!(": {detail}"))
+                .unwrap_or_default()
+        );
+        match state {
+            ActionState::Failed | ActionState::Stale => self.printer.warning(&line),
+            _ => self.printer.status(&line),
+        }
+    }
+}
+
+fn ask(printer: &Printer, question: &str) -> anyhow::Result<String> {
+    printer.notice(question);
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .context("cannot read the answer from the terminal")?;
+    Ok(answer.trim().to_owned())
+}
+
+/// Asks for what the plan does: `yes` for a plan that deletes nothing; the tenant's domain
+/// for destructive plans; and, for purges, the number of purges again.
+fn confirm(
+    plan: &Plan,
+    domain: &str,
+    yes: bool,
+    printer: &Printer,
+    verb: &str,
+) -> anyhow::Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Hinted::new(
+            format!("`hardmatch {verb}` changes the tenant and there is no terminal to confirm on"),
+            "review the plan with `hardmatch show`, then pass --yes to run without asking",
+        )
+        .into());
+    }
+    let deletes = plan
+        .actions
+        .iter()
+        .filter(|action| {
+            matches!(
+                action.kind,
+                ActionKind::SoftDelete | ActionKind::PurgeDeleted
+            )
+        })
+        .count();
+    let purges = plan
+        .actions
+        .iter()
+        .filter(|action| action.kind == ActionKind::PurgeDeleted)
+        .count();
+    let refused = || -> anyhow::Error {
+        Hinted::new(
+            "not confirmed; nothing was changed",
+            "run it again when ready",
+        )
+        .into()
+    };
+    if deletes == 0 {
+        if !ask(printer, "Apply these changes? Type `yes` to continue:")?
+            .eq_ignore_ascii_case("yes")
+        {
+            return Err(refused());
+        }
+        return Ok(());
+    }
+    let answer = ask(
+        printer,
+        &format!(
+            "This deletes {deletes} cloud object(s) in {domain}. Type the tenant's domain to continue:"
+        ),
+    )?;
+    if !answer.eq_ignore_ascii_case(domain) {
+        return Err(refused());
+    }
+    if purges > 0 {
+        let answer = ask(
+            printer,
+            &format!(
+                "{purges} of them are PURGED: permanent, no undo, mailboxes and OneDrive lost. Type `purge {purges}` to continue:"
+            ),
+        )?;
+        if answer != format!("purge {purges}") {
+            return Err(refused());
+        }
+    }
+    Ok(())
+}
+
+async fn tenant_domain(client: &GraphClient) -> String {
+    match client.organization().await {
+        Ok(organization) => organization
+            .verified_domains
+            .iter()
+            .find(|domain| domain.is_initial)
+            .map(|domain| domain.name.clone())
+            .unwrap_or(organization.id),
+        Err(_) => "the tenant".to_owned(),
+    }
+}
+
+fn show_summary(summary: &RunSummary, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let rows: Vec<Vec<String>> = summary
+        .actions
+        .iter()
+        .map(|action| {
+            vec![
+                action.action_id.clone(),
+                action.kind.clone(),
+                action.state.name().to_owned(),
+                action.target.clone(),
+                action.detail.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    printer.data(&table::render(
+        &["ACTION", "KIND", "STATE", "TARGET", "DETAIL"],
+        &rows,
+    ))?;
+    for line in &summary.not_reversible {
+        printer.warning(&format!("not reversible: {line}"));
+    }
+    printer.status(&format!(
+        "run {}: {} ({} succeeded, {} failed, {} stale, {} skipped)",
+        summary.run_id,
+        summary.outcome,
+        summary.count(ActionState::Succeeded),
+        summary.count(ActionState::Failed),
+        summary.count(ActionState::Stale),
+        summary.count(ActionState::Skipped),
+    ));
+    if summary.outcome == "completed" {
+        Ok(ExitStatus::Success)
+    } else {
+        printer.notice(&format!(
+            "hint: `hardmatch history` and the run's journal say why; `hardmatch verify {}` shows what took effect",
+            summary.run_id
+        ));
+        Ok(ExitStatus::Failure)
+    }
+}
+
+pub(crate) fn apply(arguments: &ApplyArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    let plan = match &arguments.plan {
+        Some(path) => Some(read_plan(path)?),
+        None => None,
+    };
+    let mut workspace = open_workspace(&arguments.workspace, context)?;
+    let printer = &context.printer;
+    runtime()?.block_on(async {
+        let client = connect_graph(&arguments.tenant, context).await?;
+        let cloud = GraphCloud::new(client.clone());
+        let directory = directory_port(&arguments.ad, context)?;
+        let sync = sync_port(
+            arguments.sync_engine,
+            &arguments.sync,
+            &arguments.tenant,
+            &arguments.ad,
+            Some(&client),
+            context,
+        )?;
+        let ports = Ports {
+            cloud: &cloud,
+            directory: &directory,
+            sync: &sync,
+        };
+        let observer = LiveStatus { printer };
+        let domain = tenant_domain(&client).await;
+        let summary = match plan {
+            Some(plan) => {
+                if plan.tenant_id != client_tenant(&client).await.unwrap_or_default()
+                    && !plan.tenant_id.is_empty()
+                {
+                    printer.warning(&format!(
+                        "the plan was made for tenant {}; make sure this is the tenant you mean",
+                        plan.tenant_id
+                    ));
+                }
+                printer.data(&hardmatch_core::plan::render_show(&plan))?;
+                confirm(&plan, &domain, arguments.yes, printer, "apply")?;
+                let options = RunOptions {
+                    operator: operator(context),
+                    tenant: domain.clone(),
+                };
+                hardmatch_executor::apply(&plan, &mut workspace, &ports, &options, &observer)
+                    .await
+                    .map_err(executor_error)?
+            }
+            None => hardmatch_executor::resume(&mut workspace, &ports, &observer)
+                .await
+                .map_err(executor_error)?,
+        };
+        show_summary(&summary, printer)
+    })
+}
+
+async fn client_tenant(client: &GraphClient) -> Option<String> {
+    client
+        .organization()
+        .await
+        .ok()
+        .map(|organization| organization.id)
+}
+
+pub(crate) fn undo(arguments: &UndoArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    let mut workspace = open_workspace(&arguments.workspace, context)?;
+    let printer = &context.printer;
+    runtime()?.block_on(async {
+        let client = connect_graph(&arguments.tenant, context).await?;
+        let cloud = GraphCloud::new(client.clone());
+        let directory = directory_port(&arguments.ad, context)?;
+        let sync = sync_port(
+            arguments.sync_engine,
+            &arguments.sync,
+            &arguments.tenant,
+            &arguments.ad,
+            Some(&client),
+            context,
+        )?;
+        let ports = Ports {
+            cloud: &cloud,
+            directory: &directory,
+            sync: &sync,
+        };
+        let plan = hardmatch_executor::engine::recorded_plan(&workspace, &arguments.run)
+            .map_err(executor_error)?;
+        let records = workspace
+            .journal()
+            .actions(&arguments.run)
+            .map_err(|error| executor_error(error.into()))?;
+        let (actions, not_reversible) = hardmatch_executor::engine::undo_actions(
+            &plan,
+            &records,
+            &hardmatch_executor::engine::now(),
+        );
+        for action in &actions {
+            printer.status(&format!("will: {}", action.reason));
+        }
+        for line in &not_reversible {
+            printer.warning(&format!("cannot undo: {line}"));
+        }
+        let mut preview = plan.clone();
+        preview.actions = actions;
+        confirm(
+            &preview,
+            &tenant_domain(&client).await,
+            arguments.yes,
+            printer,
+            "undo",
+        )?;
+        let options = RunOptions {
+            operator: operator(context),
+            tenant: tenant_domain(&client).await,
+        };
+        let summary = hardmatch_executor::undo(
+            &arguments.run,
+            &mut workspace,
+            &ports,
+            &options,
+            &LiveStatus { printer },
+        )
+        .await
+        .map_err(executor_error)?;
+        show_summary(&summary, printer)
+    })
+}
+
+pub(crate) fn sync(arguments: &SyncArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    let printer = &context.printer;
+    runtime()?.block_on(async {
+        // Graph is needed to wait (the tenant says when a cycle completed) and for Cloud
+        // Sync; Connect and the emulator start without it.
+        let needs_graph = arguments.wait || arguments.engine == SyncEngineChoice::CloudSync;
+        let client = if needs_graph {
+            Some(connect_graph(&arguments.tenant, context).await?)
+        } else {
+            None
+        };
+        let cloud = client.clone().map(GraphCloud::new);
+        let previous = match &cloud {
+            Some(cloud) if arguments.wait => cloud.last_sync().await.map_err(port_error)?,
+            _ => None,
+        };
+        let port = sync_port(
+            Some(arguments.engine),
+            &arguments.sync,
+            &arguments.tenant,
+            &arguments.ad,
+            client.as_ref(),
+            context,
+        )?;
+        port.trigger("Delta").await.map_err(port_error)?;
+        printer.status("sync cycle started");
+        if let (true, Some(cloud)) = (arguments.wait, &cloud) {
+            let interval = if arguments.engine == SyncEngineChoice::Emulator {
+                Duration::from_millis(200)
+            } else {
+                Duration::from_secs(30)
+            };
+            let last = hardmatch_executor::wait_for_sync(
+                cloud,
+                previous.as_deref(),
+                Duration::from_secs(arguments.timeout),
+                interval,
+            )
+            .await
+            .map_err(executor_error)?;
+            printer.data_line(&format!("last sync: {last}"))?;
+        }
+        Ok(ExitStatus::Success)
+    })
+}
+
+fn port_error(error: PortError) -> anyhow::Error {
+    match error.hint() {
+        Some(hint) => Hinted::new(error.message.clone(), hint).into(),
+        None => anyhow::anyhow!(error.message),
+    }
+}
+
+pub(crate) fn verify(arguments: &VerifyArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    let printer = &context.printer;
+    let plan = if Path::new(&arguments.target).is_file() {
+        read_plan(Path::new(&arguments.target))?
+    } else {
+        let workspace = open_workspace(&arguments.workspace, context)?;
+        hardmatch_executor::engine::recorded_plan(&workspace, &arguments.target)
+            .map_err(executor_error)?
+    };
+    runtime()?.block_on(async {
+        let client = connect_graph(&arguments.tenant, context).await?;
+        let cloud = GraphCloud::new(client);
+        let verdicts = hardmatch_executor::verify(&plan, &cloud)
+            .await
+            .map_err(executor_error)?;
+        if arguments.json {
+            for verdict in &verdicts {
+                printer.data_line(&serde_json::to_string(verdict)?)?;
+            }
+        } else {
+            let rows: Vec<Vec<String>> = verdicts
+                .iter()
+                .map(|verdict| {
+                    vec![
+                        verdict.user.clone(),
+                        verdict.status.clone(),
+                        verdict.problems.join("; "),
+                        verdict.next_step.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            printer.data(&table::render(
+                &["USER", "STATUS", "PROBLEMS", "NEXT STEP"],
+                &rows,
+            ))?;
+        }
+        Ok(
+            if verdicts.iter().all(|verdict| verdict.status == "linked") {
+                ExitStatus::Success
+            } else {
+                ExitStatus::Failure
+            },
+        )
+    })
+}
+
+pub(crate) fn history(arguments: &HistoryArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    let workspace = open_workspace(&arguments.workspace, context)?;
+    let runs = workspace
+        .journal()
+        .runs()
+        .map_err(|error| executor_error(error.into()))?;
+    let printer = &context.printer;
+    let counts = |run: &RunRecord| {
+        run.action_counts
+            .iter()
+            .map(|(state, count)| format!("{count} {state}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if arguments.json {
+        for run in &runs {
+            printer.data_line(&serde_json::to_string(run)?)?;
+        }
+    } else if arguments.csv {
+        let mut text = String::from(
+            "id,kind,undoes_run,operator,tenant,started_at,finished_at,outcome,actions\n",
+        );
+        for run in &runs {
+            let fields = [
+                run.id.clone(),
+                run.kind.clone(),
+                run.undoes_run.clone().unwrap_or_default(),
+                run.operator.clone(),
+                run.tenant.clone(),
+                run.started_at.clone(),
+                run.finished_at.clone().unwrap_or_default(),
+                run.outcome
+                    .clone()
+                    .unwrap_or_else(|| "unfinished".to_owned()),
+                counts(run),
+            ];
+            text.push_str(
+                &fields
+                    .iter()
+                    .map(|field| table::csv_field(field))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            text.push('\n');
+        }
+        printer.data(&text)?;
+    } else {
+        let rows: Vec<Vec<String>> = runs
+            .iter()
+            .map(|run| {
+                vec![
+                    run.id.clone(),
+                    run.kind.clone(),
+                    run.operator.clone(),
+                    run.started_at.clone(),
+                    run.outcome
+                        .clone()
+                        .unwrap_or_else(|| "unfinished".to_owned()),
+                    counts(run),
+                ]
+            })
+            .collect();
+        printer.data(&table::render(
+            &["RUN", "KIND", "OPERATOR", "STARTED", "OUTCOME", "ACTIONS"],
+            &rows,
+        ))?;
+    }
+    Ok(ExitStatus::Success)
+}
