@@ -98,7 +98,30 @@ async fn a_100k_user_tenant_is_read_in_101_user_list_requests() {
         1
     );
 
-    let log = served(&emulator);
+    // Counted from the emulator's own log over HTTP, as an operator would.
+    let text = support::control_client()
+        .get(format!("{}/_emulator/requests", emulator.base_url()))
+        .send()
+        .await
+        .expect("request log")
+        .text()
+        .await
+        .expect("body");
+    let listed: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let log: Vec<(String, String, String, u64)> = listed["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .map(|entry| {
+            (
+                entry["method"].as_str().unwrap_or_default().to_owned(),
+                entry["path"].as_str().unwrap_or_default().to_owned(),
+                entry["query"].as_str().unwrap_or_default().to_owned(),
+                entry["status"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(log, served(&emulator));
     let count = |path: &str| {
         log.iter()
             .filter(|(method, served_path, _, _)| method == "GET" && served_path == path)
