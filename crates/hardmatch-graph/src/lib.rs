@@ -76,7 +76,7 @@ pub use retry::{RetryPolicy, parse_retry_after};
 pub use secret::Secret;
 pub use settings::{
     Cloud, CredentialSettings, DeviceCodeMessage, DeviceCodePrompt, EnvironmentCredentials,
-    GraphSettings, HttpSettings,
+    GraphSettings, HttpSettings, RECOMMENDED_DELEGATED_SCOPES,
 };
 pub use snapshot::{CountingReporter, NoProgress, Reporter, SnapshotPhase, snapshot_tenant};
 pub use users::{HolderLookup, ImmutableIdHolders, LicenseDetails, RestoreOptions, ServicePlan};

@@ -194,6 +194,10 @@ pub struct GraphSettings {
     pub extra_ca_pem: Option<Vec<u8>>,
     /// Signature of certificate client assertions; PS256 unless a tenant needs RS256.
     pub assertion_algorithm: AssertionAlgorithm,
+    /// Delegated permissions a device-code sign-in asks for, e.g.
+    /// [`RECOMMENDED_DELEGATED_SCOPES`]. Empty: `.default`, i.e. whatever was already
+    /// consented for the client id.
+    pub delegated_scopes: Vec<String>,
     pub http: HttpSettings,
 }
 
@@ -210,10 +214,21 @@ impl GraphSettings {
             graph_url: None,
             extra_ca_pem: None,
             assertion_algorithm: AssertionAlgorithm::default(),
+            delegated_scopes: Vec::new(),
             http: HttpSettings::default(),
         }
     }
 }
+
+/// What a delegated hard-match run needs: read and write users (ImmutableID, delete,
+/// restore), read roles, and read and switch the tenant's sync feature flags. A Global
+/// Administrator can consent to them when signing in.
+pub const RECOMMENDED_DELEGATED_SCOPES: &[&str] = &[
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "RoleManagement.Read.Directory",
+    "OnPremDirectorySynchronization.ReadWrite.All",
+];
 
 /// Microsoft Graph Command Line Tools, the public client Microsoft Graph PowerShell uses;
 /// device code works with it when the user names no app registration of their own.
@@ -228,6 +243,8 @@ pub(crate) struct Endpoints {
     pub(crate) graph: Url,
     /// `{resource}/.default`: the cloud's Graph, also when requests go to an override.
     pub(crate) scope: String,
+    /// The cloud's Graph resource, to qualify delegated scopes.
+    pub(crate) resource: String,
     /// The Graph URL was overridden (the emulator or a proxy).
     pub(crate) custom_graph: bool,
 }
@@ -259,6 +276,7 @@ impl Endpoints {
             authority,
             graph,
             scope: format!("{}/.default", settings.cloud.graph_url()),
+            resource: settings.cloud.graph_url().to_owned(),
             custom_graph: settings.graph_url.is_some(),
         })
     }

@@ -88,6 +88,8 @@ pub(crate) struct Authenticator {
     client_id: String,
     endpoints: Endpoints,
     algorithm: AssertionAlgorithm,
+    /// The `scope` of delegated sign-ins (device code).
+    delegated_scope: String,
     cache: tokio::sync::Mutex<TokenCache>,
 }
 
@@ -155,12 +157,14 @@ impl Authenticator {
             (_, Some(tenant)) => Some(tenant),
             (_, None) => return Err(missing("--tenant-id (or AZURE_TENANT_ID)")),
         };
+        let delegated_scope = delegated_scope(&settings.delegated_scopes, &endpoints);
         Ok(Self {
             credential,
             tenant,
             client_id,
             endpoints,
             algorithm: settings.assertion_algorithm,
+            delegated_scope,
             cache: tokio::sync::Mutex::new(TokenCache::default()),
         })
     }
@@ -245,7 +249,7 @@ impl Authenticator {
                     .map_err(TokenEndpointError::into_graph_error)?
             }
             Credential::DeviceCode(prompt) => {
-                let delegated_scope = format!("{scope} offline_access");
+                let delegated_scope = self.delegated_scope.clone();
                 let refreshed = match cache.refresh_token.take() {
                     Some(refresh_token) => {
                         let fields = [
@@ -287,6 +291,32 @@ impl Authenticator {
             Duration::from_secs(response.expires_in),
         ))
     }
+}
+
+/// `https://graph.microsoft.com/User.ReadWrite.All … offline_access`, or `.default` when
+/// no scope is named; `offline_access` brings a refresh token.
+fn delegated_scope(scopes: &[String], endpoints: &Endpoints) -> String {
+    let mut qualified: Vec<String> = scopes
+        .iter()
+        .map(|scope| {
+            let is_openid = matches!(
+                scope.as_str(),
+                "openid" | "profile" | "email" | "offline_access"
+            );
+            if scope.contains("://") || is_openid {
+                scope.clone()
+            } else {
+                format!("{}/{scope}", endpoints.resource)
+            }
+        })
+        .collect();
+    if qualified.is_empty() {
+        qualified.push(endpoints.scope.clone());
+    }
+    if !qualified.iter().any(|scope| scope == "offline_access") {
+        qualified.push("offline_access".to_owned());
+    }
+    qualified.join(" ")
 }
 
 /// A successful token response.
@@ -462,6 +492,22 @@ pub(crate) fn number_or_text<'de, D: serde::Deserializer<'de>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delegated_scopes_are_qualified_with_the_clouds_graph() {
+        let mut settings = GraphSettings::new(CredentialSettings::Environment);
+        settings.cloud = crate::settings::Cloud::UsGovernment;
+        let endpoints = Endpoints::resolve(&settings).expect("endpoints");
+        assert_eq!(
+            delegated_scope(&[], &endpoints),
+            "https://graph.microsoft.us/.default offline_access"
+        );
+        let scopes = vec!["User.ReadWrite.All".to_owned(), "openid".to_owned()];
+        assert_eq!(
+            delegated_scope(&scopes, &endpoints),
+            "https://graph.microsoft.us/User.ReadWrite.All openid offline_access"
+        );
+    }
 
     #[test]
     fn oauth_errors_keep_code_and_first_line_only() {

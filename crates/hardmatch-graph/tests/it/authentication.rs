@@ -157,12 +157,17 @@ async fn device_code_shows_the_message_polls_and_reads_sync_flags_as_a_delegated
     tenant.settings.device_code_auto_approve_after_polls = Some(2);
     let emulator = start(tenant).await;
     let prompts = Prompts::default();
-    let settings = settings(
+    let mut settings = settings(
         &emulator,
         CredentialSettings::DeviceCode {
             prompt: prompts.callback(),
         },
     );
+    // Named scopes, as an admin consents to them, instead of `.default`.
+    settings.delegated_scopes = vec![
+        "User.ReadWrite.All".to_owned(),
+        "OnPremDirectorySynchronization.ReadWrite.All".to_owned(),
+    ];
     let client = GraphClient::connect(settings)
         .await
         .expect("device code sign-in");
@@ -401,5 +406,25 @@ async fn a_token_the_service_calls_expired_is_renewed_once_and_the_call_succeeds
         .count();
     assert_eq!(token_requests, 2);
     assert_eq!(log.iter().filter(|entry| entry.3 == 401).count(), 1);
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn device_code_for_a_permission_the_app_lacks_is_an_authentication_error() {
+    let emulator = start(fixture()).await;
+    let mut settings = settings(
+        &emulator,
+        CredentialSettings::DeviceCode {
+            prompt: Prompts::default().callback(),
+        },
+    );
+    settings.delegated_scopes = vec!["Mail.ReadWrite".to_owned()];
+    match GraphClient::connect(settings)
+        .await
+        .expect_err("not consented")
+    {
+        GraphError::Authentication { aadsts_code, .. } => assert_eq!(aadsts_code, Some(65_001)),
+        other => panic!("{other:?}"),
+    }
     emulator.shutdown().await;
 }
