@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use hardmatch_core::plan::{ActionKind, Plan, PlanAction};
-use hardmatch_executor::adapters::{CloudSyncJob, CommandSync, GraphCloud, LdapDirectory};
+use hardmatch_core::sync::SyncScope;
+use hardmatch_executor::adapters::{
+    CloudSyncJob, CommandSync, GraphCloud, LdapDirectory, SnapshotDirectory,
+};
 use hardmatch_executor::journal::{ActionState, RunRecord};
 use hardmatch_executor::ports::{
     AdWrite, CloudPort as _, DirectoryPort, NoDirectory, PortError, Sent, SyncPort,
@@ -27,6 +30,7 @@ use crate::args::{
 };
 use crate::commands::plan::read_plan;
 use crate::error::Hinted;
+use crate::output::{Visibility, write_atomically};
 use crate::printer::Printer;
 use crate::settings::env_names;
 use crate::sources::{
@@ -94,9 +98,16 @@ async fn connect_graph(
     }
 }
 
-/// The AD port: a live directory when AD source flags were given, else none.
+/// The AD port: a live directory when AD source flags were given; an AD snapshot file for
+/// rehearsals against the emulator (its writes are saved back to the file, so the
+/// emulator's next cycle sees them); else none.
 enum CliDirectory {
     Live(Box<LdapDirectory>),
+    Rehearsal {
+        directory: SnapshotDirectory,
+        snapshot: Box<hardmatch_core::ad::AdSnapshot>,
+        path: PathBuf,
+    },
     None(NoDirectory),
 }
 
@@ -107,6 +118,7 @@ impl DirectoryPort for CliDirectory {
     ) -> Result<Option<serde_json::Value>, PortError> {
         match self {
             Self::Live(directory) => directory.read(target).await,
+            Self::Rehearsal { directory, .. } => directory.read(target).await,
             Self::None(directory) => directory.read(target).await,
         }
     }
@@ -114,6 +126,21 @@ impl DirectoryPort for CliDirectory {
     async fn write(&self, write: &AdWrite) -> Result<Sent, PortError> {
         match self {
             Self::Live(directory) => directory.write(write).await,
+            Self::Rehearsal {
+                directory,
+                snapshot,
+                path,
+            } => {
+                let sent = directory.write(write).await?;
+                let mut saved = (**snapshot).clone();
+                saved.users = directory.users();
+                let text = serde_json::to_vec_pretty(&saved)
+                    .map_err(|error| PortError::new(error.to_string()))?;
+                write_atomically(path, &text, Visibility::Ordinary).map_err(|error| {
+                    PortError::new(format!("cannot save the rehearsal AD snapshot: {error:#}"))
+                })?;
+                Ok(sent)
+            }
             Self::None(directory) => directory.write(write).await,
         }
     }
@@ -126,6 +153,18 @@ fn has_ad_source(arguments: &AdSourceArgs, context: &Context) -> bool {
 }
 
 fn directory_port(arguments: &AdSourceArgs, context: &Context) -> anyhow::Result<CliDirectory> {
+    if let Some(path) = &arguments.ad_snapshot {
+        let snapshot = crate::sources::read_ad_snapshot(path)?;
+        context.printer.warning(&format!(
+            "rehearsal: AD changes are written to the snapshot `{}`, not to a directory",
+            path.display()
+        ));
+        return Ok(CliDirectory::Rehearsal {
+            directory: SnapshotDirectory::new(snapshot.users.clone()),
+            snapshot: Box::new(snapshot),
+            path: path.clone(),
+        });
+    }
     if !has_ad_source(arguments, context) {
         return Ok(CliDirectory::None(NoDirectory));
     }
@@ -180,9 +219,12 @@ impl SyncPort for CliSync<'_> {
                     None => None,
                 };
                 let scope = if scope_ous.is_empty() {
-                    serde_json::json!("all")
+                    SyncScope::All
                 } else {
-                    serde_json::json!({ "organizational_units": { "include": scope_ous, "exclude": [] } })
+                    SyncScope::OrganizationalUnits {
+                        include: scope_ous.clone(),
+                        exclude: Vec::new(),
+                    }
                 };
                 let mut body = serde_json::json!({ "scope": scope });
                 if let Some(users) = users {

@@ -10,6 +10,7 @@
 )]
 
 mod ad_lab;
+mod apply;
 mod convert;
 mod field_story_lab;
 mod graph_sdk;
