@@ -516,3 +516,164 @@ fn apply_killed_at_random_points_resumes_to_the_same_state() {
         "kill -9: {trials} trials, {killed} killed, {resumed} resumed an unfinished run, uninterrupted apply {duration:?}"
     );
 }
+
+/// The lab user this test creates (and removes), so that the shared lab's seeded users are
+/// never changed: the field story's shape, on its own object.
+const LAB_USER_NAME: &str = "hm.apply.story";
+
+fn lab_user_dn(base_dn: &str) -> String {
+    format!("CN=Hardmatch Apply Story,OU=Sales,OU=Staff,OU=Corp,{base_dn}")
+}
+
+/// Adds (`create`) or removes the lab user with ldap3 over LDAPS, verified against the lab CA.
+fn lab_user(lab: &crate::support::Lab, create: bool) {
+    use std::collections::HashSet;
+    use std::sync::Arc;
+
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject as _;
+
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in CertificateDer::pem_file_iter(&lab.ca_cert).unwrap() {
+        roots.add(certificate.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let settings = ldap3::LdapConnSettings::new().set_config(Arc::new(config));
+    let dn = lab_user_dn(&lab.base_dn);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (connection, mut ldap) = ldap3::LdapConnAsync::with_settings(settings, &lab.ldaps_url)
+            .await
+            .unwrap();
+        tokio::spawn(async move { connection.drive().await });
+        ldap.simple_bind(&lab.bind_dn, &lab.password)
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+        // A leftover from an interrupted run goes first.
+        let _ = ldap.delete(&dn).await;
+        if create {
+            let set = |values: &[&str]| -> HashSet<String> {
+                values.iter().map(|value| (*value).to_owned()).collect()
+            };
+            let upn = format!("{LAB_USER_NAME}@fabrikam.com");
+            let attributes = vec![
+                (
+                    "objectClass".to_owned(),
+                    set(&["top", "person", "organizationalPerson", "user"]),
+                ),
+                ("sAMAccountName".to_owned(), set(&[LAB_USER_NAME])),
+                ("userPrincipalName".to_owned(), set(&[&upn])),
+                ("displayName".to_owned(), set(&["Hardmatch Apply Story"])),
+                ("mail".to_owned(), set(&[&upn])),
+                (
+                    "proxyAddresses".to_owned(),
+                    set(&[
+                        &format!("SMTP:{upn}"),
+                        &format!("smtp:{LAB_USER_NAME}@contoso.com"),
+                    ]),
+                ),
+            ];
+            ldap.add(&dn, attributes).await.unwrap().success().unwrap();
+        }
+        let _ = ldap.unbind().await;
+    });
+}
+
+/// The field story on a real DC: the first cycle duplicates the lab user, and `apply`
+/// (LDAP write of the UPN, delete, purge, ImmutableID, the emulator's cycle reading the DC)
+/// takes it to linked, as `verify` confirms.
+#[test]
+fn apply_links_a_lab_user_end_to_end_against_the_dc_and_the_emulator() {
+    let Some(lab) = crate::support::Lab::from_environment() else {
+        return;
+    };
+    lab_user(&lab, true);
+    let directory = tempfile::tempdir().unwrap();
+    // The tenant: the lab fixture's licensed account, renamed for this user.
+    let mut tenant: Value =
+        serde_json::from_str(&std::fs::read_to_string(lab_fixture()).unwrap()).unwrap();
+    let account = &mut tenant["users"][0];
+    account["userPrincipalName"] = json!(format!("{LAB_USER_NAME}@contoso.com"));
+    account["mail"] = json!(format!("{LAB_USER_NAME}@contoso.com"));
+    account["mailNickname"] = json!(LAB_USER_NAME);
+    account["displayName"] = json!("Hardmatch Apply Story");
+    account["proxyAddresses"] = json!([format!("SMTP:{LAB_USER_NAME}@contoso.com")]);
+    let fixture = directory.path().join("tenant.json");
+    std::fs::write(&fixture, tenant.to_string()).unwrap();
+    let emulator = EmulatorProcess::start(&["--fixture", fixture.to_str().unwrap()]);
+    let dn = lab_user_dn(&lab.base_dn);
+    let ad_flags = lab.source_flags_under(&dn);
+    let tenant = tenant_flags(&emulator.url);
+    let lab_run = |arguments: Vec<String>| {
+        lab.command()
+            .env("HARDMATCH_TEST_CLIENT_SECRET", CLIENT_SECRET)
+            .args(arguments)
+            .output()
+            .unwrap()
+    };
+
+    // 1. The first cycle, from the DC: a duplicate on the initial domain.
+    let mut arguments = strings(&["sync", "--engine", "emulator", "--wait", "--timeout", "30"]);
+    arguments.extend(ad_flags.clone());
+    arguments.extend(tenant.clone());
+    let output = lab_run(arguments);
+    assert!(output.status.success(), "{}", render(&output));
+
+    // 2. The plan, live from the DC and Graph.
+    let plan = directory.path().join("plan.json");
+    let mut arguments = strings(&["plan", "--user", &format!("{LAB_USER_NAME}@fabrikam.com")]);
+    arguments.extend(ad_flags.clone());
+    arguments.extend(tenant.clone());
+    arguments.extend(["-o".to_owned(), plan.display().to_string()]);
+    let output = lab_run(arguments);
+    assert_eq!(output.status.code(), Some(2), "{}", render(&output));
+
+    // 3. Apply, with the DC as the directory and the emulator's cycle reading it.
+    let workspace = directory.path().join("ws").display().to_string();
+    let mut arguments = strings(&[
+        "apply",
+        plan.to_str().unwrap(),
+        "--yes",
+        "--sync-engine",
+        "emulator",
+        "--workspace",
+        &workspace,
+    ]);
+    arguments.extend(ad_flags.clone());
+    arguments.extend(tenant.clone());
+    let output = lab_run(arguments);
+    let result = std::panic::catch_unwind(|| {
+        assert!(output.status.success(), "{}", render(&output));
+        // The UPN went to the DC through the guarded LDAP writer.
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr
+                .lines()
+                .any(|line| line.contains("ad_set_upn") && line.contains("succeeded")),
+            "{stderr}"
+        );
+        // 4. Verify: linked.
+        let mut arguments = strings(&["verify", plan.to_str().unwrap(), "--json"]);
+        arguments.extend(tenant.clone());
+        let output = lab_run(arguments);
+        assert!(output.status.success(), "{}", render(&output));
+        let verdict: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(verdict["status"], "linked", "{verdict:#}");
+        assert_eq!(verdict["target_id"], REAL_ACCOUNT_ID);
+    });
+    lab_user(&lab, false);
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
