@@ -49,6 +49,35 @@ pub enum AdError {
     )]
     EmptyPassword { bind_name: String },
 
+    #[error(
+        "this hardmatch was built without {method} binds (cargo feature `{feature}` of hardmatch-ad)"
+    )]
+    BindMethodNotBuilt {
+        method: &'static str,
+        feature: &'static str,
+    },
+
+    #[error("`{bind_name}` cannot be used for {method} binds: {detail}")]
+    InvalidBindName {
+        bind_name: String,
+        method: &'static str,
+        detail: String,
+    },
+
+    #[error("the NTLM bind of `{bind_name}` to `{url}` failed: {detail}")]
+    Ntlm {
+        url: String,
+        bind_name: String,
+        detail: String,
+    },
+
+    #[error("the Kerberos bind to `{url}` as service `ldap/{server_name}` failed: {detail}")]
+    Kerberos {
+        url: String,
+        server_name: String,
+        detail: String,
+    },
+
     #[error("`{url}` stopped the search at its size limit after {entries} entries")]
     SizeLimit { url: String, entries: u64 },
 
@@ -158,8 +187,24 @@ impl AdError {
                 "pass a readable PEM file containing `-----BEGIN CERTIFICATE-----` blocks".to_owned()
             }
             Self::InvalidCredentials { .. } => {
-                "check the bind DN/UPN and password (a UPN looks like svc-hardmatch@corp.contoso.com)".to_owned()
+                "check the bind DN/UPN and password (a UPN looks like svc-hardmatch@corp.contoso.com; with --bind-method ntlm the name is CORP\\svc-hardmatch)".to_owned()
             }
+            Self::BindMethodNotBuilt { feature, .. } => format!(
+                "install a build with it: cargo install --locked --features {feature} --path crates/hardmatch-cli{}; or bind another way (--bind-method simple)",
+                if *feature == "kerberos" {
+                    " (building Kerberos needs the krb5 headers and libclang: apt-get install libkrb5-dev libclang-dev)"
+                } else {
+                    ""
+                }
+            ),
+            Self::InvalidBindName { method, .. } => match *method {
+                "ntlm" => "write the name as DOMAIN\\user (NetBIOS domain) or user@domain".to_owned(),
+                _ => "pass the DC's fully qualified host name, as in its service principal ldap/<host>".to_owned(),
+            },
+            Self::Ntlm { .. } => {
+                "check the name (DOMAIN\\user) and that the DC allows NTLM; where it does not, use --bind-method kerberos or simple".to_owned()
+            }
+            Self::Kerberos { detail, .. } => kerberos_hint(detail),
             Self::EmptyPassword { .. } => {
                 "pass the password with --bind-password-env VAR, --bind-password-file FILE or at the prompt".to_owned()
             }
@@ -206,6 +251,28 @@ impl AdError {
             Self::Runtime(_) => return None,
         };
         Some(hint)
+    }
+}
+
+/// The next step for a GSSAPI failure, recognised by the MIT/Heimdal message texts.
+fn kerberos_hint(detail: &str) -> String {
+    let lowered = detail.to_ascii_lowercase();
+    if lowered.contains("credentials cache")
+        || lowered.contains("no kerberos credentials")
+        || lowered.contains("ticket expired")
+        || lowered.contains("no credentials")
+    {
+        "there is no valid Kerberos ticket: run `kinit user@REALM` (check with `klist`), or point KRB5CCNAME at the ticket cache".to_owned()
+    } else if lowered.contains("not found in kerberos database")
+        || lowered.contains("unknown server")
+    {
+        "the KDC knows no such service principal: connect with the DC's fully qualified host name (its SPN is ldap/<fqdn>), not an IP address or a DNS alias".to_owned()
+    } else if lowered.contains("realm") || lowered.contains("kdc") {
+        "Kerberos cannot find a KDC for the realm: check /etc/krb5.conf (or KRB5_CONFIG) and DNS SRV records for _kerberos._tcp.<realm>".to_owned()
+    } else if lowered.contains("skew") {
+        "this machine's clock differs from the DC's by more than Kerberos allows (5 minutes): synchronise it".to_owned()
+    } else {
+        "check `klist` for a valid ticket (run `kinit user@REALM`) and that the URL names the DC by its fully qualified host name".to_owned()
     }
 }
 

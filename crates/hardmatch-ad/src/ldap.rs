@@ -118,6 +118,9 @@ pub(crate) async fn connect(
             detail: "it must start with ldaps:// or ldap://".to_owned(),
         });
     };
+    // A bind this build cannot make, or a name it cannot use, fails before any network
+    // traffic: the admin learns it at once rather than after a connect timeout.
+    let kerberos_server = prepare_bind(url, bind)?;
     let mut settings = LdapConnSettings::new().set_conn_timeout(timeout);
     match client_config(tls)? {
         Some(config) => settings = settings.set_config(config),
@@ -165,21 +168,201 @@ pub(crate) async fn connect(
                 .simple_bind(name, password.expose())
                 .await
                 .map_err(|error| classify(url, "bind", error))?;
-            check(url, "bind", result).map_err(|error| match error {
-                AdError::Ldap {
-                    code: 49,
-                    diagnostic,
-                    ..
-                } => AdError::InvalidCredentials {
-                    url: url.to_owned(),
-                    bind_name: name.clone(),
-                    diagnostic,
-                },
-                other => other,
-            })?;
+            check_bind(url, name, result)?;
+        }
+        Bind::Ntlm { user, password } => {
+            if password.expose().is_empty() {
+                return Err(AdError::EmptyPassword {
+                    bind_name: user.clone(),
+                });
+            }
+            ntlm_bind(&mut ldap, url, user, password, timeout).await?;
+        }
+        Bind::Kerberos { .. } => {
+            kerberos_bind(&mut ldap, url, &kerberos_server, timeout).await?;
         }
     }
     Ok(ldap)
+}
+
+/// Checks what can be checked before connecting: that this build has the bind method and
+/// that the name fits it. Returns the host name for Kerberos's service principal (empty for
+/// the other methods).
+fn prepare_bind(url: &str, bind: &Bind) -> Result<String, AdError> {
+    if !bind.is_built() {
+        return Err(AdError::BindMethodNotBuilt {
+            method: bind.method_name(),
+            feature: bind.method_name(),
+        });
+    }
+    match bind {
+        Bind::Ntlm { user, .. } => {
+            check_ntlm_name(user)?;
+            Ok(String::new())
+        }
+        Bind::Kerberos { server_name } => match server_name {
+            Some(name) => Ok(name.clone()),
+            None => kerberos_server_name(url),
+        },
+        Bind::Simple { .. } | Bind::Anonymous => Ok(String::new()),
+    }
+}
+
+/// NTLM names a user as `DOMAIN\user` or `user@domain`. ldap3 hands the name to sspi,
+/// which panics on a mixed form such as `CORP\svc@corp.com`, so it is checked here first.
+fn check_ntlm_name(user: &str) -> Result<(), AdError> {
+    let invalid = |detail: &str| AdError::InvalidBindName {
+        bind_name: user.to_owned(),
+        method: "ntlm",
+        detail: detail.to_owned(),
+    };
+    if let Some((domain, account)) = user.split_once('\\') {
+        if domain.is_empty() || account.is_empty() {
+            return Err(invalid("both the domain and the account must be given"));
+        }
+        if account.contains(['\\', '@']) || domain.contains('@') {
+            return Err(invalid("it mixes the DOMAIN\\user and user@domain forms"));
+        }
+        Ok(())
+    } else if let Some((account, domain)) = user.rsplit_once('@') {
+        if domain.is_empty() || account.is_empty() {
+            return Err(invalid("both the account and the domain must be given"));
+        }
+        Ok(())
+    } else {
+        Err(invalid("NTLM needs the domain in the name"))
+    }
+}
+
+/// The host of an LDAP URL, for the Kerberos service principal `ldap/<host>`.
+fn kerberos_server_name(url: &str) -> Result<String, AdError> {
+    let invalid = |detail: &str| AdError::InvalidBindName {
+        bind_name: url.to_owned(),
+        method: "kerberos",
+        detail: detail.to_owned(),
+    };
+    let rest = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .split(['/', '?'])
+        .next()
+        .unwrap_or_default();
+    let host = if let Some(bracketed) = rest.strip_prefix('[') {
+        bracketed.split(']').next().unwrap_or_default()
+    } else {
+        rest.split(':').next().unwrap_or_default()
+    };
+    if host.is_empty() {
+        return Err(invalid("the URL names no host"));
+    }
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return Err(invalid(
+            "the URL names an IP address, and Kerberos tickets are issued for host names",
+        ));
+    }
+    Ok(host.to_ascii_lowercase())
+}
+
+/// A bind's result: invalidCredentials names the identity, other codes as usual.
+fn check_bind(url: &str, bind_name: &str, result: LdapResult) -> Result<(), AdError> {
+    check(url, "bind", result).map_err(|error| match error {
+        AdError::Ldap {
+            code: 49,
+            diagnostic,
+            ..
+        } => AdError::InvalidCredentials {
+            url: url.to_owned(),
+            bind_name: bind_name.to_owned(),
+            diagnostic,
+        },
+        other => other,
+    })
+}
+
+#[cfg(feature = "ntlm")]
+async fn ntlm_bind(
+    ldap: &mut Ldap,
+    url: &str,
+    user: &str,
+    password: &crate::Password,
+    timeout: Duration,
+) -> Result<(), AdError> {
+    tracing::debug!(url, bind_name = %user, "NTLM bind");
+    let result = ldap
+        .with_timeout(timeout)
+        .sasl_ntlm_bind(user, password.expose())
+        .await
+        .map_err(|error| match error {
+            // sspi's messages describe the NTLM exchange, never the password.
+            LdapError::SSPIError { source } => AdError::Ntlm {
+                url: url.to_owned(),
+                bind_name: user.to_owned(),
+                detail: source.to_string(),
+            },
+            LdapError::NoNtlmChallengeToken => AdError::Ntlm {
+                url: url.to_owned(),
+                bind_name: user.to_owned(),
+                detail: "the server sent no NTLM challenge".to_owned(),
+            },
+            other => classify(url, "bind", other),
+        })?;
+    check_bind(url, user, result)
+}
+
+#[cfg(not(feature = "ntlm"))]
+async fn ntlm_bind(
+    _ldap: &mut Ldap,
+    _url: &str,
+    _user: &str,
+    _password: &crate::Password,
+    _timeout: Duration,
+) -> Result<(), AdError> {
+    // prepare_bind refuses NTLM in this build before connecting.
+    Err(AdError::BindMethodNotBuilt {
+        method: "ntlm",
+        feature: "ntlm",
+    })
+}
+
+#[cfg(feature = "kerberos")]
+async fn kerberos_bind(
+    ldap: &mut Ldap,
+    url: &str,
+    server_name: &str,
+    timeout: Duration,
+) -> Result<(), AdError> {
+    tracing::debug!(url, server_name, "Kerberos bind");
+    let kerberos_error = |detail: String| AdError::Kerberos {
+        url: url.to_owned(),
+        server_name: server_name.to_owned(),
+        detail,
+    };
+    let result = ldap
+        .with_timeout(timeout)
+        .sasl_gssapi_bind(server_name)
+        .await
+        .map_err(|error| match error {
+            LdapError::GssapiOperationError(detail) => kerberos_error(detail),
+            LdapError::NoGssapiToken => {
+                kerberos_error("the server sent no GSSAPI token".to_owned())
+            }
+            other => classify(url, "bind", other),
+        })?;
+    check_bind(url, "(current Kerberos ticket)", result)
+}
+
+#[cfg(not(feature = "kerberos"))]
+async fn kerberos_bind(
+    _ldap: &mut Ldap,
+    _url: &str,
+    _server_name: &str,
+    _timeout: Duration,
+) -> Result<(), AdError> {
+    // prepare_bind refuses Kerberos in this build before connecting.
+    Err(AdError::BindMethodNotBuilt {
+        method: "kerberos",
+        feature: "kerberos",
+    })
 }
 
 async fn search_users(
@@ -398,6 +581,101 @@ mod tests {
             classify("ldaps://dc1", "connect", LdapError::Io { source: refused }),
             AdError::Unreachable { .. }
         ));
+    }
+
+    #[test]
+    fn ntlm_names_need_a_domain_in_one_form() {
+        assert!(check_ntlm_name("HARDMATCH\\Administrator").is_ok());
+        assert!(check_ntlm_name("svc@corp.contoso.com").is_ok());
+        for bad in [
+            "svc",
+            "\\svc",
+            "CORP\\",
+            "CORP\\svc@corp.com",
+            "@corp",
+            "svc@",
+        ] {
+            let error = check_ntlm_name(bad).unwrap_err();
+            assert!(
+                matches!(error, AdError::InvalidBindName { method: "ntlm", .. }),
+                "{bad}: {error}"
+            );
+            assert!(error.hint().unwrap().contains("DOMAIN\\user"));
+        }
+    }
+
+    #[test]
+    fn kerberos_takes_the_service_host_from_the_url() {
+        assert_eq!(
+            kerberos_server_name("ldaps://DC1.corp.contoso.com:636/").unwrap(),
+            "dc1.corp.contoso.com"
+        );
+        assert_eq!(
+            kerberos_server_name("ldap://dc1.corp.contoso.com").unwrap(),
+            "dc1.corp.contoso.com"
+        );
+        let error = kerberos_server_name("ldaps://127.0.0.1:636").unwrap_err();
+        assert!(error.to_string().contains("IP address"), "{error}");
+        assert!(kerberos_server_name("ldaps://[::1]:636").is_err());
+        let named = Bind::Kerberos {
+            server_name: Some("dc1.hardmatch.test".to_owned()),
+        };
+        if named.is_built() {
+            assert_eq!(
+                prepare_bind("ldaps://127.0.0.1", &named).unwrap(),
+                "dc1.hardmatch.test"
+            );
+        }
+    }
+
+    #[test]
+    fn a_method_this_build_lacks_is_refused_with_the_feature_to_enable() {
+        for bind in [
+            Bind::Kerberos { server_name: None },
+            Bind::Ntlm {
+                user: "CORP\\svc".to_owned(),
+                password: crate::Password::new("secret"),
+            },
+        ] {
+            let outcome = prepare_bind("ldaps://dc1.corp.contoso.com", &bind);
+            if bind.is_built() {
+                assert!(outcome.is_ok(), "{outcome:?}");
+                continue;
+            }
+            let error = outcome.unwrap_err();
+            let feature = bind.method_name();
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "this hardmatch was built without {feature} binds (cargo feature `{feature}` of hardmatch-ad)"
+                )
+            );
+            assert!(
+                error
+                    .hint()
+                    .unwrap()
+                    .contains(&format!("--features {feature}"))
+            );
+        }
+    }
+
+    #[test]
+    fn kerberos_failures_point_at_the_next_step() {
+        let error = |detail: &str| AdError::Kerberos {
+            url: "ldaps://dc1.corp.contoso.com".to_owned(),
+            server_name: "dc1.corp.contoso.com".to_owned(),
+            detail: detail.to_owned(),
+        };
+        let missing = error(
+            "gssapi error: No credentials were supplied, or the credentials were unavailable or inaccessible (No Kerberos credentials available (default cache: FILE:/tmp/krb5cc_0))",
+        );
+        assert!(missing.hint().unwrap().contains("kinit"), "{missing}");
+        let unknown = error("Server ldap/10.0.0.1@CORP.CONTOSO.COM not found in Kerberos database");
+        assert!(unknown.hint().unwrap().contains("ldap/<fqdn>"));
+        assert_eq!(
+            unknown.to_string(),
+            "the Kerberos bind to `ldaps://dc1.corp.contoso.com` as service `ldap/dc1.corp.contoso.com` failed: Server ldap/10.0.0.1@CORP.CONTOSO.COM not found in Kerberos database"
+        );
     }
 
     #[test]

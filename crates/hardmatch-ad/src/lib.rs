@@ -15,12 +15,28 @@
 //!
 //! Progress and warnings go through a [`Reporter`]; this crate never prints.
 //!
-//! What this build supports: TLS through rustls with the ring provider (`ldaps://`, and
-//! `ldap://` upgraded with StartTLS), trusting the system roots plus given CA files;
-//! simple binds with a DN or a UPN. NTLM (`DOMAIN\user`) and Kerberos binds are not built
-//! yet: ldap3 offers them behind its `ntlm` and `gssapi` features (the latter needs
-//! libkrb5 and libclang at build time). Attributes AD returns in ranges (more than 1500
-//! values) are refused rather than read partially.
+//! What every build supports: TLS through rustls with the ring provider (`ldaps://`, and
+//! `ldap://` upgraded with StartTLS), trusting the system roots plus given CA files; simple
+//! binds with a DN, a UPN or `DOMAIN\user`. Attributes AD returns in ranges (more than
+//! 1500 values) are refused rather than read partially.
+//!
+//! # Features: which binds a build can make
+//!
+//! | [`Bind`] | Cargo feature | Default | Build needs |
+//! |---|---|---|---|
+//! | `Simple`, `Anonymous` | — | always | nothing |
+//! | `Ntlm` (`DOMAIN\user` or `user@domain`) | `ntlm` | on | nothing: pure Rust (sspi) |
+//! | `Kerberos` (current ticket) | `kerberos` | off | libclang and the MIT Kerberos headers (Debian: `libkrb5-dev libclang-dev`); links libgssapi_krb5 |
+//!
+//! NTLM and Kerberos go through ldap3's `ntlm` and `gssapi` features. Over TLS both send
+//! the `tls-server-end-point` channel binding, so they work with DCs that enforce LDAP
+//! channel binding. NTLM relies on TLS for privacy (ldap3 does not seal); Kerberos on a
+//! plaintext connection ([`Transport::Plaintext`]) installs its own encryption layer.
+//! Kerberos asks for the service `ldap/<host>`: the URL must name the DC by its FQDN (or
+//! [`Bind::Kerberos`] gives the name), and the ticket comes from `kinit` (`KRB5CCNAME`,
+//! `KRB5_CONFIG` as usual). Kerberos is off by default so that a plain `cargo build` works
+//! on a machine without those packages; a build without a method refuses it before
+//! connecting with [`AdError::BindMethodNotBuilt`], naming the feature to enable.
 
 mod entry;
 mod error;

@@ -25,11 +25,25 @@ pub struct Directory {
 }
 
 /// How to authenticate.
+///
+/// Every variant exists in every build, so that callers need no feature switches of their
+/// own; a method this build lacks fails with [`crate::AdError::BindMethodNotBuilt`] before
+/// any connection is made. [`Bind::is_built`] tells in advance.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Bind {
-    /// A simple bind with a DN (`CN=svc,OU=…`) or a UPN (`svc@corp.contoso.com`). Needs TLS:
-    /// AD refuses simple binds on unencrypted connections (strongAuthRequired).
+    /// A simple bind with a DN (`CN=svc,OU=…`), a UPN (`svc@corp.contoso.com`) or a
+    /// down-level name (`CORP\svc`; AD accepts all three). Needs TLS: AD refuses simple
+    /// binds on unencrypted connections (strongAuthRequired).
     Simple { name: String, password: Password },
+    /// NTLM (SASL GSS-SPNEGO carrying NTLMSSP) as `DOMAIN\user` or `user@domain`. Over TLS
+    /// the `tls-server-end-point` channel binding is sent, so it passes DCs that enforce
+    /// LDAP channel binding. Needs the `ntlm` feature (on by default; pure Rust).
+    Ntlm { user: String, password: Password },
+    /// Kerberos (SASL GSSAPI) with the current ticket cache (`kinit`), no password. The
+    /// service principal is `ldap/<server_name>`, by default the URL's host, which must then
+    /// be the DC's FQDN rather than an IP address or an alias. Needs the `kerberos` feature
+    /// (links the system's Kerberos library).
+    Kerberos { server_name: Option<String> },
     /// No bind; AD allows little more than reading the rootDSE this way.
     Anonymous,
 }
@@ -39,7 +53,28 @@ impl Bind {
     pub fn display_name(&self) -> &str {
         match self {
             Self::Simple { name, .. } => name,
+            Self::Ntlm { user, .. } => user,
+            Self::Kerberos { .. } => "(current Kerberos ticket)",
             Self::Anonymous => "(anonymous)",
+        }
+    }
+
+    /// The method's name in messages and on the command line.
+    pub fn method_name(&self) -> &'static str {
+        match self {
+            Self::Simple { .. } => "simple",
+            Self::Ntlm { .. } => "ntlm",
+            Self::Kerberos { .. } => "kerberos",
+            Self::Anonymous => "anonymous",
+        }
+    }
+
+    /// Whether this build can bind this way (see the crate's features).
+    pub fn is_built(&self) -> bool {
+        match self {
+            Self::Simple { .. } | Self::Anonymous => true,
+            Self::Ntlm { .. } => cfg!(feature = "ntlm"),
+            Self::Kerberos { .. } => cfg!(feature = "kerberos"),
         }
     }
 }

@@ -376,6 +376,12 @@ pub struct AdSourceArgs {
     /// Account to bind as: a DN, a UPN or DOMAIN\user.
     #[arg(long, value_name = "NAME")]
     pub bind_dn: Option<String>,
+    /// How to bind: simple (DN, UPN or DOMAIN\user with a password, over TLS), ntlm
+    /// (DOMAIN\user or user@domain with a password; TLS channel binding), or kerberos (the
+    /// current ticket from kinit, no password; --ldap-url must name the DC by its FQDN;
+    /// only in builds with the `kerberos` feature) [default: simple].
+    #[arg(long, value_enum, value_name = "METHOD")]
+    pub bind_method: Option<BindMethodChoice>,
     /// Environment variable that holds the bind password.
     #[arg(long, value_name = "VAR")]
     pub bind_password_env: Option<String>,
@@ -411,6 +417,14 @@ pub struct AdSourceArgs {
     /// Read users from an export: Get-ADUser | Export-Csv or csvde (.csv), ldifde or ldapsearch (.ldif).
     #[arg(long, value_name = "FILE", conflicts_with = "ldap_urls")]
     pub ad_export: Option<PathBuf>,
+}
+
+/// `--bind-method`: how to authenticate to the directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BindMethodChoice {
+    Simple,
+    Ntlm,
+    Kerberos,
 }
 
 /// Where the tenant's state comes from: live over Microsoft Graph, or a snapshot file.

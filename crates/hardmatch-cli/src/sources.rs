@@ -18,7 +18,7 @@ use hardmatch_graph::{
 };
 use serde::de::DeserializeOwned;
 
-use crate::args::{AdSourceArgs, ScopeChoice, TenantSourceArgs};
+use crate::args::{AdSourceArgs, BindMethodChoice, ScopeChoice, TenantSourceArgs};
 use crate::error::Hinted;
 use crate::printer::Printer;
 use crate::progress::Counter;
@@ -78,12 +78,26 @@ pub fn resolve_ad(arguments: &AdSourceArgs, context: &Context) -> anyhow::Result
         context.environment.first(env_names::BIND_DN),
         profile.bind_dn.clone(),
     );
-    let bind = match bind_name {
-        Some(name) => Bind::Simple {
+    // Simple stays the default even for DOMAIN\user names, which AD accepts in simple
+    // binds too: the method changes only when the admin asks for it.
+    let bind = match (arguments.bind_method, bind_name) {
+        (Some(BindMethodChoice::Kerberos), _) => Bind::Kerberos { server_name: None },
+        (Some(BindMethodChoice::Ntlm), Some(user)) => Bind::Ntlm {
+            password: bind_password(arguments, context, &user)?,
+            user,
+        },
+        (Some(BindMethodChoice::Ntlm), None) => {
+            return Err(Hinted::new(
+                "--bind-method ntlm needs an account",
+                "pass --bind-dn DOMAIN\\user (or user@domain) and the password",
+            )
+            .into());
+        }
+        (_, Some(name)) => Bind::Simple {
             password: bind_password(arguments, context, &name)?,
             name,
         },
-        None => Bind::Anonymous,
+        (_, None) => Bind::Anonymous,
     };
     let mut source = AdSource::new(directories, bind);
     source.anchor = anchor;
