@@ -176,13 +176,15 @@ pub fn read_json_file<T: DeserializeOwned>(
     what: &str,
     how_to_make_one: &str,
 ) -> anyhow::Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|error| {
+    // Bytes, not a String: serde_json checks UTF-8 as it parses, so a separate validation
+    // pass over a snapshot of a gigabyte would only add time.
+    let bytes = std::fs::read(path).map_err(|error| {
         anyhow::Error::new(Hinted::new(
             format!("cannot read `{}`: {error}", path.display()),
             format!("check the path; `{how_to_make_one}` writes {what}"),
         ))
     })?;
-    serde_json::from_str(&text).map_err(|error| {
+    serde_json::from_slice(&bytes).map_err(|error| {
         Hinted::new(
             format!("`{}` is not {what}: {error}", path.display()),
             format!(

@@ -3,31 +3,51 @@
 /// Renders rows under a header, each column as wide as its widest cell. The last column
 /// is not padded, so long evidence text does not drag trailing spaces along.
 pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<&str>> = rows
+        .iter()
+        .map(|row| row.iter().map(String::as_str).collect())
+        .collect();
+    let mut text = String::new();
+    render_into(&mut text, header, &rows);
+    text
+}
+
+/// As [`render`], appending to `text` from borrowed cells, for tables of a million rows
+/// whose cells already live elsewhere.
+pub fn render_into<Row: AsRef<[Cell]>, Cell: AsRef<str>>(
+    text: &mut String,
+    header: &[&str],
+    rows: &[Row],
+) {
     let mut widths: Vec<usize> = header.iter().map(|cell| cell.chars().count()).collect();
     for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
+        for (width, cell) in widths.iter_mut().zip(row.as_ref()) {
+            *width = (*width).max(cell.as_ref().chars().count());
         }
     }
-    let mut text = String::new();
-    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
-        let cells: Vec<&str> = cells.collect();
+    let mut line = |cells: &[&str]| {
         let last = cells.len().saturating_sub(1);
         for (column, cell) in cells.iter().enumerate() {
             text.push_str("  ");
             text.push_str(cell);
             if column < last {
-                let padding = widths[column].saturating_sub(cell.chars().count());
+                let padding = widths
+                    .get(column)
+                    .copied()
+                    .unwrap_or_default()
+                    .saturating_sub(cell.chars().count());
                 text.extend(std::iter::repeat_n(' ', padding));
             }
         }
         text.push('\n');
     };
-    line(&mut header.iter().copied());
+    line(header);
+    let mut cells: Vec<&str> = Vec::with_capacity(header.len());
     for row in rows {
-        line(&mut row.iter().map(String::as_str));
+        cells.clear();
+        cells.extend(row.as_ref().iter().map(AsRef::as_ref));
+        line(&cells);
     }
-    text
 }
 
 /// One CSV field, quoted when it needs to be (RFC 4180).

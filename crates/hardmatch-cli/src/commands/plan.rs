@@ -12,7 +12,7 @@ use hardmatch_core::plan::{
 
 use crate::ExitStatus;
 use crate::args::{PlanArgs, PolicyArgs, RouteChoice, SelectionArgs, ShowArgs};
-use crate::commands::status::diagnose_options;
+use crate::commands::status::{diagnose_options, release_at_exit};
 use crate::error::Hinted;
 use crate::output::{Visibility, write_atomically};
 use crate::settings::{PolicyProfile, pick};
@@ -57,11 +57,13 @@ pub(crate) fn run(arguments: &PlanArgs, context: &Context) -> anyhow::Result<Exi
         plan.skipped.len(),
         arguments.output.display()
     ));
-    Ok(if plan.has_changes() {
+    let status = if plan.has_changes() {
         ExitStatus::Changes
     } else {
         ExitStatus::Success
-    })
+    };
+    release_at_exit((ad, tenant, diagnosis, plan, json));
+    Ok(status)
 }
 
 pub(crate) fn show(arguments: &ShowArgs, context: &Context) -> anyhow::Result<ExitStatus> {

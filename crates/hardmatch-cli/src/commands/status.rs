@@ -32,7 +32,15 @@ pub(crate) fn run(arguments: &StatusArgs, context: &Context) -> anyhow::Result<E
     } else {
         printer.data(&render_text(&diagnosis, &tenant, arguments))?;
     }
+    release_at_exit((ad, tenant, diagnosis));
     Ok(ExitStatus::Success)
+}
+
+/// Leaves a command's large values to the operating system. Freeing a million-user
+/// directory entry by entry takes seconds at the end of a run whose process is about to
+/// exit anyway, and returns nothing the exit would not.
+pub(crate) fn release_at_exit<T>(value: T) {
+    std::mem::forget(value);
 }
 
 /// The prediction's settings, from flags and the tenant's own sync configuration.
@@ -140,23 +148,34 @@ fn render_text(diagnosis: &Diagnosis, tenant: &TenantSnapshot, arguments: &Statu
         arguments.statuses.iter().map(String::as_str).collect()
     };
     for name in shown {
-        let rows: Vec<Vec<String>> = diagnosis
+        // Borrowed cells: a million-row table would otherwise copy every name and evidence
+        // line once more only to print it. Status phrases are few, so each is made once.
+        let mut phrases: Vec<(&Status, String)> = Vec::new();
+        let selected: Vec<&UserStatus> = diagnosis
             .users
             .iter()
             .filter(|user| user.status.name() == name)
+            .collect();
+        for user in &selected {
+            if !phrases.iter().any(|(status, _)| *status == &user.status) {
+                phrases.push((&user.status, describe(&user.status)));
+            }
+        }
+        let rows: Vec<[&str; 4]> = selected
+            .iter()
             .map(|user| {
-                vec![
+                [
                     user.user_principal_name
-                        .clone()
-                        .unwrap_or_else(|| user.distinguished_name.clone()),
-                    describe(&user.status),
-                    user.cloud_user_principal_name
-                        .clone()
-                        .unwrap_or_else(|| "-".to_owned()),
+                        .as_deref()
+                        .unwrap_or(user.distinguished_name.as_str()),
+                    phrases
+                        .iter()
+                        .find(|(status, _)| *status == &user.status)
+                        .map_or("", |(_, phrase)| phrase.as_str()),
+                    user.cloud_user_principal_name.as_deref().unwrap_or("-"),
                     user.evidence
                         .first()
-                        .map(|evidence| evidence.detail.clone())
-                        .unwrap_or_default(),
+                        .map_or("", |evidence| evidence.detail.as_str()),
                 ]
             })
             .collect();
@@ -164,10 +183,11 @@ fn render_text(diagnosis: &Diagnosis, tenant: &TenantSnapshot, arguments: &Statu
             continue;
         }
         text.push_str(&format!("\n{name} ({})\n", rows.len()));
-        text.push_str(&table::render(
+        table::render_into(
+            &mut text,
             &["AD USER", "STATUS", "CLOUD ACCOUNT", "EVIDENCE"],
             &rows,
-        ));
+        );
     }
     if !diagnosis.tenant_findings.is_empty() {
         text.push_str(&format!(
