@@ -13,3 +13,4 @@ pub mod names;
 pub mod output;
 pub mod parse;
 pub mod rates;
+pub mod status_plan;
