@@ -78,11 +78,9 @@ pub fn read_users_blocking(
 }
 
 pub(crate) fn sort_users(users: &mut [AdUser]) {
-    users.sort_by(|left, right| {
-        left.distinguished_name
-            .to_lowercase()
-            .cmp(&right.distinguished_name.to_lowercase())
-    });
+    // One lowercased key per user, not two per comparison: at 100k users the comparison
+    // version spent more time lowercasing than the whole read spent decoding entries.
+    users.sort_by_cached_key(|user| user.distinguished_name.to_lowercase());
 }
 
 pub(crate) fn now_rfc3339() -> String {
