@@ -546,7 +546,20 @@ async fn send_and_record<C: CloudPort, D: DirectoryPort, S: SyncPort>(
     ports: &Ports<'_, C, D, S>,
     observer: &dyn Observer,
 ) -> Result<ActionState, ExecutorError> {
-    match send(write, ports).await {
+    let result = send(write, ports).await;
+    record(action, result, workspace, run_id, ports, observer).await
+}
+
+/// Journals how a sent action ended; a failure is re-read first.
+async fn record<C: CloudPort, D: DirectoryPort, S: SyncPort>(
+    action: &PlanAction,
+    result: Result<Sent, PortError>,
+    workspace: &mut Workspace,
+    run_id: &str,
+    ports: &Ports<'_, C, D, S>,
+    observer: &dyn Observer,
+) -> Result<ActionState, ExecutorError> {
+    match result {
         Ok(sent) => {
             workspace.journal_mut().mark_finished(
                 run_id,
@@ -614,11 +627,27 @@ async fn execute<C: CloudPort, D: DirectoryPort, S: SyncPort>(
         .iter()
         .map(|record| (record.action_id.clone(), record.state))
         .collect();
-    for action in &plan.actions {
+    let mut index = 0;
+    while let Some(action) = plan.actions.get(index) {
         let state = states
             .get(&action.id)
             .copied()
             .unwrap_or(ActionState::Pending);
+        let group = concurrent_group(plan, index, &states);
+        if state == ActionState::Pending && group.len() > 1 {
+            run_group(
+                &group,
+                plan,
+                workspace,
+                run_id,
+                ports,
+                observer,
+                &mut states,
+            )
+            .await?;
+            index += group.len();
+            continue;
+        }
         let new_state = match state {
             ActionState::InFlight => {
                 reconcile(action, plan, workspace, run_id, ports, observer, &states).await?
@@ -629,6 +658,7 @@ async fn execute<C: CloudPort, D: DirectoryPort, S: SyncPort>(
             finished => finished,
         };
         states.insert(action.id.clone(), new_state);
+        index += 1;
     }
     let all: HashSet<ActionState> = states.values().copied().collect();
     let outcome = if all.iter().all(|state| *state == ActionState::Succeeded) {
@@ -647,6 +677,95 @@ async fn execute<C: CloudPort, D: DirectoryPort, S: SyncPort>(
         actions: workspace.journal().actions(run_id)?,
         not_reversible,
     })
+}
+
+/// At most this many writes are in flight at once; the Graph client's pacer keeps them
+/// within the tenant's quota.
+const CONCURRENT_WRITES: usize = 8;
+
+/// The pending cloud writes from `start` on that may go together: consecutive, of the same
+/// kind, on different objects, none depending on another of the group.
+fn concurrent_group<'a>(
+    plan: &'a Plan,
+    start: usize,
+    states: &HashMap<String, ActionState>,
+) -> Vec<&'a PlanAction> {
+    let Some(first) = plan.actions.get(start) else {
+        return Vec::new();
+    };
+    let mut group: Vec<&PlanAction> = Vec::new();
+    if !first.kind.is_cloud() {
+        return group;
+    }
+    for action in plan.actions.iter().skip(start).take(CONCURRENT_WRITES) {
+        let independent = action.kind == first.kind
+            && states
+                .get(&action.id)
+                .copied()
+                .unwrap_or(ActionState::Pending)
+                == ActionState::Pending
+            && !group.iter().any(|member| {
+                action.depends_on.contains(&member.id) || member.target.id == action.target.id
+            });
+        if !independent {
+            break;
+        }
+        group.push(action);
+    }
+    group
+}
+
+/// Prepares a group one action at a time (each journaled in flight before anything is
+/// sent), sends the ready writes together, and records each outcome.
+async fn run_group<C: CloudPort, D: DirectoryPort, S: SyncPort>(
+    group: &[&PlanAction],
+    plan: &Plan,
+    workspace: &mut Workspace,
+    run_id: &str,
+    ports: &Ports<'_, C, D, S>,
+    observer: &dyn Observer,
+    states: &mut HashMap<String, ActionState>,
+) -> Result<(), ExecutorError> {
+    let mut ready = Vec::new();
+    for action in group {
+        match prepare(action, plan, workspace, run_id, ports, observer, states).await? {
+            Prepared::Done(state) => {
+                states.insert(action.id.clone(), state);
+            }
+            Prepared::Ready(write) => ready.push((*action, write)),
+        }
+    }
+    let results = join_all(ready.iter().map(|(_, write)| send(write, ports)).collect()).await;
+    for ((action, _), result) in ready.iter().zip(results) {
+        let state = record(action, result, workspace, run_id, ports, observer).await?;
+        states.insert(action.id.clone(), state);
+    }
+    Ok(())
+}
+
+/// Polls every future until all are done; outputs in input order. (The engine borrows its
+/// ports, so the writes cannot be spawned as tasks.)
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|context| {
+        let mut waiting = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(context) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => waiting = true,
+                }
+            }
+        }
+        if waiting {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
 
 async fn reconcile<C: CloudPort, D: DirectoryPort, S: SyncPort>(
@@ -709,6 +828,31 @@ async fn run_pending<C: CloudPort, D: DirectoryPort, S: SyncPort>(
     observer: &dyn Observer,
     states: &HashMap<String, ActionState>,
 ) -> Result<ActionState, ExecutorError> {
+    match prepare(action, plan, workspace, run_id, ports, observer, states).await? {
+        Prepared::Done(state) => Ok(state),
+        Prepared::Ready(write) => {
+            send_and_record(action, &write, workspace, run_id, ports, observer).await
+        }
+    }
+}
+
+/// A pending action after its checks: finished without sending, or journaled in flight
+/// and ready to send.
+enum Prepared {
+    Done(ActionState),
+    Ready(Write),
+}
+
+/// Dependencies, re-read, precondition, then the write-ahead `in_flight` record.
+async fn prepare<C: CloudPort, D: DirectoryPort, S: SyncPort>(
+    action: &PlanAction,
+    plan: &Plan,
+    workspace: &mut Workspace,
+    run_id: &str,
+    ports: &Ports<'_, C, D, S>,
+    observer: &dyn Observer,
+    states: &HashMap<String, ActionState>,
+) -> Result<Prepared, ExecutorError> {
     let unmet: Vec<&str> = action
         .depends_on
         .iter()
@@ -724,7 +868,8 @@ async fn run_pending<C: CloudPort, D: DirectoryPort, S: SyncPort>(
             ActionState::Skipped,
             &detail,
             observer,
-        );
+        )
+        .map(Prepared::Done);
     }
     let reading = match read(action, ports).await {
         Ok(reading) => reading,
@@ -737,7 +882,8 @@ async fn run_pending<C: CloudPort, D: DirectoryPort, S: SyncPort>(
                 ActionState::Skipped,
                 &detail,
                 observer,
-            );
+            )
+            .map(Prepared::Done);
         }
     };
     let before = reading.state();
@@ -752,7 +898,8 @@ async fn run_pending<C: CloudPort, D: DirectoryPort, S: SyncPort>(
             ActionState::Stale,
             &detail,
             observer,
-        );
+        )
+        .map(Prepared::Done);
     }
     let write = match build_write(action, &reading) {
         Ok(write) => write,
@@ -768,7 +915,8 @@ async fn run_pending<C: CloudPort, D: DirectoryPort, S: SyncPort>(
                 ActionState::Skipped,
                 &detail,
                 observer,
-            );
+            )
+            .map(Prepared::Done);
         }
     };
     // The write-ahead step: durable before the request leaves.
@@ -780,7 +928,7 @@ async fn run_pending<C: CloudPort, D: DirectoryPort, S: SyncPort>(
         &now(),
     )?;
     observer.action(action, ActionState::InFlight, None);
-    send_and_record(action, &write, workspace, run_id, ports, observer).await
+    Ok(Prepared::Ready(write))
 }
 
 fn not_sent(
