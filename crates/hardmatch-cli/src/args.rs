@@ -419,8 +419,9 @@ pub struct AdSourceArgs {
     pub ad_export: Option<PathBuf>,
 }
 
-/// `--bind-method`: how to authenticate to the directory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+/// `--bind-method` (and a profile's `bind_method`): how to authenticate to the directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum BindMethodChoice {
     Simple,
     Ntlm,

@@ -108,6 +108,7 @@ pub struct Profile {
     #[serde(default)]
     pub base_dn: Vec<String>,
     pub bind_dn: Option<String>,
+    pub bind_method: Option<crate::args::BindMethodChoice>,
     pub bind_password_env: Option<String>,
     pub bind_password_file: Option<PathBuf>,
     pub ca_cert: Option<PathBuf>,
@@ -226,6 +227,7 @@ mod tests {
         client_secret_env = "CONTOSO_SECRET"
         ldap_url = ["ldaps://dc1.corp.contoso.com"]
         base_dn = ["OU=Staff,DC=corp,DC=contoso,DC=com"]
+        bind_method = "ntlm"
         policy = { deletion_threshold = 50 }
 
         [profiles.fabrikam]
@@ -241,6 +243,10 @@ mod tests {
             Some("contoso.onmicrosoft.com")
         );
         assert_eq!(contoso.policy.deletion_threshold, Some(50));
+        assert_eq!(
+            contoso.bind_method,
+            Some(crate::args::BindMethodChoice::Ntlm)
+        );
         let fabrikam = file
             .select(Some("fabrikam"), Path::new("hardmatch.toml"))
             .unwrap();

@@ -80,7 +80,7 @@ pub fn resolve_ad(arguments: &AdSourceArgs, context: &Context) -> anyhow::Result
     );
     // Simple stays the default even for DOMAIN\user names, which AD accepts in simple
     // binds too: the method changes only when the admin asks for it.
-    let bind = match (arguments.bind_method, bind_name) {
+    let bind = match (arguments.bind_method.or(profile.bind_method), bind_name) {
         (Some(BindMethodChoice::Kerberos), _) => Bind::Kerberos { server_name: None },
         (Some(BindMethodChoice::Ntlm), Some(user)) => Bind::Ntlm {
             password: bind_password(arguments, context, &user)?,
