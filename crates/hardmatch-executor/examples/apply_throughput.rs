@@ -160,8 +160,10 @@ async fn main() {
         .unwrap();
     let ad = directory.users();
     let diagnosis = diagnose(&ad, &tenant, &DiagnoseOptions::default());
-    let mut policy = PlanPolicy::default();
-    policy.deletion_threshold = u32::MAX;
+    let policy = PlanPolicy {
+        deletion_threshold: u32::MAX,
+        ..PlanPolicy::default()
+    };
     let plan = plan(&PlanInput {
         ad_users: &ad,
         tenant: &tenant,
