@@ -202,6 +202,19 @@ impl Fnv1a {
     }
 }
 
+/// Lets serde_json hash a value as it serialises it, without first building the JSON text
+/// (for a plan of a million users, hundreds of megabytes). Nothing leaves the process.
+impl std::io::Write for Fnv1a {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        Self::write(self, bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -507,11 +507,10 @@ impl Plan {
 /// The hash of a plan's actions as written in `actions_fingerprint`.
 pub fn actions_fingerprint(actions: &[PlanAction]) -> String {
     let mut hash = Fnv1a::new();
-    hash.write(
-        serde_json::to_string(actions)
-            .unwrap_or_default()
-            .as_bytes(),
-    );
+    // The same bytes as `serde_json::to_string`, hashed as they are produced rather than
+    // collected into one string first. Serialising actions cannot fail: every map key is a
+    // string and no field has a fallible serializer.
+    let _ = serde_json::to_writer(&mut hash, actions);
     format!("fnv1a64:{:016x}", hash.finish())
 }
 
