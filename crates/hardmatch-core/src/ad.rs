@@ -87,18 +87,14 @@ pub struct AdUser {
 impl AdUser {
     /// The address Entra Connect soft-matches on: the `SMTP:` proxy address, else `mail`.
     pub fn primary_smtp_address(&self) -> Option<&str> {
-        self.proxy_addresses
-            .iter()
-            .find_map(|address| address.strip_prefix("SMTP:"))
-            .or(self.mail.as_deref())
+        crate::index::primary_smtp(&self.proxy_addresses, self.mail.as_deref())
     }
 
     /// Every SMTP address the user has, primary or secondary, without the prefix.
     pub fn smtp_addresses(&self) -> impl Iterator<Item = &str> {
-        self.proxy_addresses.iter().filter_map(|address| {
-            let (prefix, value) = address.split_once(':')?;
-            prefix.eq_ignore_ascii_case("smtp").then_some(value)
-        })
+        self.proxy_addresses
+            .iter()
+            .filter_map(|address| crate::index::smtp_value(address))
     }
 
     /// The suffix of the UPN, lowercased: the domain Entra ID must have verified.

@@ -167,6 +167,18 @@ pub(crate) fn smtp_value(proxy_address: &str) -> Option<&str> {
     prefix.eq_ignore_ascii_case("smtp").then_some(value)
 }
 
+/// The primary SMTP address Entra Connect soft-matches on: the `SMTP:` proxy address (the
+/// uppercase prefix marks the primary), else `mail`. Shared by AD and cloud users.
+pub(crate) fn primary_smtp<'a>(
+    proxy_addresses: &'a [String],
+    mail: Option<&'a str>,
+) -> Option<&'a str> {
+    proxy_addresses
+        .iter()
+        .find_map(|address| address.strip_prefix("SMTP:"))
+        .or(mail)
+}
+
 /// The domain part of an address or UPN (after the last `@`).
 pub(crate) fn domain_of(address: &str) -> Option<&str> {
     address.rsplit_once('@').map(|(_, domain)| domain)
