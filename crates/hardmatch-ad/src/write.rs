@@ -54,34 +54,16 @@ impl DirectoryWriter {
         expected: Option<ObjectGuid>,
         new: ObjectGuid,
     ) -> Result<(), AdError> {
-        let current = self.values(distinguished_name, CONSISTENCY_GUID).await?;
-        let expected_values: Vec<Vec<u8>> = expected
+        let expected = expected
             .iter()
             .map(|guid| guid.ad_bytes().to_vec())
             .collect();
-        self.require(
+        let replacement = Some(new.ad_bytes().to_vec());
+        self.replace_value(
             distinguished_name,
             CONSISTENCY_GUID,
-            &expected_values,
-            &current,
-            render_guids,
-        )?;
-        let mut modifications = Vec::new();
-        if !expected_values.is_empty() {
-            modifications.push(Mod::Delete(
-                CONSISTENCY_GUID.as_bytes().to_vec(),
-                set(&expected_values),
-            ));
-        }
-        modifications.push(Mod::Add(
-            CONSISTENCY_GUID.as_bytes().to_vec(),
-            set(&[new.ad_bytes().to_vec()]),
-        ));
-        self.modify(
-            distinguished_name,
-            CONSISTENCY_GUID,
-            modifications,
-            expected_values,
+            expected,
+            replacement,
             render_guids,
         )
         .await
@@ -93,24 +75,12 @@ impl DirectoryWriter {
         distinguished_name: &str,
         expected: ObjectGuid,
     ) -> Result<(), AdError> {
-        let current = self.values(distinguished_name, CONSISTENCY_GUID).await?;
-        let expected_values = vec![expected.ad_bytes().to_vec()];
-        self.require(
+        let expected = vec![expected.ad_bytes().to_vec()];
+        self.replace_value(
             distinguished_name,
             CONSISTENCY_GUID,
-            &expected_values,
-            &current,
-            render_guids,
-        )?;
-        let modifications = vec![Mod::Delete(
-            CONSISTENCY_GUID.as_bytes().to_vec(),
-            set(&expected_values),
-        )];
-        self.modify(
-            distinguished_name,
-            CONSISTENCY_GUID,
-            modifications,
-            expected_values,
+            expected,
+            None,
             render_guids,
         )
         .await
@@ -123,35 +93,47 @@ impl DirectoryWriter {
         expected: Option<&str>,
         new: &str,
     ) -> Result<(), AdError> {
-        let current = self.values(distinguished_name, USER_PRINCIPAL_NAME).await?;
-        let expected_values: Vec<Vec<u8>> = expected
+        let expected = expected
             .iter()
             .map(|text| text.as_bytes().to_vec())
             .collect();
-        self.require(
+        let replacement = Some(new.as_bytes().to_vec());
+        self.replace_value(
             distinguished_name,
             USER_PRINCIPAL_NAME,
-            &expected_values,
-            &current,
+            expected,
+            replacement,
             render_texts,
-        )?;
+        )
+        .await
+    }
+
+    /// The guarded single-value write: refused unless the attribute holds exactly
+    /// `expected`, then one modify that deletes those values and adds `replacement`, so
+    /// that a change landing between the check and the modify is refused by the server too.
+    async fn replace_value(
+        &mut self,
+        distinguished_name: &str,
+        attribute: &str,
+        expected: Vec<Vec<u8>>,
+        replacement: Option<Vec<u8>>,
+        render: fn(&[Vec<u8>]) -> String,
+    ) -> Result<(), AdError> {
+        let current = self.values(distinguished_name, attribute).await?;
+        self.require(distinguished_name, attribute, &expected, &current, render)?;
         let mut modifications = Vec::new();
-        if !expected_values.is_empty() {
-            modifications.push(Mod::Delete(
-                USER_PRINCIPAL_NAME.as_bytes().to_vec(),
-                set(&expected_values),
-            ));
+        if !expected.is_empty() {
+            modifications.push(Mod::Delete(attribute.as_bytes().to_vec(), set(&expected)));
         }
-        modifications.push(Mod::Add(
-            USER_PRINCIPAL_NAME.as_bytes().to_vec(),
-            set(&[new.as_bytes().to_vec()]),
-        ));
+        if let Some(value) = replacement {
+            modifications.push(Mod::Add(attribute.as_bytes().to_vec(), set(&[value])));
+        }
         self.modify(
             distinguished_name,
-            USER_PRINCIPAL_NAME,
+            attribute,
             modifications,
-            expected_values,
-            render_texts,
+            expected,
+            render,
         )
         .await
     }

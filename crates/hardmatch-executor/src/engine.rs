@@ -649,9 +649,7 @@ async fn execute<C: CloudPort, D: DirectoryPort, S: SyncPort>(
             continue;
         }
         let new_state = match state {
-            ActionState::InFlight => {
-                reconcile(action, plan, workspace, run_id, ports, observer, &states).await?
-            }
+            ActionState::InFlight => reconcile(action, workspace, run_id, ports, observer).await?,
             ActionState::Pending => {
                 run_pending(action, plan, workspace, run_id, ports, observer, &states).await?
             }
@@ -770,14 +768,11 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
 
 async fn reconcile<C: CloudPort, D: DirectoryPort, S: SyncPort>(
     action: &PlanAction,
-    plan: &Plan,
     workspace: &mut Workspace,
     run_id: &str,
     ports: &Ports<'_, C, D, S>,
     observer: &dyn Observer,
-    states: &HashMap<String, ActionState>,
 ) -> Result<ActionState, ExecutorError> {
-    let _ = (plan, states);
     // Unreadable now means unknown still: fail the resume rather than guess.
     let reading = read(action, ports).await?;
     if effect_present(action, &reading) == Some(true) {

@@ -448,15 +448,27 @@ fn confirm(
     Ok(())
 }
 
-async fn tenant_domain(client: &GraphClient) -> String {
+/// The signed-in tenant's id and the domain an admin types to confirm, from one read of
+/// `/organization`.
+struct TenantIdentity {
+    id: Option<String>,
+    domain: String,
+}
+
+async fn tenant_identity(client: &GraphClient) -> TenantIdentity {
     match client.organization().await {
-        Ok(organization) => organization
-            .verified_domains
-            .iter()
-            .find(|domain| domain.is_initial)
-            .map(|domain| domain.name.clone())
-            .unwrap_or(organization.id),
-        Err(_) => "the tenant".to_owned(),
+        Ok(organization) => TenantIdentity {
+            domain: organization
+                .verified_domains
+                .iter()
+                .find(|domain| domain.is_initial)
+                .map_or_else(|| organization.id.clone(), |domain| domain.name.clone()),
+            id: Some(organization.id),
+        },
+        Err(_) => TenantIdentity {
+            id: None,
+            domain: "the tenant".to_owned(),
+        },
     }
 }
 
@@ -526,12 +538,11 @@ pub(crate) fn apply(arguments: &ApplyArgs, context: &Context) -> anyhow::Result<
             sync: &sync,
         };
         let observer = LiveStatus { printer };
-        let domain = tenant_domain(&client).await;
+        let tenant = tenant_identity(&client).await;
+        let domain = tenant.domain;
         let summary = match plan {
             Some(plan) => {
-                if plan.tenant_id != client_tenant(&client).await.unwrap_or_default()
-                    && !plan.tenant_id.is_empty()
-                {
+                if plan.tenant_id != tenant.id.unwrap_or_default() && !plan.tenant_id.is_empty() {
                     printer.warning(&format!(
                         "the plan was made for tenant {}; make sure this is the tenant you mean",
                         plan.tenant_id
@@ -553,14 +564,6 @@ pub(crate) fn apply(arguments: &ApplyArgs, context: &Context) -> anyhow::Result<
         };
         show_summary(&summary, printer)
     })
-}
-
-async fn client_tenant(client: &GraphClient) -> Option<String> {
-    client
-        .organization()
-        .await
-        .ok()
-        .map(|organization| organization.id)
 }
 
 pub(crate) fn undo(arguments: &UndoArgs, context: &Context) -> anyhow::Result<ExitStatus> {
@@ -602,16 +605,11 @@ pub(crate) fn undo(arguments: &UndoArgs, context: &Context) -> anyhow::Result<Ex
         }
         let mut preview = plan.clone();
         preview.actions = actions;
-        confirm(
-            &preview,
-            &tenant_domain(&client).await,
-            arguments.yes,
-            printer,
-            "undo",
-        )?;
+        let domain = tenant_identity(&client).await.domain;
+        confirm(&preview, &domain, arguments.yes, printer, "undo")?;
         let options = RunOptions {
             operator: operator(context),
-            tenant: tenant_domain(&client).await,
+            tenant: domain,
         };
         let summary = hardmatch_executor::undo(
             &arguments.run,
