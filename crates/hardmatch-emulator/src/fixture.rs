@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 
 use hardmatch_core::tenant::{
-    CloudUser, RoleAssignment, RoleDefinition, TenantInfo, TenantSnapshotSource,
+    CloudUser, RoleAssignment, RoleDefinition, TenantInfo, TenantSnapshot, TenantSnapshotSource,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -101,6 +101,15 @@ impl Fixture {
     /// Reads and checks a fixture (or a hardmatch tenant snapshot).
     pub fn from_json(text: &str) -> Result<Self, FixtureError> {
         let fixture: Self = serde_json::from_str(text)?;
+        fixture.validate()?;
+        Ok(fixture)
+    }
+
+    /// The tenant a snapshot describes, as a fixture: what a rehearsal runs a plan against.
+    /// A snapshot has no apps and no connector space; callers add what they need
+    /// ([`Fixture::ensure_lab_app`], `ConnectorSpace::infer`).
+    pub fn from_snapshot(snapshot: &TenantSnapshot) -> Result<Self, FixtureError> {
+        let fixture: Self = serde_json::from_value(serde_json::to_value(snapshot)?)?;
         fixture.validate()?;
         Ok(fixture)
     }
@@ -256,6 +265,36 @@ mod tests {
         let fixture = Fixture::from_json(&text).unwrap();
         assert_eq!(fixture.users.len(), snapshot.users.len());
         assert_eq!(fixture.format_version, Some(1));
+    }
+
+    #[test]
+    fn a_snapshot_value_becomes_a_fixture_with_its_users_and_roles() {
+        let example = Fixture::example();
+        let snapshot = TenantSnapshot {
+            format_version: hardmatch_core::tenant::TENANT_SNAPSHOT_FORMAT_VERSION,
+            source: TenantSnapshotSource {
+                kind: "graph".into(),
+                location: "https://graph.microsoft.com/v1.0".into(),
+            },
+            taken_at: "2026-11-22T00:00:00Z".into(),
+            tenant: example.tenant.clone(),
+            users: example.cloud_users().unwrap(),
+            role_definitions: example.role_definitions.clone(),
+            role_assignments: example.role_assignments.clone(),
+            role_eligibilities: example.role_eligibilities.clone(),
+        };
+        let fixture = Fixture::from_snapshot(&snapshot).unwrap();
+        assert_eq!(fixture.cloud_users().unwrap(), snapshot.users);
+        assert_eq!(fixture.role_assignments, snapshot.role_assignments);
+        assert_eq!(fixture.taken_at.as_deref(), Some("2026-11-22T00:00:00Z"));
+        assert!(fixture.apps.is_empty());
+
+        let mut twice = snapshot.clone();
+        twice.users.push(twice.users[0].clone());
+        assert!(matches!(
+            Fixture::from_snapshot(&twice),
+            Err(FixtureError::DuplicateUserId { .. })
+        ));
     }
 
     #[test]
