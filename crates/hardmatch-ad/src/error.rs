@@ -119,6 +119,23 @@ pub enum AdError {
     #[error("`{path}` has no `{column}` column", path = path.display())]
     MissingColumn { path: PathBuf, column: String },
 
+    #[error("`{path}` has the column `{column}` twice (columns {first} and {second})", path = path.display())]
+    DuplicateColumn {
+        path: PathBuf,
+        column: String,
+        first: usize,
+        second: usize,
+    },
+
+    #[error("`{path}` is separated by {separator}; hardmatch reads comma- or semicolon-separated CSV", path = path.display())]
+    Separator {
+        path: PathBuf,
+        separator: &'static str,
+    },
+
+    #[error("`{path}` is empty", path = path.display())]
+    EmptyExport { path: PathBuf },
+
     #[error("`{path}` line {line}, column `{column}`: {detail}", path = path.display())]
     ExportValue {
         path: PathBuf,
@@ -232,6 +249,15 @@ impl AdError {
             Self::MissingColumn { column, .. } => format!(
                 "export with the column included, e.g. Get-ADUser -Filter * -Properties * | Export-Csv -NoTypeInformation -Encoding UTF8 users.csv (see docs for `{column}`)"
             ),
+            Self::DuplicateColumn { column, .. } => format!(
+                "keep one `{column}` column: hardmatch cannot tell which of the two holds the value (a hand-merged file, or a Select-Object naming the property twice?)"
+            ),
+            Self::Separator { .. } => {
+                "export with commas (Export-Csv's default) or semicolons (Export-Csv -UseCulture); a spreadsheet's tab- or pipe-separated save is not read".to_owned()
+            }
+            Self::EmptyExport { .. } => {
+                "the export wrote nothing; run it again and check its output, e.g. Get-ADUser -Filter * -Properties * | Export-Csv -NoTypeInformation -Encoding UTF8 users.csv".to_owned()
+            }
             Self::ExportValue { column, .. } => export_value_hint(column),
             Self::Encoding { .. } => {
                 "re-export with -Encoding UTF8 (or Unicode); Windows PowerShell 5.1 writes ASCII by default, which loses non-English names".to_owned()
@@ -281,6 +307,10 @@ fn export_value_hint(column: &str) -> String {
     if lowered == "proxyaddresses" {
         "PowerShell wrote the collection's type name instead of the addresses; export them \
          joined: Select-Object *,@{n='proxyAddresses';e={$_.proxyAddresses -join ';'}} -ExcludeProperty proxyAddresses"
+            .to_owned()
+    } else if lowered == "objectguid" {
+        "the value was cut or edited: an objectGUID is 32 hex digits, written by Export-Csv as \
+         xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (csvde: X'…', 16 bytes); export again rather than editing the file"
             .to_owned()
     } else if lowered.contains("guid") {
         "PowerShell wrote `System.Byte[]` or an unreadable value; export the GUID as text: \

@@ -81,6 +81,11 @@ pub fn read_export_bytes(
     reporter: &dyn Reporter,
 ) -> Result<AdSnapshot, AdError> {
     let text = decode_text(bytes, path)?;
+    if text.trim_start_matches('\u{feff}').trim().is_empty() {
+        return Err(AdError::EmptyExport {
+            path: path.to_owned(),
+        });
+    }
     let (entries, kind) = match format {
         ExportFormat::Csv => (csv_entries(&text, path)?, csv_kind(&text)),
         ExportFormat::Ldif => (ldif_entries(&text, path)?, "ldif"),
@@ -195,6 +200,23 @@ fn csv_entries(text: &str, path: &Path) -> Result<Vec<DirectoryEntry>, AdError> 
     } else {
         b','
     };
+    // A one-column header split by tabs or pipes is a spreadsheet's save, not an export:
+    // naming the separator beats reporting every column as missing.
+    if !header_line.contains([',', ';']) {
+        let separator = if header_line.contains('\t') {
+            Some("tabs")
+        } else if header_line.contains('|') {
+            Some("`|`")
+        } else {
+            None
+        };
+        if let Some(separator) = separator {
+            return Err(AdError::Separator {
+                path: path.to_owned(),
+                separator,
+            });
+        }
+    }
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(true)
@@ -217,6 +239,22 @@ fn csv_entries(text: &str, path: &Path) -> Result<Vec<DirectoryEntry>, AdError> 
         }
     };
     let headers = reader.headers().map_err(csv_error)?.clone();
+    // Two columns of one name make every later lookup a guess about which one was meant.
+    for (second, name) in headers.iter().enumerate() {
+        let name = name.trim();
+        if let Some(first) = headers
+            .iter()
+            .take(second)
+            .position(|earlier| earlier.trim().eq_ignore_ascii_case(name))
+        {
+            return Err(AdError::DuplicateColumn {
+                path: path.to_owned(),
+                column: name.to_owned(),
+                first: first + 1,
+                second: second + 1,
+            });
+        }
+    }
     let find = |names: &[&str]| {
         names.iter().find_map(|name| {
             headers
@@ -593,6 +631,47 @@ CN=a,9c5923e9-de52-33ea-88de-7ebc8633b9cc,,Microsoft.ActiveDirectory.Management.
             "{:?}",
             error.hint()
         );
+    }
+
+    #[test]
+    fn duplicate_columns_other_separators_and_empty_files_are_named() {
+        let duplicate = "DistinguishedName,ObjectGUID,objectguid\r\nCN=a,9c5923e9-de52-33ea-88de-7ebc8633b9cc,x\r\n";
+        let error = read(duplicate.as_bytes(), ExportFormat::Csv).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`users.x` has the column `objectguid` twice (columns 2 and 3)"
+        );
+        let tabs =
+            "DistinguishedName\tObjectGUID\r\nCN=a\t9c5923e9-de52-33ea-88de-7ebc8633b9cc\r\n";
+        let error = read(tabs.as_bytes(), ExportFormat::Csv).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                AdError::Separator {
+                    separator: "tabs",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        let pipes = "DistinguishedName|ObjectGUID\r\n";
+        let error = read(pipes.as_bytes(), ExportFormat::Csv).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                AdError::Separator {
+                    separator: "`|`",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        for empty in [&b""[..], b"\xef\xbb\xbf\r\n", b"\xff\xfe"] {
+            let error = read(empty, ExportFormat::Csv).unwrap_err();
+            assert!(matches!(error, AdError::EmptyExport { .. }), "{error}");
+            let error = read(empty, ExportFormat::Ldif).unwrap_err();
+            assert!(matches!(error, AdError::EmptyExport { .. }), "{error}");
+        }
     }
 
     #[test]
