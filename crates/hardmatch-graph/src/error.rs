@@ -348,7 +348,12 @@ impl GraphError {
             GraphError::AzureCli { .. } => "install the Azure CLI and run `az login` \
                 (`az login --tenant <id>` for another tenant)"
                 .to_owned(),
-            GraphError::Configuration { .. } => "fix the flags as described".to_owned(),
+            GraphError::Configuration { .. } => {
+                "correct the value named above: it comes from a flag \
+                (see the command's --help), a HARDMATCH_* or AZURE_* environment variable, or the \
+                profile in hardmatch.toml"
+                    .to_owned()
+            }
         }
     }
 
