@@ -37,6 +37,8 @@ pub mod clock;
 mod control;
 mod error;
 pub mod fixture;
+#[doc(hidden)]
+pub mod fuzzing;
 mod graph;
 mod odata;
 mod server;

@@ -130,7 +130,7 @@ pub(crate) struct BatchAnswer {
 }
 
 #[derive(Deserialize)]
-struct Page<T> {
+pub(crate) struct Page<T> {
     #[serde(default = "Vec::new")]
     value: Vec<T>,
     #[serde(default, rename = "@odata.nextLink")]
@@ -138,7 +138,7 @@ struct Page<T> {
 }
 
 #[derive(Deserialize)]
-struct BatchResponse {
+pub(crate) struct BatchResponse {
     #[serde(default)]
     responses: Vec<BatchItemResponse>,
 }

@@ -53,6 +53,8 @@
 pub mod auth;
 pub mod directory;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod pacer;
 pub mod retry;
 pub mod secret;
