@@ -66,6 +66,30 @@ pub(crate) fn user_id(user: &UserObject) -> &str {
     string_property(user, "id").unwrap_or_default()
 }
 
+/// Graph's ids compare case-insensitively; the emulator keeps `Fixture::users` in this
+/// order so that a page of a collection starts with a binary search instead of a sort.
+pub(crate) fn id_order(left: &str, right: &str) -> std::cmp::Ordering {
+    left.bytes()
+        .map(|byte| byte.to_ascii_lowercase())
+        .cmp(right.bytes().map(|byte| byte.to_ascii_lowercase()))
+}
+
+/// Puts the users in id order (stable, so users with equal ids keep their order); done
+/// once when the emulator takes a fixture and after a sync cycle has merged its users.
+pub(crate) fn order_users(fixture: &mut Fixture) {
+    fixture
+        .users
+        .sort_by(|left, right| id_order(user_id(left), user_id(right)));
+}
+
+/// Adds a user where the id order puts it.
+pub(crate) fn insert_user(fixture: &mut Fixture, user: UserObject) {
+    let position = fixture
+        .users
+        .partition_point(|other| id_order(user_id(other), user_id(&user)).is_le());
+    fixture.users.insert(position, user);
+}
+
 pub(crate) fn is_deleted(user: &UserObject) -> bool {
     user.get("deletedDateTime")
         .is_some_and(|value| !value.is_null())

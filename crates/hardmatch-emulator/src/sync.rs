@@ -94,6 +94,8 @@ pub(crate) fn run(
         |_| uuid::Uuid::new_v4().to_string(),
     );
     merge_users(fixture, &cloud_users, &was_deleted);
+    // The cycle appends the users it creates; pages rely on the id order.
+    crate::state::order_users(fixture);
     fixture.connector_space = connector_space.joins;
     if !request.staging_mode {
         fixture.tenant.on_premises_sync_enabled = Some(true);

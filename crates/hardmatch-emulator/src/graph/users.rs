@@ -10,13 +10,13 @@ use crate::clock::graph_date_time;
 use crate::fixture::{Fixture, UserObject};
 use crate::odata::filter::{EvaluationRules, evaluate};
 use crate::odata::query::{
-    ApiVersion, QueryOptions, QueryRules, context_fragment, decode_skip_token, encode_skip_token,
-    fingerprint, project_user,
+    ApiVersion, QueryOptions, QueryRules, Resume, context_fragment, decode_skip_token,
+    encode_skip_token, fingerprint, project_user,
 };
 use crate::settings::ConflictShape;
 use crate::state::{
-    find_active_user, holds_privileged_role, is_deleted, is_global_administrator, is_synced,
-    string_property, user_id,
+    find_active_user, holds_privileged_role, id_order, is_deleted, is_global_administrator,
+    is_synced, string_property, user_id,
 };
 use crate::wire::{ApiResponse, ErrorDetail, GraphError, OrderedObject};
 
@@ -74,61 +74,133 @@ pub(crate) fn query_rules(fixture: &Fixture, collection: Collection) -> QueryRul
 /// The result of a collection query: one page, plus what the envelope needs.
 pub(crate) struct Page {
     pub(crate) items: Vec<UserObject>,
-    pub(crate) total: usize,
-    pub(crate) next_offset: Option<usize>,
-    pub(crate) offset: usize,
+    /// How many users the whole query matches: counted on the first page, and only when
+    /// the request asks for `@odata.count`.
+    pub(crate) total: Option<usize>,
+    pub(crate) next: Option<Resume>,
     pub(crate) fingerprint: u64,
 }
 
-/// Filters, searches, sorts and pages users.
+/// Filters, searches, sorts and pages users. Without `$orderby`, pages follow the id
+/// order `Fixture::users` is kept in: a page starts by binary search after the last id of
+/// the previous one and evaluates `$filter` only until it is full, so a full read costs
+/// O(N) rather than O(N) per page.
 pub(crate) fn query_users(
     fixture: &Fixture,
     options: &QueryOptions,
     collection: Collection,
     version: ApiVersion,
 ) -> Result<Page, GraphError> {
+    let matches = matcher(fixture, options, collection);
+    let fingerprint = query_fingerprint(options, collection, version);
+    let resume = match &options.skip_token {
+        None => None,
+        Some(token) => Some(decode_skip_token(token, fingerprint).ok_or_else(|| {
+            GraphError::bad_request(
+                "The specified page token value has expired and can no longer be included in your request.",
+            )
+        })?),
+    };
+    let page_size = options
+        .top
+        .map_or(fixture.settings.default_page_size, |top| {
+            usize::try_from(top).unwrap_or(999)
+        })
+        .max(1);
+    let total = (options.writes_count() && resume.is_none())
+        .then(|| fixture.users.iter().filter(&matches).count());
+    let Some((property, descending)) = &options.order_by else {
+        let start = match &resume {
+            None => 0,
+            Some(Resume::AfterId(last)) => fixture
+                .users
+                .partition_point(|user| id_order(user_id(user), last).is_le()),
+            // A token of the sorted path cannot carry this query's fingerprint.
+            Some(Resume::Offset(_)) => fixture.users.len(),
+        };
+        let mut following = fixture
+            .users
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .filter(&matches);
+        let items: Vec<UserObject> = following.by_ref().take(page_size).cloned().collect();
+        // A next link only when another user matches, as Graph leaves it off the last page.
+        let next = match (items.last(), following.next()) {
+            (Some(last), Some(_)) => Some(Resume::AfterId(user_id(last).to_owned())),
+            _ => None,
+        };
+        return Ok(Page {
+            items,
+            total,
+            next,
+            fingerprint,
+        });
+    };
+    // Users are already in id order, which the stable sort keeps among equal keys.
+    let mut sorted: Vec<&UserObject> = fixture.users.iter().filter(&matches).collect();
+    sorted.sort_by(|left, right| {
+        let key = |user: &UserObject| {
+            user.get(property)
+                .and_then(Value::as_str)
+                .map(str::to_lowercase)
+        };
+        let ordering = match (key(left), key(right)) {
+            (Some(left), Some(right)) => left.cmp(&right),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        };
+        if *descending {
+            ordering.reverse()
+        } else {
+            ordering
+        }
+    });
+    let offset = match resume {
+        Some(Resume::Offset(offset)) => offset,
+        _ => 0,
+    };
+    let end = (offset + page_size).min(sorted.len());
+    let items = sorted
+        .get(offset.min(end)..end)
+        .unwrap_or_default()
+        .iter()
+        .map(|user| (*user).clone())
+        .collect();
+    Ok(Page {
+        items,
+        total,
+        next: (end < sorted.len()).then_some(Resume::Offset(end)),
+        fingerprint,
+    })
+}
+
+/// Whether a user belongs to the collection and passes `$filter` and `$search`.
+fn matcher<'a>(
+    fixture: &Fixture,
+    options: &'a QueryOptions,
+    collection: Collection,
+) -> impl Fn(&&UserObject) -> bool + 'a {
     let rules = EvaluationRules {
         proxy_addresses_case_insensitive: fixture.settings.proxy_addresses_case_insensitive,
     };
-    let mut matching: Vec<&UserObject> = fixture
-        .users
-        .iter()
-        .filter(|user| is_deleted(user) == (collection == Collection::Deleted))
-        .filter(|user| {
-            options
+    move |user: &&UserObject| {
+        is_deleted(user) == (collection == Collection::Deleted)
+            && options
                 .filter
                 .as_ref()
                 .is_none_or(|expression| evaluate(expression, user, rules))
-        })
-        .filter(|user| {
-            options
+            && options
                 .search
                 .as_deref()
                 .is_none_or(|search| matches_search(user, search))
-        })
-        .collect();
-    // Graph's order without $orderby is stable but unspecified; by id keeps pages stable.
-    matching.sort_by_cached_key(|user| user_id(user).to_ascii_lowercase());
-    if let Some((property, descending)) = &options.order_by {
-        matching.sort_by(|left, right| {
-            let key = |user: &UserObject| {
-                user.get(property)
-                    .and_then(Value::as_str)
-                    .map(str::to_lowercase)
-            };
-            let ordering = match (key(left), key(right)) {
-                (Some(left), Some(right)) => left.cmp(&right),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => std::cmp::Ordering::Equal,
-            };
-            if *descending {
-                ordering.reverse()
-            } else {
-                ordering
-            }
-        });
     }
+}
+
+/// The query options that shape a result set, hashed: a skip token is honoured only for
+/// the query that issued it.
+fn query_fingerprint(options: &QueryOptions, collection: Collection, version: ApiVersion) -> u64 {
     let select_text = options
         .select
         .as_ref()
@@ -140,7 +212,7 @@ pub(crate) fn query_users(
         .map(|(property, descending)| format!("{property} {descending}"))
         .unwrap_or_default();
     let top_text = options.top.map(|top| top.to_string()).unwrap_or_default();
-    let fingerprint = fingerprint(&[
+    fingerprint(&[
         version.segment(),
         if collection == Collection::Deleted {
             "deleted"
@@ -152,36 +224,7 @@ pub(crate) fn query_users(
         &select_text,
         &order_text,
         &top_text,
-    ]);
-    let offset = match &options.skip_token {
-        None => 0,
-        Some(token) => decode_skip_token(token, fingerprint).ok_or_else(|| {
-            GraphError::bad_request(
-                "The specified page token value has expired and can no longer be included in your request.",
-            )
-        })?,
-    };
-    let page_size = options
-        .top
-        .map_or(fixture.settings.default_page_size, |top| {
-            usize::try_from(top).unwrap_or(999)
-        })
-        .max(1);
-    let total = matching.len();
-    let end = (offset + page_size).min(total);
-    let items = matching
-        .get(offset.min(total)..end)
-        .unwrap_or_default()
-        .iter()
-        .map(|user| (*user).clone())
-        .collect();
-    Ok(Page {
-        items,
-        total,
-        next_offset: (end < total).then_some(end),
-        offset,
-        fingerprint,
-    })
+    ])
 }
 
 /// `$search="displayName:adele"`: tokens of the property contain the term.
@@ -206,10 +249,10 @@ pub(crate) fn page_response(
 ) -> ApiResponse {
     let mut body = OrderedObject::default();
     body.push("@odata.context", Value::String(context));
-    if options.writes_count() && page.offset == 0 {
-        body.push("@odata.count", Value::from(page.total));
+    if let Some(total) = page.total {
+        body.push("@odata.count", Value::from(total));
     }
-    if let Some(next) = page.next_offset {
+    if let Some(next) = &page.next {
         body.push(
             "@odata.nextLink",
             Value::String(next_link(call, resource_path, page.fingerprint, next)),
@@ -230,7 +273,7 @@ pub(crate) fn page_response(
 }
 
 /// The full nextLink: the same query with the skip token replaced.
-fn next_link(call: &Call<'_>, resource_path: &str, fingerprint: u64, offset: usize) -> String {
+fn next_link(call: &Call<'_>, resource_path: &str, fingerprint: u64, resume: &Resume) -> String {
     let kept: Vec<&str> = call
         .request
         .query
@@ -242,7 +285,7 @@ fn next_link(call: &Call<'_>, resource_path: &str, fingerprint: u64, offset: usi
                 .eq_ignore_ascii_case("skiptoken")
         })
         .collect();
-    let token = encode_skip_token(fingerprint, offset).replace('\'', "%27");
+    let token = encode_skip_token(fingerprint, resume).replace('\'', "%27");
     let mut link = format!(
         "{}/{}/{resource_path}?",
         call.emulator.base_url,
@@ -316,7 +359,11 @@ pub(crate) fn count_users(
     }
     options.top = Some(999);
     options.skip_token = None;
-    let total = query_users(&fixture, &options, collection, call.version)?.total;
+    let total = fixture
+        .users
+        .iter()
+        .filter(matcher(&fixture, &options, collection))
+        .count();
     Ok(ApiResponse::text(StatusCode::OK, total.to_string()))
 }
 
@@ -689,7 +736,7 @@ pub(crate) fn create(call: &Call<'_>) -> Result<ApiResponse, GraphError> {
         Value::String(call.context("users/$entity")),
     );
     body.0.extend(project_user(&user, None).0);
-    fixture.users.push(user);
+    crate::state::insert_user(&mut fixture, user);
     tracing::info!(user = %id, "user created");
     let mut response = ApiResponse::odata_json(StatusCode::CREATED, &body);
     response.set_header(

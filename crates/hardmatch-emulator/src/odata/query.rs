@@ -594,23 +594,36 @@ pub(crate) fn project_user(
     object
 }
 
+/// Where the next page of a result set starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Resume {
+    /// After the user with this id, in id order: the default order, so that a page is
+    /// found by binary search and costs only what it returns.
+    AfterId(String),
+    /// At this position of a result set sorted by `$orderby`, which has to be sorted whole.
+    Offset(usize),
+}
+
 /// A position in a result set, encoded so that clients cannot (and need not) read it:
 /// `X'<hex>'` like Graph's own tokens.
-pub(crate) fn encode_skip_token(fingerprint: u64, offset: usize) -> String {
-    let payload = format!("hm1:{fingerprint:016x}:{offset}");
+pub(crate) fn encode_skip_token(fingerprint: u64, resume: &Resume) -> String {
+    let payload = match resume {
+        Resume::AfterId(id) => format!("hm1:{fingerprint:016x}:after:{id}"),
+        Resume::Offset(offset) => format!("hm1:{fingerprint:016x}:{offset}"),
+    };
     let hex: String = payload.bytes().map(|byte| format!("{byte:02X}")).collect();
     format!("X'{hex}'")
 }
 
 /// Reads a skip token issued for the same query; `None` when it is foreign or stale.
-pub(crate) fn decode_skip_token(token: &str, fingerprint: u64) -> Option<usize> {
+pub(crate) fn decode_skip_token(token: &str, fingerprint: u64) -> Option<Resume> {
     let hex = token.strip_prefix("X'")?.strip_suffix('\'')?;
     let bytes: Option<Vec<u8>> = (0..hex.len())
         .step_by(2)
         .map(|index| u8::from_str_radix(hex.get(index..index + 2)?, 16).ok())
         .collect();
     let payload = String::from_utf8(bytes?).ok()?;
-    let mut parts = payload.split(':');
+    let mut parts = payload.splitn(3, ':');
     if parts.next()? != "hm1" {
         return None;
     }
@@ -618,7 +631,11 @@ pub(crate) fn decode_skip_token(token: &str, fingerprint: u64) -> Option<usize> 
     if token_fingerprint != fingerprint {
         return None;
     }
-    parts.next()?.parse().ok()
+    let position = parts.next()?;
+    match position.strip_prefix("after:") {
+        Some(id) => Some(Resume::AfterId(id.to_owned())),
+        None => position.parse().ok().map(Resume::Offset),
+    }
 }
 
 /// A stable hash of the query options that shape a result set, so a skip token is only
@@ -806,10 +823,15 @@ mod tests {
 
     #[test]
     fn skip_tokens_are_opaque_and_bound_to_their_query() {
-        let token = encode_skip_token(42, 100);
+        let token = encode_skip_token(42, &Resume::Offset(100));
         assert!(token.starts_with("X'") && !token.contains("100"));
-        assert_eq!(decode_skip_token(&token, 42), Some(100));
+        assert_eq!(decode_skip_token(&token, 42), Some(Resume::Offset(100)));
         assert_eq!(decode_skip_token(&token, 43), None);
         assert_eq!(decode_skip_token("garbage", 42), None);
+        // An id may itself contain the separator.
+        let after = Resume::AfterId("a:b-1".to_owned());
+        let token = encode_skip_token(42, &after);
+        assert!(!token.contains("a:b"));
+        assert_eq!(decode_skip_token(&token, 42), Some(after));
     }
 }

@@ -216,6 +216,94 @@ async fn next_links_are_opaque_stable_and_cover_every_user_once() {
     emulator.shutdown().await;
 }
 
+/// Follows nextLinks from `first` and returns the ids of every page after it.
+async fn ids_after(token: &str, first: &Value) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut link = first["@odata.nextLink"].as_str().map(str::to_owned);
+    while let Some(url) = link {
+        let page = call(Method::GET, &url, token, &[], None).await.json();
+        ids.extend(
+            page["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|user| user["id"].as_str().unwrap().to_owned()),
+        );
+        link = page["@odata.nextLink"].as_str().map(str::to_owned);
+    }
+    ids
+}
+
+#[tokio::test]
+async fn a_next_link_resumes_after_the_last_user_even_when_earlier_ones_go() {
+    // The skip token carries the last id, not a position: a user deleted from a page
+    // already read must not make the next page skip one.
+    let emulator = emulator().await;
+    let token = app_token(&emulator).await;
+    let all: Vec<String> = get(&emulator, &token, "/users?$select=id&$top=999")
+        .await
+        .json()["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|user| user["id"].as_str().unwrap().to_owned())
+        .collect();
+    let first = get(&emulator, &token, "/users?$select=id&$top=3")
+        .await
+        .json();
+    let first_ids: Vec<&str> = first["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|user| user["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(first_ids, all[..3]);
+    let deleted = call(
+        Method::DELETE,
+        &format!("{}/users/{ADELE}", emulator.graph_url()),
+        &token,
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text);
+    assert!(first_ids.contains(&ADELE));
+    assert_eq!(ids_after(&token, &first).await, all[3..]);
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn filtered_pages_hold_only_matches_and_end_without_a_next_link() {
+    let emulator = emulator().await;
+    let token = app_token(&emulator).await;
+    let query = "/users?$select=id,accountEnabled&$filter=accountEnabled eq true&$top=2";
+    let first = get(&emulator, &token, query).await.json();
+    let mut ids: Vec<String> = first["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|user| user["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.extend(ids_after(&token, &first).await);
+    let unpaged = get(
+        &emulator,
+        &token,
+        "/users?$select=id,accountEnabled&$filter=accountEnabled eq true&$top=999",
+    )
+    .await
+    .json();
+    let expected: Vec<String> = unpaged["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|user| user["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(expected.len() > 2, "the fixture needs more than one page");
+    assert!(unpaged.get("@odata.nextLink").is_none());
+    assert_eq!(ids, expected);
+    emulator.shutdown().await;
+}
+
 #[tokio::test]
 async fn default_filters_work_without_advanced_parameters() {
     let emulator = emulator().await;
