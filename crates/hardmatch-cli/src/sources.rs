@@ -211,59 +211,7 @@ pub fn resolve_tenant(
     }
     let profile = &context.profile;
     let environment = &context.environment;
-    let credential = if arguments.device_code {
-        let printer = context.printer.clone();
-        CredentialSettings::DeviceCode {
-            prompt: DeviceCodePrompt::new(move |message| printer.notice(&message.message)),
-        }
-    } else if arguments.azure_cli {
-        CredentialSettings::AzureCli {
-            program: PathBuf::from("az"),
-        }
-    } else if let Some(path) = pick(
-        arguments.certificate.clone(),
-        None,
-        profile.certificate.clone(),
-    ) {
-        let password_variable = pick(
-            arguments.certificate_password_env.clone(),
-            None,
-            profile.certificate_password_env.clone(),
-        );
-        let password = match password_variable {
-            Some(variable) => Some(Secret::new(required_variable(
-                environment,
-                &variable,
-                "the certificate password",
-            )?)),
-            None => environment
-                .first(env_names::CLIENT_CERTIFICATE_PASSWORD)
-                .map(Secret::new),
-        };
-        CredentialSettings::Certificate { path, password }
-    } else if let Some(variable) = pick(
-        arguments.client_secret_env.clone(),
-        None,
-        profile.client_secret_env.clone(),
-    ) {
-        CredentialSettings::ClientSecret(Secret::new(required_variable(
-            environment,
-            &variable,
-            "the client secret",
-        )?))
-    } else if environment.first(env_names::CLIENT_SECRET).is_some()
-        || environment.first(env_names::CLIENT_CERTIFICATE).is_some()
-    {
-        CredentialSettings::Environment
-    } else {
-        return Err(Hinted::new(
-            "no tenant source was given",
-            "pass --tenant-snapshot FILE, or sign in with --client-secret-env VAR, --certificate \
-             FILE, --device-code or --azure-cli (AZURE_CLIENT_SECRET / \
-             AZURE_CLIENT_CERTIFICATE_PATH in the environment also work)",
-        )
-        .into());
-    };
+    let credential = resolve_credential(arguments, context)?;
     let mut settings = GraphSettings::new(credential);
     settings.environment = EnvironmentCredentials::from_lookup(|name| environment.get(name));
     settings.tenant_id = pick(
@@ -299,6 +247,80 @@ pub fn resolve_tenant(
         settings.extra_ca_pem = Some(pem);
     }
     Ok(TenantInput::Live(Box::new(settings)))
+}
+
+/// The sign-in method of the first layer that names one — flags, then the environment,
+/// then the profile — so that a profile's client secret never beats `AZURE_CLIENT_SECRET`
+/// exported for one run.
+fn resolve_credential(
+    arguments: &TenantSourceArgs,
+    context: &Context,
+) -> anyhow::Result<CredentialSettings> {
+    let profile = &context.profile;
+    let environment = &context.environment;
+    let certificate = |path: PathBuf| -> anyhow::Result<CredentialSettings> {
+        let password_variable = pick(
+            arguments.certificate_password_env.clone(),
+            None,
+            profile.certificate_password_env.clone(),
+        );
+        let password = match password_variable {
+            Some(variable) => Some(Secret::new(required_variable(
+                environment,
+                &variable,
+                "the certificate password",
+            )?)),
+            None => environment
+                .first(env_names::CLIENT_CERTIFICATE_PASSWORD)
+                .map(Secret::new),
+        };
+        Ok(CredentialSettings::Certificate { path, password })
+    };
+    let client_secret = |variable: &str| -> anyhow::Result<CredentialSettings> {
+        Ok(CredentialSettings::ClientSecret(Secret::new(
+            required_variable(environment, variable, "the client secret")?,
+        )))
+    };
+    if arguments.device_code {
+        let printer = context.printer.clone();
+        return Ok(CredentialSettings::DeviceCode {
+            prompt: DeviceCodePrompt::new(move |message| printer.notice(&message.message)),
+        });
+    }
+    if arguments.azure_cli {
+        return Ok(CredentialSettings::AzureCli {
+            // The Azure CLI is a batch script on Windows, which process creation does not
+            // find under its bare name.
+            program: PathBuf::from(if cfg!(windows) { "az.cmd" } else { "az" }),
+        });
+    }
+    if let Some(path) = &arguments.certificate {
+        return certificate(path.clone());
+    }
+    if let Some(variable) = &arguments.client_secret_env {
+        return client_secret(variable);
+    }
+    if let Some(path) = environment.get(env_names::CERTIFICATE) {
+        return certificate(PathBuf::from(path));
+    }
+    if environment.first(env_names::CLIENT_SECRET).is_some()
+        || environment.first(env_names::CLIENT_CERTIFICATE).is_some()
+    {
+        return Ok(CredentialSettings::Environment);
+    }
+    if let Some(path) = &profile.certificate {
+        return certificate(path.clone());
+    }
+    if let Some(variable) = &profile.client_secret_env {
+        return client_secret(variable);
+    }
+    Err(Hinted::new(
+        "no tenant source was given",
+        "pass --tenant-snapshot FILE, or sign in with --client-secret-env VAR, --certificate \
+         FILE, --device-code or --azure-cli (AZURE_CLIENT_SECRET / \
+         AZURE_CLIENT_CERTIFICATE_PATH in the environment also work)",
+    )
+    .into())
 }
 
 /// Reads the tenant a resolved source names.
