@@ -83,6 +83,11 @@ pub enum Command {
     /// Show a plan file for review: what changes, what is irreversible, what a takeover
     /// overwrites; or the equivalent Microsoft Graph PowerShell.
     Show(ShowArgs),
+    /// Write the diagnosis (and a plan, with --plan) as one self-contained HTML file for
+    /// reviewers without a terminal: status chart, conflicts side by side, plan actions with
+    /// the irreversible ones marked, and a filter and search that work offline.
+    #[command(after_help = REPORT_EXAMPLES)]
+    Report(ReportArgs),
     /// Run the bundled Entra ID emulator (Graph, sign-in, Entra Connect's sync cycle), for
     /// tests, demos and rehearsals; `hardmatch emulator sync` runs a sync cycle on it.
     #[command(args_conflicts_with_subcommands = true, after_help = EMULATOR_EXAMPLES)]
@@ -283,6 +288,31 @@ pub enum RouteChoice {
     #[default]
     DeleteAndPurge,
     OutOfScope,
+}
+
+const REPORT_EXAMPLES: &str = "\
+Examples:
+  hardmatch report --ad-snapshot ad.json --tenant-snapshot tenant.json --html report.html
+  hardmatch report --ad-snapshot ad.json --tenant-snapshot tenant.json --plan plan.json --html report.html
+
+The file has no external assets (styles, script and chart are inline) and fetches nothing,
+so it can be mailed or attached to a change request and opened offline in any browser.";
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub ad: AdSourceArgs,
+    #[command(flatten)]
+    pub tenant: TenantSourceArgs,
+    #[command(flatten)]
+    pub diagnosis: DiagnosisArgs,
+    /// A plan file (from `hardmatch plan`) to include: its actions in order, irreversible
+    /// ones marked, with their preconditions and reasons.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Where to write the report (HTML); written whole or not at all.
+    #[arg(long, value_name = "FILE")]
+    pub html: PathBuf,
 }
 
 #[derive(Debug, Args)]

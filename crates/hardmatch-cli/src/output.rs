@@ -24,6 +24,17 @@ pub fn write_atomically(
     contents: &[u8],
     visibility: Visibility,
 ) -> anyhow::Result<()> {
+    write_atomically_with(path, visibility, |file| file.write_all(contents))
+}
+
+/// Like [`write_atomically`], for outputs too large to build in memory first (a report of
+/// a million users): `write` streams into the temporary file, which is renamed into place
+/// only when it returns `Ok`.
+pub fn write_atomically_with(
+    path: &Path,
+    visibility: Visibility,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
@@ -36,8 +47,7 @@ pub fn write_atomically(
     if visibility == Visibility::OwnerOnly {
         restrict_to_owner(temporary.as_file())?;
     }
-    temporary
-        .write_all(contents)
+    write(temporary.as_file_mut())
         .and_then(|()| temporary.as_file().sync_all())
         .with_context(|| format!("cannot write `{}`", path.display()))?;
     temporary

@@ -5,6 +5,7 @@ mod convert;
 mod emulator;
 mod plan;
 mod reference;
+mod report;
 mod snapshot;
 mod status;
 
@@ -22,6 +23,7 @@ pub fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitStatu
         Command::Status(arguments) => status::run(&arguments, context),
         Command::Plan(arguments) => plan::run(&arguments, context),
         Command::Show(arguments) => plan::show(&arguments, context),
+        Command::Report(arguments) => report::run(&arguments, context),
         Command::Emulator(arguments) => emulator::run(&arguments, context),
         Command::Apply(arguments) => apply::apply(&arguments, context),
         Command::Undo(arguments) => apply::undo(&arguments, context),

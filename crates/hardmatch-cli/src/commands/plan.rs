@@ -191,7 +191,7 @@ fn read_mapping(path: &Path) -> anyhow::Result<Vec<MappingEntry>> {
     Ok(entries)
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()

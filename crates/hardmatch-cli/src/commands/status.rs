@@ -266,7 +266,7 @@ fn render_csv(diagnosis: &Diagnosis) -> String {
 }
 
 /// The snake_case name serde gives a unit enum variant.
-fn json_name(value: &impl serde::Serialize) -> String {
+pub(crate) fn json_name(value: &impl serde::Serialize) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(name)) => name,
         _ => String::new(),

@@ -16,5 +16,6 @@ mod field_story_lab;
 mod graph_sdk;
 mod plan;
 mod reference;
+mod report;
 mod status;
 mod support;
