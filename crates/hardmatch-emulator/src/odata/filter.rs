@@ -176,9 +176,17 @@ fn tokenize(text: &str) -> Result<Vec<Token>, SyntaxError> {
     Ok(tokens)
 }
 
+/// The most comparisons, parentheses and `not`s one filter may hold. Parsing, evaluating and
+/// dropping an expression recurse as deep as it nests, so without a bound a long query string
+/// (`((((…` or `not not …` or thousands of `and`s) overflows a worker thread's stack and
+/// aborts the whole emulator (found by the `odata_filter` fuzz target). Graph also refuses
+/// overly complex filters with a 400; its exact limit is not in the reference.
+const MAXIMUM_TERMS: usize = 100;
+
 struct Parser {
     tokens: Vec<Token>,
     position: usize,
+    terms: usize,
 }
 
 /// Parses a `$filter` value.
@@ -186,6 +194,7 @@ pub(crate) fn parse(text: &str) -> Result<Expression, SyntaxError> {
     let mut parser = Parser {
         tokens: tokenize(text)?,
         position: 0,
+        terms: 0,
     };
     let expression = parser.or_expression()?;
     if parser.position != parser.tokens.len() {
@@ -239,6 +248,14 @@ impl Parser {
     }
 
     fn unary(&mut self) -> Result<Expression, SyntaxError> {
+        // Every comparison, parenthesis and `not` passes through here, and every `and`/`or`
+        // joins two of them, so this one count bounds both the depth and the size.
+        self.terms += 1;
+        if self.terms > MAXIMUM_TERMS {
+            return Err(SyntaxError(format!(
+                "the filter has more than {MAXIMUM_TERMS} comparisons, parentheses and 'not's"
+            )));
+        }
         if self.peek_keyword("not") {
             self.position += 1;
             return Ok(Expression::Not(Box::new(self.unary()?)));
@@ -651,6 +668,30 @@ mod tests {
             "a eq 'x')",
         ] {
             assert!(parse(broken).is_err(), "{broken}");
+        }
+    }
+
+    /// Regression for the stack overflows the `odata_filter` fuzz target led to: deep nesting
+    /// and long chains are refused instead of aborting the emulator.
+    #[test]
+    fn filters_beyond_the_term_limit_are_refused_not_a_crash() {
+        let clause = "mail eq 'x'";
+        let chain = |count: usize| vec![clause; count].join(" and ");
+        assert!(parse(&chain(MAXIMUM_TERMS)).is_ok());
+        let hostile = [
+            chain(MAXIMUM_TERMS + 1),
+            chain(20_000),
+            format!("{}{clause}{}", "(".repeat(30_000), ")".repeat(30_000)),
+            format!("{}{clause}", "not ".repeat(30_000)),
+            format!(
+                "{}{clause}{}",
+                "proxyAddresses/any(p:".repeat(10_000),
+                ")".repeat(10_000)
+            ),
+        ];
+        for filter in hostile {
+            let error = parse(&filter).expect_err("refused");
+            assert!(error.0.contains("more than 100"), "{}", error.0);
         }
     }
 }
