@@ -93,6 +93,9 @@ pub enum AdError {
         diagnostic: String,
     },
 
+    #[error("the search filter for `{url}` is not valid LDAP filter syntax")]
+    InvalidFilter { url: String },
+
     #[error("`{url}` is not an LDAP URL: {detail}")]
     InvalidUrl { url: String, detail: String },
 
@@ -252,6 +255,9 @@ impl AdError {
             Self::DuplicateColumn { column, .. } => format!(
                 "keep one `{column}` column: hardmatch cannot tell which of the two holds the value (a hand-merged file, or a Select-Object naming the property twice?)"
             ),
+            Self::InvalidFilter { .. } => {
+                "check --ldap-filter (or the profile's ldap_filter): every part in parentheses, balanced, e.g. (&(objectCategory=person)(objectClass=user)(department=Sales))".to_owned()
+            }
             Self::Separator { .. } => {
                 "export with commas (Export-Csv's default) or semicolons (Export-Csv -UseCulture); a spreadsheet's tab- or pipe-separated save is not read".to_owned()
             }

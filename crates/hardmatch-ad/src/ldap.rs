@@ -528,6 +528,9 @@ pub(crate) fn classify(url: &str, operation: &'static str, error: LdapError) -> 
                 detail: format!("the connection closed during {operation}"),
             }
         }
+        LdapError::FilterParsing => AdError::InvalidFilter {
+            url: url.to_owned(),
+        },
         other => AdError::Tls {
             url: url.to_owned(),
             detail: other.to_string(),
