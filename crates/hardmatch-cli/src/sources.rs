@@ -242,8 +242,16 @@ pub fn resolve_tenant(
         None,
         profile.graph_ca_cert.clone(),
     ) {
-        let pem = std::fs::read(&path)
-            .with_context(|| format!("cannot read the CA certificate `{}`", path.display()))?;
+        let pem = std::fs::read(&path).map_err(|error| {
+            Hinted::new(
+                format!(
+                    "cannot read the CA certificate `{}`: {error}",
+                    path.display()
+                ),
+                "pass --graph-ca-cert with a readable PEM file (the emulator prints its path as \
+                 `ca-cert PATH`)",
+            )
+        })?;
         settings.extra_ca_pem = Some(pem);
     }
     Ok(TenantInput::Live(Box::new(settings)))
@@ -466,8 +474,16 @@ fn bind_password(
         context.profile.bind_password_file.clone(),
     );
     if let Some(file) = file {
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("cannot read the bind password file `{}`", file.display()))?;
+        let text = std::fs::read_to_string(&file).map_err(|error| {
+            Hinted::new(
+                format!(
+                    "cannot read the bind password file `{}`: {error}",
+                    file.display()
+                ),
+                "check the path and that this account may read it (keep it mode 0600), or use \
+                 --bind-password-env VAR",
+            )
+        })?;
         let password = text.lines().next().unwrap_or_default();
         if password.is_empty() {
             return Err(Hinted::new(

@@ -6,8 +6,8 @@ use std::path::Path;
 use anyhow::Context as _;
 use hardmatch_core::diagnose::diagnose;
 use hardmatch_core::plan::{
-    MappingEntry, Plan, PlanInput, PlanPolicy, RoutePreference, Selection, plan, render_powershell,
-    render_show,
+    MappingEntry, Plan, PlanFileError, PlanInput, PlanPolicy, RoutePreference, Selection, plan,
+    render_powershell, render_show,
 };
 
 use crate::ExitStatus;
@@ -97,11 +97,16 @@ pub(crate) fn read_plan(path: &Path) -> anyhow::Result<Plan> {
         )
     })?;
     Plan::from_json(&text).map_err(|error| {
-        Hinted::new(
-            format!("`{}` cannot be used: {error}", path.display()),
-            "make a new plan with `hardmatch plan`; a plan is reviewed as written and never edited",
-        )
-        .into()
+        let hint = match error {
+            // Remaking the plan with an older hardmatch is a different plan from the reviewed one.
+            PlanFileError::NewerFormat { .. } => {
+                "read it with the hardmatch version that wrote it (or a newer one), or make a new plan with this one and review that"
+            }
+            _ => {
+                "make a new plan with `hardmatch plan`; a plan is reviewed as written and never edited"
+            }
+        };
+        Hinted::new(format!("`{}` cannot be used: {error}", path.display()), hint).into()
     })
 }
 
@@ -150,8 +155,31 @@ fn policy(arguments: &PolicyArgs, profile: &PolicyProfile) -> PlanPolicy {
 
 /// A two-column CSV with a header naming the AD side first and the cloud side second.
 fn read_mapping(path: &Path) -> anyhow::Result<Vec<MappingEntry>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the mapping file `{}`", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        Hinted::new(
+            format!("cannot read the mapping file `{}`: {error}", path.display()),
+            "check the path; the mapping is a UTF-8 CSV with the header `ad,cloud`",
+        )
+    })?;
+    // The first line must be the header: read as one, a first pair would vanish silently.
+    let header = text.lines().next().unwrap_or_default();
+    let header_names: Vec<String> = header
+        .trim()
+        .trim_start_matches('\u{feff}')
+        .split(',')
+        .map(|field| field.trim().trim_matches('"').to_ascii_lowercase())
+        .collect();
+    if header_names != ["ad", "cloud"] {
+        return Err(Hinted::new(
+            format!(
+                "line 1 of `{}` is not the header `ad,cloud`: {}",
+                path.display(),
+                table::csv_field(header.trim())
+            ),
+            "start the file with the line `ad,cloud`, then one pair per line",
+        )
+        .into());
+    }
     let mut entries = Vec::new();
     for (number, line) in text.lines().enumerate().skip(1) {
         let line = line.trim().trim_start_matches('\u{feff}');
