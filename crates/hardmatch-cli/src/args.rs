@@ -71,7 +71,7 @@ pub enum Command {
     #[command(after_help = CONVERT_EXAMPLES)]
     Convert(ConvertArgs),
     /// Save a point-in-time copy of AD or the tenant, for review, offline planning or rehearsal.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = SNAPSHOT_EXAMPLES)]
     Snapshot(SnapshotCommand),
     /// Show every AD user's status and what the next sync will do, with evidence.
     #[command(after_help = STATUS_EXAMPLES)]
@@ -82,6 +82,7 @@ pub enum Command {
     Plan(PlanArgs),
     /// Show a plan file for review: what changes, what is irreversible, what a takeover
     /// overwrites; or the equivalent Microsoft Graph PowerShell.
+    #[command(after_help = SHOW_EXAMPLES)]
     Show(ShowArgs),
     /// Write the diagnosis (and a plan, with --plan) as one self-contained HTML file for
     /// reviewers without a terminal: status chart, conflicts side by side, plan actions with
@@ -98,21 +99,83 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Reverse a run's reversible changes (restores, previous ImmutableIDs, AD values), as a
     /// journaled run of its own; says what cannot be reversed.
+    #[command(after_help = UNDO_EXAMPLES)]
     Undo(UndoArgs),
     /// Start a sync cycle (Entra Connect, Cloud Sync or the emulator); `--wait` waits for it.
+    #[command(after_help = SYNC_EXAMPLES)]
     Sync(SyncArgs),
     /// Check that a plan's (or a run's) links took effect, and say what is pending.
+    #[command(after_help = VERIFY_EXAMPLES)]
     Verify(VerifyArgs),
     /// List the workspace's runs: who, when, what, outcome (an audit log).
+    #[command(after_help = HISTORY_EXAMPLES)]
     History(HistoryArgs),
     /// Print a shell completion script, e.g. `hardmatch completions bash > /etc/bash_completion.d/hardmatch`.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
     /// Print the manual page (roff), e.g. `hardmatch man > /usr/local/share/man/man1/hardmatch.1`.
+    #[command(after_help = MAN_EXAMPLES)]
     Man,
 }
+
+const SHOW_EXAMPLES: &str = "\
+Examples:
+  hardmatch show plan.json                  # per user: actions, what is irreversible, what a takeover overwrites
+  hardmatch show plan.json --powershell     # the same steps as Microsoft Graph PowerShell, to compare or run by hand
+  hardmatch show plan.json --json | jq '.actions[] | select(.irreversible)'";
+
+const UNDO_EXAMPLES: &str = "\
+Examples:
+  hardmatch history                                                  # find the run id
+  hardmatch undo 20261120-090500-3f2a1c --tenant-id contoso.onmicrosoft.com --client-id ID --client-secret-env SECRET
+  hardmatch undo 20261120-090500-3f2a1c --yes --sync-engine connect ...   # and start a sync cycle after
+
+Purged users cannot be brought back; undo names them and reverses the rest.";
+
+const SYNC_EXAMPLES: &str = "\
+Examples:
+  hardmatch sync                            # on the Entra Connect server (Windows): Start-ADSyncSyncCycle -PolicyType Delta
+  hardmatch --profile contoso sync --wait   # and wait for the cycle; the profile signs in to the tenant
+  hardmatch sync --sync-command \"ssh connect01 powershell -NoProfile -Command 'Start-ADSyncSyncCycle -PolicyType Delta'\" \\
+      --wait --tenant-id contoso.onmicrosoft.com --client-id ID --client-secret-env SECRET
+  hardmatch sync --engine cloud-sync --service-principal-id ID --job-id JOB --tenant-id … --client-id … --client-secret-env …
+  hardmatch sync --engine emulator --emulator-url http://127.0.0.1:8080 --ad-snapshot ad.json
+
+--wait watches the tenant's onPremisesLastSyncDateTime, so it needs the tenant's sign-in flags.";
+
+const VERIFY_EXAMPLES: &str = "\
+Examples:
+  hardmatch verify plan.json --tenant-id contoso.onmicrosoft.com --client-id ID --client-secret-env SECRET
+  hardmatch verify 20261120-090500-3f2a1c --json ...      # a run from `hardmatch history`
+
+Each planned user is linked, pending (only the sync cycle is missing) or failed, with the next step.
+Exit status: 0 when every user is linked, 1 otherwise.";
+
+const HISTORY_EXAMPLES: &str = "\
+Examples:
+  hardmatch history                         # runs in ./.hardmatch, newest first
+  hardmatch history --csv > audit.csv
+  hardmatch history --workspace /srv/hardmatch/contoso --json";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  hardmatch completions bash > /etc/bash_completion.d/hardmatch
+  hardmatch completions zsh > \"${fpath[1]}/_hardmatch\"
+  hardmatch completions powershell >> $PROFILE      # Windows PowerShell";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  hardmatch man > /usr/local/share/man/man1/hardmatch.1 && man hardmatch
+  hardmatch man | man -l -";
+
+const SNAPSHOT_EXAMPLES: &str = "\
+Examples:
+  hardmatch snapshot ad --ad-export users.csv -o ad.json
+  hardmatch snapshot tenant --tenant-id contoso.onmicrosoft.com --device-code -o tenant.json
+  hardmatch status --ad-snapshot ad.json --tenant-snapshot tenant.json   # then work offline";
 
 const SNAPSHOT_AD_EXAMPLES: &str = "\
 Examples:
@@ -375,8 +438,14 @@ pub struct EmulatorArgs {
 #[derive(Debug, Subcommand)]
 pub enum EmulatorCommand {
     /// Run one Entra Connect sync cycle on a running emulator, reading AD from any AD source.
+    #[command(after_help = EMULATOR_SYNC_EXAMPLES)]
     Sync(EmulatorSyncArgs),
 }
+
+const EMULATOR_SYNC_EXAMPLES: &str = "\
+Examples:
+  hardmatch emulator sync --url http://127.0.0.1:8080 --ad-snapshot ad.json
+  hardmatch emulator sync --url https://127.0.0.1:8443 --emulator-ca-cert ca.pem --ad-export users.csv --scope-ou OU=Staff,DC=corp,DC=contoso,DC=com";
 
 #[derive(Debug, Args)]
 pub struct EmulatorSyncArgs {
@@ -465,16 +534,17 @@ pub struct TenantSourceArgs {
     /// Read the tenant from a snapshot written by `hardmatch snapshot tenant`.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["device_code", "azure_cli", "certificate", "client_secret_env"])]
     pub tenant_snapshot: Option<PathBuf>,
-    /// Directory (tenant) id or a verified domain [env: AZURE_TENANT_ID].
+    /// Directory (tenant) id or a verified domain [env: HARDMATCH_TENANT_ID, AZURE_TENANT_ID].
     #[arg(long, value_name = "ID")]
     pub tenant_id: Option<String>,
-    /// Application (client) id of the app registration [env: AZURE_CLIENT_ID].
+    /// Application (client) id of the app registration [env: HARDMATCH_CLIENT_ID, AZURE_CLIENT_ID].
     #[arg(long, value_name = "ID")]
     pub client_id: Option<String>,
     /// Environment variable that holds the app's client secret.
     #[arg(long, value_name = "VAR")]
     pub client_secret_env: Option<String>,
-    /// The app's certificate, PEM (certificate and key) or PFX, sent as a signed assertion.
+    /// The app's certificate, PEM (certificate and key) or PFX, sent as a signed assertion
+    /// [env: HARDMATCH_CERTIFICATE].
     #[arg(long, value_name = "FILE")]
     pub certificate: Option<PathBuf>,
     /// Environment variable that holds the PFX password.

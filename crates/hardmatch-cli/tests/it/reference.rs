@@ -49,3 +49,54 @@ fn an_unknown_subcommand_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+/// Every subcommand path, from the CLI definition itself, so a new subcommand is checked
+/// without anyone remembering to add it here.
+fn subcommand_paths() -> Vec<Vec<String>> {
+    fn walk(command: &clap::Command, prefix: &[String], paths: &mut Vec<Vec<String>>) {
+        for subcommand in command.get_subcommands() {
+            let name = subcommand.get_name().to_owned();
+            if name == "help" {
+                continue;
+            }
+            let mut path = prefix.to_vec();
+            path.push(name);
+            paths.push(path.clone());
+            walk(subcommand, &path, paths);
+        }
+    }
+    use clap::CommandFactory as _;
+    let mut paths = Vec::new();
+    walk(&hardmatch::args::Cli::command(), &[], &mut paths);
+    paths
+}
+
+#[test]
+fn every_subcommand_help_has_examples() {
+    let paths = subcommand_paths();
+    // The walk itself must find nested subcommands, or the check below proves little.
+    assert!(paths.contains(&vec!["snapshot".to_owned(), "tenant".to_owned()]));
+    assert!(paths.contains(&vec!["emulator".to_owned(), "sync".to_owned()]));
+    let mut without_examples = Vec::new();
+    for path in &paths {
+        let output = hardmatch().args(path).arg("--help").output().unwrap();
+        assert!(output.status.success(), "{path:?}: {}", render(&output));
+        let help = String::from_utf8(output.stdout).unwrap();
+        if !help.contains("\nExamples:\n") {
+            without_examples.push(path.join(" "));
+        }
+    }
+    assert!(
+        without_examples.is_empty(),
+        "--help without an Examples section: {without_examples:?}"
+    );
+}
+
+/// What people read before running the commands that decide and change things.
+#[test]
+fn main_commands_help() {
+    for command in ["status", "plan", "show", "apply", "sync", "verify"] {
+        let output = hardmatch().args([command, "--help"]).output().unwrap();
+        insta::assert_snapshot!(format!("{command}_help"), render(&output));
+    }
+}
