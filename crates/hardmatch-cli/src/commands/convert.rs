@@ -1,6 +1,6 @@
 //! `hardmatch convert`: every form of an anchor, for the admin who has one and needs another.
 
-use std::io::BufRead as _;
+use std::io::Read as _;
 
 use anyhow::Context as _;
 use hardmatch_core::anchor::{ACCEPTED_FORMS, ParsedAnchor, parse_anchor};
@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::ExitStatus;
 use crate::args::ConvertArgs;
+use crate::error::Hinted;
 use crate::printer::Printer;
 
 /// Column headers that an export's pasted column may start with.
@@ -56,8 +57,13 @@ fn collect_inputs(values: &[String]) -> anyhow::Result<Vec<String>> {
             inputs.push(value.clone());
             continue;
         }
-        for line in std::io::stdin().lock().lines() {
-            let line = line.context("cannot read values from stdin")?;
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut bytes)
+            .context("cannot read values from stdin")?;
+        let before = inputs.len();
+        for line in stdin_text(&bytes)?.lines() {
             let value = line
                 .trim()
                 .trim_start_matches('\u{feff}')
@@ -70,8 +76,44 @@ fn collect_inputs(values: &[String]) -> anyhow::Result<Vec<String>> {
                 inputs.push(value.to_owned());
             }
         }
+        // An empty pipe is a failed export upstream; succeeding silently would hide it.
+        if inputs.len() == before {
+            return Err(Hinted::new(
+                "`-` was given but stdin held no values",
+                "pipe one value per line, e.g. `hardmatch convert - < guids.csv`",
+            )
+            .into());
+        }
     }
     Ok(inputs)
+}
+
+/// Stdin as text: UTF-8, or UTF-16 with a byte-order mark (what Windows PowerShell's `>`
+/// writes), so that a column saved on Windows converts as it is.
+fn stdin_text(bytes: &[u8]) -> anyhow::Result<String> {
+    let utf16 = |big_endian: bool, body: &[u8]| {
+        let units = body.chunks(2).map(|pair| match (pair, big_endian) {
+            ([high, low], true) => Some(u16::from_be_bytes([*high, *low])),
+            ([low, high], false) => Some(u16::from_le_bytes([*low, *high])),
+            _ => None,
+        });
+        units
+            .collect::<Option<Vec<u16>>>()
+            .and_then(|units| String::from_utf16(&units).ok())
+    };
+    let decoded = match bytes {
+        [0xff, 0xfe, body @ ..] => utf16(false, body).ok_or("UTF-16LE"),
+        [0xfe, 0xff, body @ ..] => utf16(true, body).ok_or("UTF-16BE"),
+        _ => String::from_utf8(bytes.to_vec()).map_err(|_| "UTF-8"),
+    };
+    decoded.map_err(|encoding| {
+        Hinted::new(
+            format!("stdin is not valid {encoding} text"),
+            "save the values as UTF-8 (PowerShell: Set-Content -Encoding UTF8) or UTF-16 with a \
+             byte-order mark, one per line",
+        )
+        .into()
+    })
 }
 
 /// One converted value; the JSON keys are a stable interface.
