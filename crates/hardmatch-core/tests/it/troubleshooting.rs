@@ -9,103 +9,21 @@ use serde::Serialize;
 
 const TROUBLESHOOTING: &str = include_str!("../../../../docs/TROUBLESHOOTING.md");
 
-/// Every value of each enum. The matches have no wildcard arm, so a new variant does not
-/// compile until it is listed here, and then this test asks for its entry in the page.
-fn every_block_reason() -> Vec<BlockReason> {
-    let all = vec![
-        BlockReason::AdminRole,
-        BlockReason::PimEligibility,
-        BlockReason::ObjectIdentifier,
-        BlockReason::TenantFlag(String::new()),
-        BlockReason::SyncedFromOtherAnchor,
-        BlockReason::FederatedDomain,
-    ];
-    for reason in &all {
-        match reason {
-            BlockReason::AdminRole
-            | BlockReason::PimEligibility
-            | BlockReason::ObjectIdentifier
-            | BlockReason::TenantFlag(_)
-            | BlockReason::SyncedFromOtherAnchor
-            | BlockReason::FederatedDomain => {}
-        }
-    }
-    all
-}
-
-fn every_conflict_reason() -> Vec<ConflictReason> {
-    let all = vec![
-        ConflictReason::InvalidSoftMatch,
-        ConflictReason::UpnConflict,
-        ConflictReason::ProxyAddressConflict,
-        ConflictReason::ImmutableIdHeldByOther,
-        ConflictReason::SyncCreatedDuplicate,
-        ConflictReason::QuarantinedAttribute,
-        ConflictReason::DuplicateSourceAnchor,
-    ];
-    for reason in &all {
-        match reason {
-            ConflictReason::InvalidSoftMatch
-            | ConflictReason::UpnConflict
-            | ConflictReason::ProxyAddressConflict
-            | ConflictReason::ImmutableIdHeldByOther
-            | ConflictReason::SyncCreatedDuplicate
-            | ConflictReason::QuarantinedAttribute
-            | ConflictReason::DuplicateSourceAnchor => {}
-        }
-    }
-    all
-}
-
-fn every_soft_match_attribute() -> Vec<SoftMatchAttribute> {
-    let all = vec![
-        SoftMatchAttribute::PrimarySmtp,
-        SoftMatchAttribute::UserPrincipalName,
-    ];
-    for attribute in &all {
-        match attribute {
-            SoftMatchAttribute::PrimarySmtp | SoftMatchAttribute::UserPrincipalName => {}
-        }
-    }
-    all
-}
-
-fn every_tenant_finding() -> Vec<TenantFindingKind> {
-    let all = vec![
-        TenantFindingKind::Orphan,
-        TenantFindingKind::SyncCreatedDuplicate,
-        TenantFindingKind::TakeoverAddressLoss,
-    ];
-    for kind in &all {
-        match kind {
-            TenantFindingKind::Orphan
-            | TenantFindingKind::SyncCreatedDuplicate
-            | TenantFindingKind::TakeoverAddressLoss => {}
-        }
-    }
-    all
-}
-
-fn every_hygiene_kind() -> Vec<HygieneKind> {
-    let all = vec![
-        HygieneKind::DuplicateUserPrincipalName,
-        HygieneKind::DuplicateSmtpAddress,
-        HygieneKind::DuplicateSourceAnchor,
-        HygieneKind::InvalidCharacters,
-        HygieneKind::UnverifiedUpnSuffix,
-        HygieneKind::MissingUserPrincipalName,
-    ];
-    for kind in &all {
-        match kind {
-            HygieneKind::DuplicateUserPrincipalName
-            | HygieneKind::DuplicateSmtpAddress
-            | HygieneKind::DuplicateSourceAnchor
-            | HygieneKind::InvalidCharacters
-            | HygieneKind::UnverifiedUpnSuffix
-            | HygieneKind::MissingUserPrincipalName => {}
-        }
-    }
-    all
+/// Every value of an enum with its serialized name, each variant listed once. The match
+/// has no wildcard arm, so a new variant does not compile until it is listed here, and
+/// then the test asks for its entry.
+macro_rules! every {
+    ($what:literal, $enum:ident { $($variant:ident $(($value:expr))?),* $(,)? }) => {{
+        let all = [$($enum::$variant $(($value))?),*];
+        all.iter()
+            .map(|value| {
+                match value {
+                    $($enum::$variant { .. })|* => {}
+                }
+                ($what, serialized_name(value))
+            })
+            .collect::<Vec<_>>()
+    }};
 }
 
 /// The name the JSON output, `--status` and the tables use: a unit variant serializes to
@@ -128,35 +46,51 @@ fn has_entry(name: &str) -> bool {
 
 #[test]
 fn every_status_and_reason_has_an_entry_in_troubleshooting() {
-    let mut names: Vec<(&str, Option<String>)> = Status::NAMES
-        .iter()
-        .map(|name| ("status", Some((*name).to_owned())))
-        .collect();
-    names.extend(
-        every_block_reason()
-            .iter()
-            .map(|reason| ("block reason", serialized_name(reason))),
-    );
-    names.extend(
-        every_conflict_reason()
-            .iter()
-            .map(|reason| ("conflict reason", serialized_name(reason))),
-    );
-    names.extend(
-        every_soft_match_attribute()
-            .iter()
-            .map(|attribute| ("soft-match attribute", serialized_name(attribute))),
-    );
-    names.extend(
-        every_tenant_finding()
-            .iter()
-            .map(|kind| ("tenant finding", serialized_name(kind))),
-    );
-    names.extend(
-        every_hygiene_kind()
-            .iter()
-            .map(|kind| ("hygiene finding", serialized_name(kind))),
-    );
+    let statuses = Status::NAMES.map(|name| ("status", Some(name.to_owned())));
+    let names = [
+        statuses.to_vec(),
+        every!("block reason", BlockReason { AdminRole, PimEligibility, ObjectIdentifier,
+            TenantFlag(String::new()), SyncedFromOtherAnchor, FederatedDomain }),
+        every!(
+            "conflict reason",
+            ConflictReason {
+                InvalidSoftMatch,
+                UpnConflict,
+                ProxyAddressConflict,
+                ImmutableIdHeldByOther,
+                SyncCreatedDuplicate,
+                QuarantinedAttribute,
+                DuplicateSourceAnchor
+            }
+        ),
+        every!(
+            "soft-match attribute",
+            SoftMatchAttribute {
+                PrimarySmtp,
+                UserPrincipalName
+            }
+        ),
+        every!(
+            "tenant finding",
+            TenantFindingKind {
+                Orphan,
+                SyncCreatedDuplicate,
+                TakeoverAddressLoss
+            }
+        ),
+        every!(
+            "hygiene finding",
+            HygieneKind {
+                DuplicateUserPrincipalName,
+                DuplicateSmtpAddress,
+                DuplicateSourceAnchor,
+                InvalidCharacters,
+                UnverifiedUpnSuffix,
+                MissingUserPrincipalName
+            }
+        ),
+    ]
+    .concat();
     let mut missing = Vec::new();
     for (what, name) in &names {
         let name = name.as_deref().unwrap();
