@@ -100,3 +100,22 @@ fn main_commands_help() {
         insta::assert_snapshot!(format!("{command}_help"), render(&output));
     }
 }
+
+/// `hardmatch … | head` must end quietly: no error, no panic message, exit status 0.
+#[test]
+fn a_reader_that_stops_early_ends_the_output_quietly() {
+    use std::io::Read as _;
+    // The PowerShell completion script is larger than a pipe's buffer (64 KiB on Linux), so
+    // writing it cannot finish before the reader has gone.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("hardmatch"))
+        .args(["completions", "powershell"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0_u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", render(&output));
+    assert!(output.stderr.is_empty(), "{}", render(&output));
+}
