@@ -32,6 +32,11 @@ const SCRIPT: &str = include_str!("report/report.js");
 /// Statuses the filter hides at first: nobody has to act on them.
 const HIDDEN_AT_FIRST: [&str; 2] = ["linked", "out_of_scope"];
 
+/// Rows a section shows at once; "show more" reveals the next ones. Laying out every row of
+/// a large tenant would take a browser minutes, while filtering the rows in the page takes
+/// a fraction of a second.
+const ROWS_AT_ONCE: usize = 500;
+
 /// Distinguished names listed per hygiene finding; an unverified suffix can name every user
 /// of a forest, and a cell of a hundred thousand names helps nobody.
 const NAMES_PER_FINDING: usize = 50;
@@ -147,7 +152,7 @@ impl Report<'_> {
              <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; \
              style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\n\
              <meta name=\"generator\" content=\"hardmatch {version}\">\n\
-             <title>hardmatch report · {tenant}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n",
+             <title>hardmatch report · {tenant}</title>\n<style>\n{STYLE}</style>\n</head>\n<body data-rows-at-once=\"{ROWS_AT_ONCE}\">\n",
             version = env!("CARGO_PKG_VERSION"),
             tenant = escaped(&tenant.initial_domain),
         )?;
@@ -302,21 +307,22 @@ impl Report<'_> {
                 )
             })
             .collect();
-        write!(
+        writeln!(out, "<section id=\"conflicts\">")?;
+        write_heading(out, 2, "Conflicts and blocks", involved.len(), "conflicts")?;
+        writeln!(
             out,
-            "<section id=\"conflicts\">\n<h2>Conflicts and blocks ({count}) \
-             <span class=\"shown\" data-shown-of=\"conflicts\"></span></h2>\n\
-             <p class=\"muted\">The AD user and the cloud objects its status is about, side by \
-             side. Values that collide between them are <mark class=\"collides\">marked</mark>.</p>\n",
-            count = involved.len()
+            "<p class=\"muted\">The AD user and the cloud objects its status is about, side by \
+             side. Values that collide between them are <mark class=\"collides\">marked</mark>.</p>"
         )?;
         if involved.is_empty() {
             writeln!(out, "<p class=\"empty\">No conflicts and no blocks.</p>")?;
         }
         let objects = CloudObjects::for_users(self.tenant, &involved);
+        let mut page = Page::default();
         for user in involved {
-            self.write_pair(out, user, &objects)?;
+            self.write_pair(out, user, &objects, page.hidden(Some(user.status.name())))?;
         }
+        write_more_button(out, "conflicts")?;
         writeln!(out, "</section>")
     }
 
@@ -325,6 +331,7 @@ impl Report<'_> {
         out: &mut impl Write,
         user: &UserStatus,
         objects: &CloudObjects<'_>,
+        hidden: &str,
     ) -> io::Result<()> {
         let Some(ad) = self.ad.users.get(user.ad_index) else {
             return Ok(());
@@ -342,7 +349,6 @@ impl Report<'_> {
             "<article class=\"pair\" data-filter=\"conflicts\" data-status=\"{name}\"{hidden}>\n\
              <h3>{who} <span class=\"badge s-{name}\">{phrase}</span></h3>\n<div class=\"sides\">\n\
              <section class=\"side ad\"><h4>AD user</h4>\n<table class=\"attributes\">\n",
-            hidden = hidden_attribute(name),
             who = escaped(
                 ad.user_principal_name
                     .as_deref()
@@ -419,20 +425,26 @@ impl Report<'_> {
     }
 
     fn write_users(&self, out: &mut impl Write) -> io::Result<()> {
-        write!(
+        writeln!(out, "<section id=\"users\">")?;
+        write_heading(out, 2, "AD users", self.diagnosis.users.len(), "users")?;
+        write_table_start(
             out,
-            "<section id=\"users\">\n<h2>AD users ({count}) \
-             <span class=\"shown\" data-shown-of=\"users\"></span></h2>\n\
-             <table id=\"user-table\" class=\"rows\">\n<thead><tr><th>AD user</th><th>sAMAccountName</th>\
-             <th>Status</th><th>Cloud account</th><th>Evidence</th></tr></thead>\n<tbody>\n",
-            count = self.diagnosis.users.len()
+            "user-table",
+            &[
+                "AD user",
+                "sAMAccountName",
+                "Status",
+                "Cloud account",
+                "Evidence",
+            ],
         )?;
+        let mut page = Page::default();
         for user in &self.diagnosis.users {
             let name = user.status.name();
             write!(
                 out,
                 "<tr data-filter=\"users\" data-status=\"{name}\"{hidden}><td>",
-                hidden = hidden_attribute(name)
+                hidden = page.hidden(Some(name))
             )?;
             match &user.user_principal_name {
                 Some(upn) => write!(
@@ -451,78 +463,71 @@ impl Report<'_> {
                 phrase = escaped(&describe(&user.status)),
                 cloud = escaped(user.cloud_user_principal_name.as_deref().unwrap_or("—")),
             )?;
-            for (position, evidence) in user.evidence.iter().enumerate() {
-                if position > 0 {
-                    write!(out, "<br>")?;
-                }
-                write!(out, "{}", escaped(&evidence.detail))?;
-            }
+            write_lines(out, user.evidence.iter().map(|evidence| &evidence.detail))?;
             writeln!(out, "</td></tr>")?;
         }
-        write!(out, "</tbody>\n</table>\n</section>\n")
+        write_table_end(out, "users")?;
+        writeln!(out, "</section>")
     }
 
     fn write_tenant_findings(&self, out: &mut impl Write) -> io::Result<()> {
         let findings = &self.diagnosis.tenant_findings;
-        write!(
-            out,
-            "<section id=\"tenant-findings\">\n<h2>Tenant findings ({count}) \
-             <span class=\"shown\" data-shown-of=\"findings\"></span></h2>\n",
-            count = findings.len()
-        )?;
+        writeln!(out, "<section id=\"tenant-findings\">")?;
+        write_heading(out, 2, "Tenant findings", findings.len(), "findings")?;
         if findings.is_empty() {
             return write!(
                 out,
                 "<p class=\"empty\">No orphaned anchors, sync-created duplicates or addresses a takeover would drop.</p>\n</section>\n"
             );
         }
-        write!(
+        write_table_start(
             out,
-            "<table class=\"rows\">\n<thead><tr><th>Finding</th><th>Cloud account</th><th>Detail</th>\
-             <th>Addresses</th></tr></thead>\n<tbody>\n"
+            "finding-table",
+            &["Finding", "Cloud account", "Detail", "Addresses"],
         )?;
+        let mut page = Page::default();
         for finding in findings {
             write!(
                 out,
-                "<tr data-filter=\"findings\"><td>{kind}</td><td>{upn}<div class=\"dn\">{id}</div></td>\
+                "<tr data-filter=\"findings\"{hidden}><td>{kind}</td><td>{upn}<div class=\"dn\">{id}</div></td>\
                  <td>{detail}</td><td>",
                 kind = escaped(&json_name(&finding.kind)),
                 upn = escaped(&finding.user_principal_name),
                 id = escaped(&finding.cloud_user_id),
                 detail = escaped(&finding.detail),
+                hidden = page.hidden(None),
             )?;
-            write_lines(out, finding.addresses.iter())?;
+            write_lines(out, &finding.addresses)?;
             writeln!(out, "</td></tr>")?;
         }
-        write!(out, "</tbody>\n</table>\n</section>\n")
+        write_table_end(out, "findings")?;
+        writeln!(out, "</section>")
     }
 
     fn write_hygiene(&self, out: &mut impl Write) -> io::Result<()> {
         let findings = &self.diagnosis.hygiene;
-        write!(
-            out,
-            "<section id=\"hygiene\">\n<h2>On-premises hygiene ({count}) \
-             <span class=\"shown\" data-shown-of=\"hygiene\"></span></h2>\n",
-            count = findings.len()
-        )?;
+        writeln!(out, "<section id=\"hygiene\">")?;
+        write_heading(out, 2, "On-premises hygiene", findings.len(), "hygiene")?;
         if findings.is_empty() {
             return write!(
                 out,
                 "<p class=\"empty\">No IdFix-like problems in the AD data.</p>\n</section>\n"
             );
         }
-        write!(
+        write_table_start(
             out,
-            "<table class=\"rows\">\n<thead><tr><th>Problem</th><th>Attribute</th><th>Value</th>\
-             <th>AD users</th><th>Detail</th></tr></thead>\n<tbody>\n"
+            "hygiene-table",
+            &["Problem", "Attribute", "Value", "AD users", "Detail"],
         )?;
+        let mut page = Page::default();
         for finding in findings {
             write!(
                 out,
-                "<tr data-filter=\"hygiene\"><td>{kind}</td><td>{attribute}</td><td>{value}</td><td>",
+                "<tr data-filter=\"hygiene\"{hidden}><td>{kind}</td><td>{attribute}</td><td>{value}</td><td>",
                 kind = escaped(&json_name(&finding.kind)),
                 attribute = escaped(&finding.attribute),
                 value = escaped(&finding.value),
+                hidden = page.hidden(None),
             )?;
             write_lines(
                 out,
@@ -540,7 +545,8 @@ impl Report<'_> {
             }
             writeln!(out, "</td><td>{}</td></tr>", escaped(&finding.detail))?;
         }
-        write!(out, "</tbody>\n</table>\n</section>\n")
+        write_table_end(out, "hygiene")?;
+        writeln!(out, "</section>")
     }
 }
 
@@ -574,26 +580,29 @@ fn write_plan(out: &mut impl Write, view: &PlanView<'_>) -> io::Result<()> {
                 "replaced by the AD password if password hash sync is on (the tenant's sync settings were not readable)",
         },
     )?;
-    writeln!(
-        out,
-        "<h3>Users to link ({count}) <span class=\"shown\" data-shown-of=\"plan-users\"></span></h3>",
-        count = plan.users.len()
-    )?;
+    write_heading(out, 3, "Users to link", plan.users.len(), "plan-users")?;
     if !plan.users.is_empty() {
-        write!(
+        write_table_start(
             out,
-            "<table class=\"rows\">\n<thead><tr><th>AD user</th><th>Cloud account</th><th>Route</th>\
-             <th>Cloud values the takeover overwrites</th></tr></thead>\n<tbody>\n"
+            "plan-user-table",
+            &[
+                "AD user",
+                "Cloud account",
+                "Route",
+                "Cloud values the takeover overwrites",
+            ],
         )?;
+        let mut page = Page::default();
         for user in &plan.users {
             write!(
                 out,
-                "<tr data-filter=\"plan-users\"><td>{upn}<div class=\"dn\">{dn}</div></td>\
+                "<tr data-filter=\"plan-users\"{hidden}><td>{upn}<div class=\"dn\">{dn}</div></td>\
                  <td>{target}<div class=\"dn\">{target_id}</div></td><td>{route}</td><td>",
                 upn = escaped(user.user_principal_name.as_deref().unwrap_or("no UPN")),
                 dn = escaped(&user.distinguished_name),
                 target = escaped(&user.target_user_principal_name),
                 target_id = escaped(&user.target_id),
+                hidden = page.hidden(None),
                 route = match user.route {
                     Route::SetAndSync => "set and sync",
                     Route::DeleteAndPurge => "delete and purge the duplicate",
@@ -603,63 +612,68 @@ fn write_plan(out: &mut impl Write, view: &PlanView<'_>) -> io::Result<()> {
             if user.overwrites.is_empty() {
                 write!(out, "<span class=\"muted\">no attribute differs</span>")?;
             }
-            for (position, overwrite) in user.overwrites.iter().enumerate() {
-                write!(
-                    out,
-                    "{br}{property}: {cloud} → {on_premises}",
-                    br = if position > 0 { "<br>" } else { "" },
-                    property = escaped(&overwrite.property),
-                    cloud = escaped(none_if_empty(&overwrite.cloud_value)),
-                    on_premises = escaped(none_if_empty(&overwrite.on_premises_value)),
-                )?;
-            }
+            write_lines(
+                out,
+                user.overwrites.iter().map(|overwrite| {
+                    format!(
+                        "{}: {} → {}",
+                        overwrite.property,
+                        none_if_empty(&overwrite.cloud_value),
+                        none_if_empty(&overwrite.on_premises_value)
+                    )
+                }),
+            )?;
             writeln!(out, "</td></tr>")?;
         }
-        write!(out, "</tbody>\n</table>\n")?;
+        write_table_end(out, "plan-users")?;
     }
-    writeln!(
-        out,
-        "<h3>Actions, in order <span class=\"shown\" data-shown-of=\"actions\"></span></h3>"
-    )?;
+    write_heading(out, 3, "Actions, in order", plan.actions.len(), "actions")?;
     if plan.actions.is_empty() {
         writeln!(out, "<p class=\"empty\">No changes.</p>")?;
     } else {
-        write!(
+        write_table_start(
             out,
-            "<table id=\"actions\" class=\"rows\">\n<thead><tr><th>#</th><th>Action</th><th>Target</th>\
-             <th>Value</th><th>Why</th><th>Precondition</th><th>After</th></tr></thead>\n<tbody>\n"
+            "actions",
+            &[
+                "#",
+                "Action",
+                "Target",
+                "Value",
+                "Why",
+                "Precondition",
+                "After",
+            ],
         )?;
+        let mut page = Page::default();
         for action in &plan.actions {
-            write_action(out, action)?;
+            write_action(out, action, page.hidden(None))?;
         }
-        write!(out, "</tbody>\n</table>\n")?;
+        write_table_end(out, "actions")?;
     }
     if !plan.skipped.is_empty() {
-        write!(
-            out,
-            "<h3>Not planned ({count}) <span class=\"shown\" data-shown-of=\"skipped\"></span></h3>\n\
-             <table class=\"rows\">\n<thead><tr><th>User</th><th>Code</th><th>Reason</th></tr></thead>\n<tbody>\n",
-            count = plan.skipped.len()
-        )?;
+        write_heading(out, 3, "Not planned", plan.skipped.len(), "skipped")?;
+        write_table_start(out, "skipped-table", &["User", "Code", "Reason"])?;
+        let mut page = Page::default();
         for skipped in &plan.skipped {
             writeln!(
                 out,
-                "<tr data-filter=\"skipped\"><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr data-filter=\"skipped\"{}><td>{}</td><td>{}</td><td>{}</td></tr>",
+                page.hidden(None),
                 escaped(&skipped.user),
                 escaped(&skipped.code),
                 escaped(&skipped.reason)
             )?;
         }
-        write!(out, "</tbody>\n</table>\n")?;
+        write_table_end(out, "skipped")?;
     }
     writeln!(out, "</section>")
 }
 
-fn write_action(out: &mut impl Write, action: &PlanAction) -> io::Result<()> {
+fn write_action(out: &mut impl Write, action: &PlanAction, hidden: &str) -> io::Result<()> {
     let target = &action.target;
     write!(
         out,
-        "<tr data-filter=\"actions\" data-action=\"{id}\" data-kind=\"{kind}\" data-irreversible=\"{irreversible}\"{class}>\
+        "<tr data-filter=\"actions\" data-action=\"{id}\" data-kind=\"{kind}\" data-irreversible=\"{irreversible}\"{class}{hidden}>\
          <td>{id}</td><td><code>{kind}</code>{mark}</td><td>",
         id = escaped(&action.id),
         kind = action.kind.name(),
@@ -725,24 +739,74 @@ fn write_action(out: &mut impl Write, action: &PlanAction) -> io::Result<()> {
     )
 }
 
-fn write_lines<'a>(
+/// Values one per line within a cell.
+fn write_lines(
     out: &mut impl Write,
-    lines: impl Iterator<Item = &'a String>,
+    lines: impl IntoIterator<Item = impl AsRef<str>>,
 ) -> io::Result<()> {
-    for (position, line) in lines.enumerate() {
+    for (position, line) in lines.into_iter().enumerate() {
         if position > 0 {
             write!(out, "<br>")?;
         }
-        write!(out, "{}", escaped(line))?;
+        write!(out, "{}", escaped(line.as_ref()))?;
     }
     Ok(())
 }
 
-fn hidden_attribute(status: &str) -> &'static str {
-    if HIDDEN_AT_FIRST.contains(&status) {
-        " hidden"
-    } else {
-        ""
+/// A heading with its row count and the counter the filter script fills in.
+fn write_heading(
+    out: &mut impl Write,
+    level: u8,
+    title: &str,
+    count: usize,
+    filter: &str,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "<h{level}>{title} ({count}) <span class=\"shown\" data-shown-of=\"{filter}\"></span></h{level}>"
+    )
+}
+
+/// The start of a table of filterable rows, up to its first row.
+fn write_table_start(out: &mut impl Write, id: &str, headers: &[&str]) -> io::Result<()> {
+    write!(out, "<table id=\"{id}\" class=\"rows\">\n<thead><tr>")?;
+    for header in headers {
+        write!(out, "<th>{header}</th>")?;
+    }
+    writeln!(out, "</tr></thead>\n<tbody>")
+}
+
+/// The end of a table of filterable rows, and its "show more" button.
+fn write_table_end(out: &mut impl Write, filter: &str) -> io::Result<()> {
+    writeln!(out, "</tbody>\n</table>")?;
+    write_more_button(out, filter)
+}
+
+/// Filled in and shown by the script when more rows match than are shown.
+fn write_more_button(out: &mut impl Write, filter: &str) -> io::Result<()> {
+    writeln!(
+        out,
+        "<button type=\"button\" class=\"more\" data-more-of=\"{filter}\" hidden></button>"
+    )
+}
+
+/// Which rows of a section the page shows before its script runs: the same ones the
+/// script's first pass shows, so a large report is never laid out whole.
+#[derive(Default)]
+struct Page {
+    shown: usize,
+}
+
+impl Page {
+    fn hidden(&mut self, status: Option<&str>) -> &'static str {
+        if status.is_some_and(|status| HIDDEN_AT_FIRST.contains(&status))
+            || self.shown >= ROWS_AT_ONCE
+        {
+            " hidden"
+        } else {
+            self.shown += 1;
+            ""
+        }
     }
 }
 

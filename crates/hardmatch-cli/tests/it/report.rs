@@ -71,6 +71,12 @@ impl Fixture {
         serde_json::from_str(&std::fs::read_to_string(self.path("plan.json")).unwrap()).unwrap()
     }
 
+    fn ad_users(&self) -> usize {
+        let ad: Value =
+            serde_json::from_str(&std::fs::read_to_string(self.path("ad.json")).unwrap()).unwrap();
+        ad["users"].as_array().unwrap().len()
+    }
+
     /// The diagnosis as `hardmatch status --json` gives it for the same inputs.
     fn summary(&self) -> Value {
         let output = hardmatch()
@@ -318,6 +324,17 @@ impl Drop for Browser {
     }
 }
 
+/// Users whose status someone has to act on: what the filter shows at first.
+fn users_to_act_on(summary: &Value) -> u64 {
+    let all: u64 = summary
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|count| count.as_u64().unwrap())
+        .sum();
+    all - summary["linked"].as_u64().unwrap() - summary["out_of_scope"].as_u64().unwrap()
+}
+
 fn statuses_of_visible_users(browser: &Browser) -> Vec<String> {
     serde_json::from_value(browser.script(
         "return Array.from(document.querySelectorAll('#user-table tbody tr'))
@@ -517,16 +534,7 @@ fn the_report_shows_counts_pairs_and_plan_and_its_filter_works_in_chromium() {
 
     // At first the filter hides only the users nobody has to act on.
     let first = statuses_of_visible_users(&browser);
-    let expected: u64 = [
-        "will_hard_match",
-        "will_soft_match",
-        "will_create",
-        "blocked",
-        "conflicting",
-    ]
-    .iter()
-    .map(|name| summary[name].as_u64().unwrap())
-    .sum();
+    let expected = users_to_act_on(&summary);
     assert_eq!(first.len() as u64, expected, "{first:?}");
     assert!(
         first
@@ -541,15 +549,7 @@ fn the_report_shows_counts_pairs_and_plan_and_its_filter_works_in_chromium() {
     assert!(browser.visible("#conflicts article.pair").is_empty());
     assert_eq!(
         browser.script("return document.querySelector('[data-shown-of=users]').textContent;"),
-        format!(
-            "1 of {} shown",
-            summary
-                .as_object()
-                .unwrap()
-                .values()
-                .map(|count| count.as_u64().unwrap())
-                .sum::<u64>()
-        )
+        format!("1 of {} shown", fixture.ad_users())
     );
     // Two words must both match, anywhere in the row.
     browser.type_into("#search", " bowen");
@@ -632,16 +632,10 @@ fn chromium_dumps_escaped_text_and_takes_a_screenshot() {
     assert!(!dom.contains("<img"), "no element from a mail address");
     // The script ran before the dump: it filled in the counters.
     let summary = fixture.summary();
-    let total: u64 = summary
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|count| count.as_u64().unwrap())
-        .sum();
-    let hidden = summary["linked"].as_u64().unwrap() + summary["out_of_scope"].as_u64().unwrap();
     let counter = format!(
-        "data-shown-of=\"users\">{} of {total} shown<",
-        total - hidden
+        "data-shown-of=\"users\">{} of {} shown<",
+        users_to_act_on(&summary),
+        fixture.ad_users()
     );
     assert!(dom.contains(&counter), "{counter} in the dumped DOM");
 
@@ -703,4 +697,65 @@ fn an_unwritable_destination_is_an_error_with_a_hint() {
         stderr.contains("hint: check that the directory exists"),
         "{stderr}"
     );
+}
+
+/// A large tenant's report shows a bounded number of rows per section, and "show more"
+/// reveals the next ones: the page stays quick to lay out however many users there are.
+#[test]
+fn a_section_shows_a_bounded_number_of_rows_and_more_on_request() {
+    use base64::Engine as _;
+    let directory = tempfile::tempdir().unwrap();
+    let fixture = Fixture { directory };
+    let mut ad = field_story("ad.json");
+    let template = ad["users"][0].clone();
+    let users = ad["users"].as_array_mut().unwrap();
+    // Users nobody in the tenant knows: each will be created, each a row to act on.
+    for number in 0..520_u32 {
+        let mut user = template.clone();
+        let mut guid = [0_u8; 16];
+        guid[..4].copy_from_slice(&number.to_be_bytes());
+        guid[15] = 0x5a;
+        user["distinguished_name"] = json!(format!(
+            "CN=New User {number},OU=Staff,DC=corp,DC=contoso,DC=local"
+        ));
+        user["object_guid"] = json!(format!("{number:08x}-0000-4000-8000-00000000005a"));
+        user["immutable_id"] = json!(base64::engine::general_purpose::STANDARD.encode(guid));
+        user["user_principal_name"] = json!(format!("new.user{number}@contoso.com"));
+        user["sam_account_name"] = json!(format!("new.user{number}"));
+        users.push(user);
+    }
+    std::fs::write(fixture.path("ad.json"), ad.to_string()).unwrap();
+    std::fs::write(
+        fixture.path("tenant.json"),
+        field_story("tenant.json").to_string(),
+    )
+    .unwrap();
+    let output = report(&fixture, &[]);
+    assert!(output.status.success(), "{}", render(&output));
+    let summary = fixture.summary();
+    let acting = users_to_act_on(&summary);
+    assert!(acting > 520, "{summary}");
+
+    let browser = Browser::start();
+    browser.open(&fixture.url());
+    let users_shown = || statuses_of_visible_users(&browser).len() as u64;
+    let more = || {
+        browser.script("const button = document.querySelector('button[data-more-of=users]'); return button.hidden ? null : button.textContent;")
+    };
+    assert_eq!(users_shown(), 500);
+    assert_eq!(
+        more(),
+        format!("Show {} more of {}", acting - 500, acting - 500)
+    );
+    browser.click("button[data-more-of=users]");
+    assert_eq!(users_shown(), acting);
+    assert_eq!(more(), Value::Null);
+    // A search starts over from the first page of its matches.
+    browser.type_into("#search", "new.user51");
+    let expected: Vec<String> = std::iter::once(51)
+        .chain(510..520)
+        .map(|number| format!("new.user{number}"))
+        .collect();
+    assert_eq!(names_of_visible_users(&browser), expected);
+    assert_eq!(more(), Value::Null);
 }
