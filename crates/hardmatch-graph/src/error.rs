@@ -254,6 +254,9 @@ pub enum GraphError {
     #[error("the Azure CLI gave no token: {reason}")]
     AzureCli { reason: String },
 
+    #[error("the TLS certificate of {url} is not trusted: {detail}")]
+    TlsUntrusted { url: String, detail: String },
+
     #[error("invalid settings: {reason}")]
     Configuration { reason: String },
 }
@@ -347,6 +350,10 @@ impl GraphError {
                 .to_owned(),
             GraphError::AzureCli { .. } => "install the Azure CLI and run `az login` \
                 (`az login --tenant <id>` for another tenant)"
+                .to_owned(),
+            GraphError::TlsUntrusted { .. } => "pass --graph-ca-cert FILE with the PEM \
+                certificate of the CA that issued the server's certificate (the emulator prints \
+                its own as `ca-cert PATH`; a TLS-inspecting proxy needs the proxy's CA)"
                 .to_owned(),
             GraphError::Configuration { .. } => {
                 "correct the value named above: it comes from a flag \

@@ -274,6 +274,13 @@ impl Transport {
                     });
                 }
                 Err(error) => {
+                    // An untrusted certificate stays untrusted: retrying only delays the answer.
+                    if let Some(detail) = certificate_rejection(&error) {
+                        return Err(GraphError::TlsUntrusted {
+                            url: outgoing.url.clone(),
+                            detail,
+                        });
+                    }
                     let retryable = error.is_connect()
                         || (outgoing.idempotent
                             && (error.is_timeout() || error.is_request() || error.is_body()));
@@ -370,6 +377,15 @@ pub(crate) fn should_retry_status(status: u16, idempotent: bool) -> bool {
         500 | 502 => idempotent,
         _ => false,
     }
+}
+
+/// The certificate problem in an error's chain, when the TLS handshake refused the server.
+/// Recognised by rustls' own wording: the rustls error arrives boxed inside hyper's and the
+/// I/O layer's errors, where a type check cannot reach it.
+fn certificate_rejection(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let chain = error_chain(error);
+    let start = chain.find("invalid peer certificate")?;
+    Some(chain[start..].to_owned())
 }
 
 /// The error and its sources on one line ("error sending request: connection reset").
