@@ -110,6 +110,16 @@ pub enum Command {
     /// List the workspace's runs: who, when, what, outcome (an audit log).
     #[command(after_help = HISTORY_EXAMPLES)]
     History(HistoryArgs),
+    /// A guided tour on this machine, with no tenant and no AD: a bundled tenant of a few
+    /// hundred users in the built-in emulator goes through status, plan, apply, sync and
+    /// verify, each step explained.
+    #[command(after_help = DEMO_EXAMPLES)]
+    Demo(DemoArgs),
+    /// Predict a plan's outcome without touching the tenant: apply it to an emulated copy
+    /// of a tenant snapshot, run the sync cycle, and report who ends up linked, who stays
+    /// broken and why, and any new duplicate.
+    #[command(after_help = REHEARSE_EXAMPLES)]
+    Rehearse(RehearseArgs),
     /// Print a shell completion script, e.g. `hardmatch completions bash > /etc/bash_completion.d/hardmatch`.
     #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions {
@@ -724,4 +734,62 @@ pub struct HistoryArgs {
     pub csv: bool,
     #[command(flatten)]
     pub workspace: WorkspaceArgs,
+}
+
+const DEMO_EXAMPLES: &str = "\
+Examples:
+  hardmatch demo                          # the bundled tenant and AD, work files in a temporary directory
+  hardmatch demo --keep demo-run          # keep the plan, snapshots and journal to look at afterwards
+  hardmatch demo --json | jq .verify      # the steps' results as one JSON document
+  hardmatch demo --ldap-url ldaps://dc1.corp.contoso.com --base-dn DC=corp,DC=contoso,DC=com \\
+      --bind-dn svc-hardmatch@corp.contoso.com --bind-password-env HARDMATCH_BIND_PASSWORD
+
+With an AD source, the demo reads your users once and works on a copy in memory: it never
+writes to a directory, and it never talks to a real tenant.
+
+Exit status: 0 when every planned user ends linked, 1 otherwise or on error.";
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the work files (tenant and AD snapshots, plan, journal) in this directory
+    /// instead of a temporary one.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+    /// Print each step's results as one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Read AD from here instead of the bundled snapshot (read once, never written).
+    #[command(flatten)]
+    pub ad: AdSourceArgs,
+}
+
+const REHEARSE_EXAMPLES: &str = "\
+Examples:
+  hardmatch rehearse plan.json --tenant-snapshot tenant.json --ad-snapshot ad.json
+  hardmatch rehearse plan.json --tenant-snapshot tenant.json --ad-snapshot ad.json --json
+  hardmatch rehearse plan.json --tenant-snapshot tenant.json --ldap-url ldaps://dc1.corp.contoso.com \\
+      --base-dn DC=corp,DC=contoso,DC=com --bind-dn svc-hardmatch@corp.contoso.com --bind-password-env VAR
+
+The plan runs through the real executor against the bundled emulator loaded with the
+snapshot; AD changes go to an in-memory copy of the AD users. Nothing is written to the
+tenant or to AD, and no credentials are needed.
+
+Exit status: 0 when every planned user is predicted linked and no new duplicate appears;
+1 when some user is predicted broken, a duplicate appears, or on error.";
+
+#[derive(Debug, Args)]
+pub struct RehearseArgs {
+    /// The plan file (from `hardmatch plan`).
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// The tenant as `hardmatch snapshot tenant` wrote it.
+    #[arg(long, value_name = "FILE")]
+    pub tenant_snapshot: PathBuf,
+    /// One JSON document: per planned user, the predicted end state.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub ad: AdSourceArgs,
+    #[command(flatten)]
+    pub diagnosis: DiagnosisArgs,
 }

@@ -2,9 +2,11 @@
 
 mod apply;
 mod convert;
+mod demo;
 mod emulator;
 mod plan;
 mod reference;
+mod rehearse;
 mod report;
 mod snapshot;
 mod status;
@@ -30,6 +32,8 @@ pub fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitStatu
         Command::Sync(arguments) => apply::sync(&arguments, context),
         Command::Verify(arguments) => apply::verify(&arguments, context),
         Command::History(arguments) => apply::history(&arguments, context),
+        Command::Demo(arguments) => demo::run(&arguments, context),
+        Command::Rehearse(arguments) => rehearse::run(&arguments, context),
         Command::Completions { shell } => reference::completions(shell, &context.printer),
         Command::Man => reference::manual(&context.printer),
     }

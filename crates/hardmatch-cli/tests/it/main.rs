@@ -12,10 +12,12 @@
 mod ad_lab;
 mod apply;
 mod convert;
+mod demo;
 mod field_story_lab;
 mod graph_sdk;
 mod plan;
 mod reference;
+mod rehearse;
 mod report;
 mod status;
 mod support;
