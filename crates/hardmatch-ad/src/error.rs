@@ -13,6 +13,12 @@ pub enum AdError {
     #[error("cannot reach the LDAP server at `{url}`: {detail}")]
     Unreachable { url: String, detail: String },
 
+    #[error("the connection to `{url}` closed in the middle of the {operation}")]
+    ConnectionLost {
+        url: String,
+        operation: &'static str,
+    },
+
     #[error("`{url}` did not answer in time ({operation})")]
     Timeout {
         url: String,
@@ -190,6 +196,9 @@ impl AdError {
         let hint = match self {
             Self::Unreachable { .. } => {
                 "check the host name and port (LDAPS is usually 636, LDAP/StartTLS 389) and that no firewall is in the way".to_owned()
+            }
+            Self::ConnectionLost { .. } => {
+                "nothing was written; run the command again. If it keeps happening, a firewall, load balancer or the DC's MaxConnIdleTime may be cutting long reads: read a narrower --base-dn, or ask for the idle limit to be raised".to_owned()
             }
             Self::Timeout { .. } => {
                 "check that the server is up and reachable; a busy DC may need a longer --timeout".to_owned()

@@ -522,10 +522,19 @@ pub(crate) fn classify(url: &str, operation: &'static str, error: LdapError) -> 
                 detail: error.to_string(),
             }
         }
-        LdapError::EndOfStream | LdapError::OpSend { .. } | LdapError::ResultRecv { .. } => {
+        // Closed before anything was exchanged: the server was never really reached.
+        LdapError::EndOfStream | LdapError::OpSend { .. } | LdapError::ResultRecv { .. }
+            if operation == "connect" =>
+        {
             AdError::Unreachable {
                 url: url.to_owned(),
                 detail: format!("the connection closed during {operation}"),
+            }
+        }
+        LdapError::EndOfStream | LdapError::OpSend { .. } | LdapError::ResultRecv { .. } => {
+            AdError::ConnectionLost {
+                url: url.to_owned(),
+                operation,
             }
         }
         LdapError::FilterParsing => AdError::InvalidFilter {
