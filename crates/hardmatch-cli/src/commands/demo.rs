@@ -136,6 +136,15 @@ pub(crate) fn run(arguments: &DemoArgs, context: &Context) -> anyhow::Result<Exi
     // The demo's app reads the tenant's sync switches the way a signed-in Global
     // Administrator would, so that the prediction uses the tenant's real settings.
     fixture.settings.sync_settings_app_only_allowed = true;
+    if arguments.ad.ldap_urls.len()
+        + usize::from(arguments.ad.ad_snapshot.is_some())
+        + usize::from(arguments.ad.ad_export.is_some())
+        > 0
+    {
+        // The bundled joins belong to the bundled AD; against another directory they would
+        // make the cycle delete every bundled synced user as gone from AD.
+        fixture.connector_space.clear();
+    }
     let emulated = EmulatedTenant::start(fixture)?;
 
     say(
@@ -263,7 +272,7 @@ pub(crate) fn run(arguments: &DemoArgs, context: &Context) -> anyhow::Result<Exi
         .map_err(|error| anyhow::anyhow!("the emulated sync cycle failed: {}", error.message))?;
     say(
         printer,
-        "The next scheduled cycle, as `hardmatch sync` would start it, finds a settled state:",
+        "The next scheduled cycle, as `hardmatch sync` would start it:",
     );
     say(printer, &describe_cycle(&next, &plan));
     cycles.push(next);
@@ -703,13 +712,6 @@ fn make_plan(
             })
         })
         .collect();
-    if entries.is_empty() {
-        return Err(Hinted::new(
-            "every AD user is linked already or will be created: there is nothing to plan",
-            "run the demo without AD flags to see the bundled tenant's cases",
-        )
-        .into());
-    }
     plan(&PlanInput {
         ad_users,
         tenant,
@@ -734,6 +736,14 @@ fn narrate_plan(
     diagnosis: &Diagnosis,
     left: &[LeftOut],
 ) -> PlanSummary {
+    if plan.users.is_empty() && plan.skipped.is_empty() {
+        say(
+            printer,
+            "Nobody here needs a link: every AD user is linked already, out of scope, or new \
+             (the sync creates new people's accounts). The plan is empty, and the next steps \
+             show the sync doing the rest.",
+        );
+    }
     let counts = action_counts(plan);
     let irreversible = plan
         .actions

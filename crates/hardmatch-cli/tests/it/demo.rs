@@ -76,7 +76,13 @@ fn the_narration_names_each_step_and_case() {
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", render(&output));
     let narration = String::from_utf8(output.stderr).unwrap();
-    for step in ["1/5 status", "2/5 plan", "3/5 apply", "4/5 sync", "5/5 verify"] {
+    for step in [
+        "1/5 status",
+        "2/5 plan",
+        "3/5 apply",
+        "4/5 sync",
+        "5/5 verify",
+    ] {
         assert!(narration.contains(step), "no step `{step}`:\n{narration}");
     }
     // The kept files are the real commands' inputs: the plan reads back with `show`.
@@ -107,4 +113,31 @@ fn the_narration_names_each_step_and_case() {
     ]}, {
         insta::assert_snapshot!(narration);
     });
+}
+
+/// With LDAP flags the demo reads the Samba lab's users instead of the bundled AD (once,
+/// writing nothing back), and the emulated sync provisions the ones the tenant lacks.
+#[test]
+fn the_demo_reads_the_lab_when_given_ldap_flags() {
+    let Some(lab) = crate::support::Lab::from_environment() else {
+        return;
+    };
+    let output = lab
+        .command()
+        .args(["demo", "--json"])
+        .args(lab.source_flags_under(&format!("OU=Corp,{}", lab.base_dn)))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", render(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let read = report["ad_users"].as_u64().unwrap();
+    assert!(
+        read > 0 && read < 300,
+        "the lab's users, not the bundled 300: {read}"
+    );
+    let new_people = report["status"]["will_create"].as_u64().unwrap();
+    assert_eq!(report["after"]["will_create"], 0);
+    assert!(report["after"]["linked"].as_u64().unwrap() >= new_people);
+    let last_cycle = report["sync"].as_array().unwrap().last().unwrap();
+    assert_eq!(last_cycle["creations"].as_u64().unwrap(), new_people);
 }

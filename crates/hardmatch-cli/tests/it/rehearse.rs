@@ -89,7 +89,11 @@ fn a_plan_leaving_a_proxy_address_conflict_is_predicted_to_fail_with_the_sync_er
     // refuses a second holder.
     let directory = tempfile::tempdir().unwrap();
     let mapping = directory.path().join("pairs.csv");
-    std::fs::write(&mapping, "ad,cloud\nasa.thompson,asa.thompson@contoso.com\n").unwrap();
+    std::fs::write(
+        &mapping,
+        "ad,cloud\nasa.thompson,asa.thompson@contoso.com\n",
+    )
+    .unwrap();
     let plan = directory.path().join("plan.json");
     let (ad, tenant) = (demo_data("ad.json"), demo_data("tenant.json"));
     make_plan(
