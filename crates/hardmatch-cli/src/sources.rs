@@ -185,6 +185,14 @@ pub fn read_json_file<T: DeserializeOwned>(
         ))
     })?;
     serde_json::from_slice(&bytes).map_err(|error| {
+        // Only on failure: is it another of our files, passed to the wrong flag?
+        if let Some((kind, flag)) = kind_of_file(&bytes).filter(|(kind, _)| *kind != what) {
+            return Hinted::new(
+                format!("`{}` is {kind}, not {what}", path.display()),
+                format!("pass it with {flag}"),
+            )
+            .into();
+        }
         Hinted::new(
             format!("`{}` is not {what}: {error}", path.display()),
             format!(
@@ -193,6 +201,22 @@ pub fn read_json_file<T: DeserializeOwned>(
         )
         .into()
     })
+}
+
+/// Which of hardmatch's JSON files these bytes are, by their top-level keys, and the flag
+/// that reads it.
+fn kind_of_file(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let has = |key: &str| value.get(key).is_some();
+    if has("actions_fingerprint") {
+        Some(("a plan", "`hardmatch show`, `apply` or `verify`"))
+    } else if has("tenant") && has("users") {
+        Some(("a tenant snapshot", "--tenant-snapshot"))
+    } else if has("source") && has("users") {
+        Some(("an AD snapshot", "--ad-snapshot"))
+    } else {
+        None
+    }
 }
 
 /// A resolved tenant source.

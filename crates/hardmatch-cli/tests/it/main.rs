@@ -11,6 +11,7 @@
 
 mod ad_lab;
 mod apply;
+mod bad_inputs;
 mod convert;
 mod demo;
 mod field_story_lab;
