@@ -399,35 +399,63 @@ async fn search_users(
         )
         .await
         .map_err(|error| classify(url, "search", error))?;
-    let mut users = Vec::new();
-    let report_every = usize::try_from(source.page_size.max(1)).unwrap_or(1000);
+    // Entries are decoded on a blocking thread while this loop only hands them over:
+    // ldap3 asks for the next page when the loop reaches the end of the current one, so
+    // decoding here would keep the server waiting for it page after page.
+    let (entries_out, entries_in) = tokio::sync::mpsc::unbounded_channel::<ResultEntry>();
+    let anchor = source.anchor.clone();
+    let decoder = tokio::task::spawn_blocking(move || decode_entries(entries_in, &anchor));
+    let report_every = u64::try_from(source.page_size.max(1)).unwrap_or(1000);
     let mut entries: u64 = 0;
-    loop {
-        let next = search
-            .next()
-            .await
-            .map_err(|error| limit_error(classify(url, "search", error), url, entries))?;
-        let Some(raw) = next else { break };
+    let streamed = loop {
+        let next = match search.next().await {
+            Ok(next) => next,
+            Err(error) => break Err(limit_error(classify(url, "search", error), url, entries)),
+        };
+        let Some(raw) = next else { break Ok(()) };
         entries += 1;
+        // The decoder only stops early on an error, which is reported below.
+        let _ = entries_out.send(raw);
+        if entries.is_multiple_of(report_every) {
+            reporter.progress(already_read as u64 + entries, started.elapsed());
+        }
+    };
+    drop(entries_out);
+    let decoded = decoder.await.map_err(|error| AdError::MalformedEntry {
+        distinguished_name: "(unknown)".to_owned(),
+        detail: format!("decoding entries stopped: {error}"),
+    })?;
+    streamed?;
+    let result = search.finish().await;
+    check(url, "search", result).map_err(|error| limit_error(error, url, entries))?;
+    let (users, warnings) = decoded?;
+    for warning in &warnings {
+        tracing::debug!("{warning}");
+        reporter.warning(warning);
+    }
+    reporter.progress((already_read + users.len()) as u64, started.elapsed());
+    tracing::debug!(url, users = users.len(), "directory read");
+    Ok(users)
+}
+
+/// Decodes entries as they arrive until the sender is dropped; stops at the first entry
+/// that is not valid, which is the error.
+fn decode_entries(
+    mut entries: tokio::sync::mpsc::UnboundedReceiver<ResultEntry>,
+    anchor: &AnchorChoice,
+) -> Result<(Vec<AdUser>, Vec<AdWarning>), AdError> {
+    let mut users = Vec::new();
+    let mut warnings = Vec::new();
+    while let Some(raw) = entries.blocking_recv() {
         let entry = directory_entry(raw)?;
         if !entry.looks_like_user() {
             continue;
         }
-        let (user, warnings) = user_from_entry(&entry, &source.anchor)?;
-        for warning in &warnings {
-            tracing::debug!("{warning}");
-            reporter.warning(warning);
-        }
+        let (user, user_warnings) = user_from_entry(&entry, anchor)?;
+        warnings.extend(user_warnings);
         users.push(user);
-        if users.len() % report_every == 0 {
-            reporter.progress((already_read + users.len()) as u64, started.elapsed());
-        }
     }
-    let result = search.finish().await;
-    check(url, "search", result).map_err(|error| limit_error(error, url, entries))?;
-    reporter.progress((already_read + users.len()) as u64, started.elapsed());
-    tracing::debug!(url, users = users.len(), "directory read");
-    Ok(users)
+    Ok((users, warnings))
 }
 
 /// Turns ldap3's entry into ours. ldap3's `SearchEntry::construct` panics on BER it cannot
