@@ -738,9 +738,9 @@ pub struct HistoryArgs {
 
 const DEMO_EXAMPLES: &str = "\
 Examples:
-  hardmatch demo                          # the bundled tenant and AD, work files in a temporary directory
-  hardmatch demo --keep demo-run          # keep the plan, snapshots and journal to look at afterwards
-  hardmatch demo --json | jq .verify      # the steps' results as one JSON document
+  hardmatch demo                       # bundled tenant and AD, work files in a temporary directory
+  hardmatch demo --keep demo-run       # keep the plan, snapshots and journal
+  hardmatch demo --json | jq .verify   # each step's results as one JSON document
   hardmatch demo --ldap-url ldaps://dc1.corp.contoso.com --base-dn DC=corp,DC=contoso,DC=com \\
       --bind-dn svc-hardmatch@corp.contoso.com --bind-password-env HARDMATCH_BIND_PASSWORD
 
