@@ -49,6 +49,46 @@ pub struct BenchArgs {
     /// filled by `scripts/ad-lab seed --bulk N`).
     #[arg(long)]
     pub ad_read_base_dn: Option<String>,
+    /// Run only these sections; the others keep the figures the document already has.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub only: Vec<Section>,
+    /// Cloud tenant sizes (AD users of the generator) for the tenant read benchmark.
+    #[arg(long, value_delimiter = ',', default_value = "50000,100000")]
+    pub tenant_read_sizes: Vec<usize>,
+    /// Latency the emulator adds to every response in the Graph benchmarks, in milliseconds.
+    #[arg(long, default_value_t = 50)]
+    pub latency_ms: u64,
+    /// AD users of the tenant the manual-procedure comparison links users in.
+    #[arg(long, default_value_t = 50_000)]
+    pub manual_tenant_users: usize,
+    /// Users the manual-procedure comparison links.
+    #[arg(long, default_value_t = 1_000)]
+    pub manual_links: usize,
+    /// Runs of the manual-procedure comparison (each side takes minutes at 50 ms).
+    #[arg(long, default_value_t = 3)]
+    pub manual_runs: usize,
+    /// Python of the Graph SDK venv (scripts/graph-sdk-venv); the comparison is skipped
+    /// without it.
+    #[arg(long, env = "HARDMATCH_GRAPH_SDK_PYTHON")]
+    pub graph_sdk_python: Option<PathBuf>,
+}
+
+/// The document's sections, for `--only`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Section {
+    /// Generator and snapshot parse.
+    Generator,
+    StatusPlan,
+    AdRead,
+    TenantRead,
+    ManualProcedure,
+}
+
+impl BenchArgs {
+    /// Whether this run measures `section`.
+    pub(crate) fn runs_section(&self, section: Section) -> bool {
+        self.only.is_empty() || self.only.contains(&section)
+    }
 }
 
 /// One process run: wall seconds, peak resident set in KiB, and CPU seconds (user + system).
@@ -267,19 +307,38 @@ pub fn run(arguments: &BenchArgs) -> anyhow::Result<()> {
 
     let mut generator_rows = Vec::new();
     let mut parse_rows = Vec::new();
-    for &users in &arguments.sizes {
-        let row = bench_generator(&this, arguments, users, work)?;
-        generator_rows.push(row);
-        parse_rows.push(bench_parse(&this, arguments, users, work)?);
+    if arguments.runs_section(Section::Generator) {
+        for &users in &arguments.sizes {
+            let row = bench_generator(&this, arguments, users, work)?;
+            generator_rows.push(row);
+            parse_rows.push(bench_parse(&this, arguments, users, work)?);
+        }
     }
-    let status_plan = crate::status_plan::bench(this.as_path(), arguments, &arguments.sizes, work)?;
-    let ad_read = if arguments.skip_ad_read {
+    let status_plan = if arguments.runs_section(Section::StatusPlan) {
+        crate::status_plan::bench(this.as_path(), arguments, &arguments.sizes, work)?
+    } else {
+        crate::status_plan::StatusPlan::Skipped("not selected with --only".to_owned())
+    };
+    let ad_read = if !arguments.runs_section(Section::AdRead) {
+        AdRead::Skipped("not selected with --only".to_owned())
+    } else if arguments.skip_ad_read {
         AdRead::Skipped("skipped with --skip-ad-read".to_owned())
     } else {
         bench_ad_read(arguments, work)?
     };
+    let version = hardmatch_version(arguments);
+    let tenant_read = if arguments.runs_section(Section::TenantRead) {
+        crate::tenant_read::bench(&this, arguments, &version, work)?
+    } else {
+        crate::tenant_read::TenantRead::Skipped("not selected with --only".to_owned())
+    };
+    let manual = if arguments.runs_section(Section::ManualProcedure) {
+        crate::manual_procedure::bench(&this, arguments, &version, work)?
+    } else {
+        crate::manual_procedure::Comparison::Skipped("not selected with --only".to_owned())
+    };
 
-    let document = render(
+    let mut document = render(
         arguments,
         &machine,
         &started,
@@ -288,6 +347,22 @@ pub fn run(arguments: &BenchArgs) -> anyhow::Result<()> {
         &status_plan,
         &ad_read,
     );
+    crate::tenant_read::render(&mut document, &tenant_read);
+    crate::manual_procedure::render(&mut document, &manual);
+    render_not_yet_measured(&mut document);
+    let document = match std::fs::read_to_string(&arguments.output) {
+        Ok(previous) => {
+            let mut skipped = not_measured_headings(&document);
+            if !arguments.runs_section(Section::Generator) {
+                // These two render their (empty) tables rather than a note.
+                skipped.extend(
+                    ["## Synthetic directory generator", "## Snapshot parse"].map(str::to_owned),
+                );
+            }
+            carry_over(&document, &previous, &skipped)
+        }
+        Err(_) => document,
+    };
     if let Some(parent) = arguments.output.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -556,6 +631,18 @@ fn bench_ad_read(arguments: &BenchArgs, work: &Path) -> anyhow::Result<AdRead> {
             "hardmatch read {snapshot_users:?} users but ldapsearch returned {entries} entries from {base_dn}"
         );
     }
+    Ok(AdRead::Measured(AdReadRow {
+        version: hardmatch_version(arguments),
+        base_dn,
+        users: entries,
+        hardmatch: Measured::of(&hardmatch),
+        ldapsearch: Measured::of(&baseline),
+    }))
+}
+
+/// How the document names the measured hardmatch build: `--hardmatch-label`, else its
+/// `--version`.
+fn hardmatch_version(arguments: &BenchArgs) -> String {
     let version = arguments.hardmatch_label.clone().or_else(|| {
         Command::new(&arguments.hardmatch)
             .arg("--version")
@@ -564,14 +651,7 @@ fn bench_ad_read(arguments: &BenchArgs, work: &Path) -> anyhow::Result<AdRead> {
             .map(|result| String::from_utf8_lossy(&result.stdout).trim().to_owned())
             .filter(|version| !version.is_empty())
     });
-    let version = version.unwrap_or_else(|| "unknown version".to_owned());
-    Ok(AdRead::Measured(AdReadRow {
-        version,
-        base_dn,
-        users: entries,
-        hardmatch: Measured::of(&hardmatch),
-        ldapsearch: Measured::of(&baseline),
-    }))
+    version.unwrap_or_else(|| "unknown version".to_owned())
 }
 
 fn timed_with_env(
@@ -581,6 +661,18 @@ fn timed_with_env(
     work: &Path,
     environment: &[(&str, &str)],
 ) -> anyhow::Result<Sample> {
+    timed_with_env_accepting(program, args, stdout_to, work, environment, &[0])
+}
+
+/// As [`timed_with_env`], for a program whose success has several exit codes.
+pub(crate) fn timed_with_env_accepting(
+    program: &Path,
+    args: &[String],
+    stdout_to: Option<&Path>,
+    work: &Path,
+    environment: &[(&str, &str)],
+    success_codes: &[i32],
+) -> anyhow::Result<Sample> {
     // /usr/bin/time passes its environment on; `env` sets the variables for the child
     // without touching this process's environment.
     let mut env_args: Vec<String> = environment
@@ -589,7 +681,13 @@ fn timed_with_env(
         .collect();
     env_args.push(program.display().to_string());
     env_args.extend(args.iter().cloned());
-    timed(Path::new("/usr/bin/env"), &env_args, stdout_to, work)
+    timed_accepting(
+        Path::new("/usr/bin/env"),
+        &env_args,
+        stdout_to,
+        work,
+        success_codes,
+    )
 }
 
 fn render(
@@ -740,20 +838,20 @@ fn render(
             let extra_cpu = row.hardmatch.cpu_seconds - row.ldapsearch.cpu_seconds;
             let extra_wall = row.hardmatch.wall_seconds - row.ldapsearch.wall_seconds;
             if measured > 1.2 {
-                // Both clients ask for the next page only once they have consumed the
-                // current one, so client CPU adds to the wall time page by page; what CPU
-                // does not explain is time spent waiting between pages.
+                // hardmatch decodes on another thread while the next page is fetched, so
+                // its extra CPU competes with Samba for the cores rather than sitting
+                // between pages; what CPU does not explain is waiting between pages.
                 let pages = row.users.div_ceil(1000).max(1);
                 let unexplained = (extra_wall - extra_cpu.max(0.0)).max(0.0);
                 let _ = writeln!(
                     text,
                     "\nWhy: the server does the same work for both, so the gap ({:.2} s) is on \
-                     the client side. Both request the next page only after consuming the current \
-                     one, so client CPU sits on the critical path: hardmatch spends {:.2} s more \
-                     CPU than ldapsearch (decoding entries into typed users, sorting, writing \
-                     JSON), and on this {}-core machine that CPU also competes with Samba. The \
-                     remaining {:.2} s ({:.0} ms per page over {} pages) is extra waiting between \
-                     pages, a per-request latency of hardmatch's LDAP client to look for.",
+                     the client side. hardmatch decodes entries on another thread while the next \
+                     page is fetched, yet spends {:.2} s more CPU than ldapsearch (decoding \
+                     entries into typed users, sorting, writing JSON), and on this {}-core \
+                     machine that CPU competes with Samba, which is busy for the whole read. \
+                     The remaining {:.2} s ({:.0} ms per page over {} pages) is extra waiting \
+                     between pages, a per-request latency of hardmatch's LDAP client to look for.",
                     extra_wall,
                     extra_cpu,
                     std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
@@ -768,15 +866,103 @@ fn render(
         }
     }
 
+    text
+}
+
+/// The closing section, after every benchmark's own.
+fn render_not_yet_measured(text: &mut String) {
     let _ = writeln!(
         text,
         "\n## Not yet measured\n\n\
-         These benchmarks from issue 8 wait for their capability to land: tenant read through the emulator with 50 ms latency \
-         and real quotas (requests against ⌈M/999⌉ + ⌈D/999⌉ + constant); bulk apply of 1000 \
-         links against the write quota (goal ≥ 90%); and the manual per-user procedure with \
-         Microsoft's Python Graph SDK (goal ≥ 20× fewer requests, ≥ 10× less time)."
+         These benchmarks from issue 8 wait for their capability to land: bulk apply of 1000 \
+         links against the write quota (goal ≥ 90%)."
     );
-    text
+}
+
+/// The note a section renders when this run did not measure it.
+pub(crate) const NOT_MEASURED: &str = "Not measured in this run: ";
+
+/// The headings of the sections `document` says this run did not measure.
+fn not_measured_headings(document: &str) -> Vec<String> {
+    sections(document)
+        .into_iter()
+        .filter(|(_, body)| body.trim_start().starts_with(NOT_MEASURED))
+        .map(|(heading, _)| heading.to_owned())
+        .collect()
+}
+
+/// `## ` sections of a document: heading line and body, in order (the preamble has none).
+fn sections(document: &str) -> Vec<(&str, &str)> {
+    let mut found = Vec::new();
+    let mut rest = document;
+    while let Some(start) = rest.find("\n## ") {
+        let after = &rest[start + 1..];
+        let heading_end = after.find('\n').unwrap_or(after.len());
+        let body_start = (heading_end + 1).min(after.len());
+        let body_end = after[body_start..]
+            .find("\n## ")
+            .map_or(after.len(), |end| body_start + end);
+        found.push((&after[..heading_end], &after[body_start..body_end]));
+        rest = &after[body_end..];
+    }
+    found
+}
+
+/// Replaces each section this run did not measure (named by its heading or the start of
+/// it) with the previous document's figures for it, marked as carried over with the
+/// command and date that produced them, so that a run of some sections (`--only`, a lab
+/// that is down) never erases the others.
+fn carry_over(document: &str, previous: &str, headings: &[String]) -> String {
+    let old_sections = sections(previous);
+    let origin = previous
+        .lines()
+        .find_map(|line| line.strip_prefix("Produced by "))
+        .and_then(|line| line.split(", ").next())
+        .unwrap_or("an earlier run");
+    let mut result = String::with_capacity(document.len() + previous.len());
+    let mut rest = document;
+    for (heading, _) in sections(document) {
+        if !headings
+            .iter()
+            .any(|skipped| heading.starts_with(skipped.as_str()))
+        {
+            continue;
+        }
+        let Some((_, old_body)) = old_sections.iter().find(|(old, _)| *old == heading) else {
+            continue;
+        };
+        if old_body.trim_start().starts_with(NOT_MEASURED) && !old_body.contains("carried over") {
+            continue;
+        }
+        let Some(start) = rest.find(&format!("\n{heading}\n")) else {
+            continue;
+        };
+        let body_start = start + 1 + heading.len() + 1;
+        let body_end = rest[body_start..]
+            .find("\n## ")
+            .map_or(rest.len(), |end| body_start + end);
+        result.push_str(&rest[..body_start]);
+        let old_body = old_body.trim_start_matches('\n');
+        if old_body.starts_with(NOT_MEASURED) || old_body.starts_with("Carried over") {
+            // Already carried over once: it names the run its figures come from.
+            result.push('\n');
+            result.push_str(old_body);
+        } else {
+            let new_body = rest[body_start..body_end].trim();
+            let reason = new_body
+                .strip_prefix(NOT_MEASURED)
+                .map_or("not selected with --only", |reason| {
+                    reason.trim_end_matches('.')
+                });
+            let _ = write!(
+                result,
+                "\nCarried over unchanged from {origin} ({reason} in this run).\n\n{old_body}"
+            );
+        }
+        rest = &rest[body_end..];
+    }
+    result.push_str(rest);
+    result
 }
 
 pub(crate) fn growth(text: &mut String, rows: impl Iterator<Item = (usize, Measured)>) {
@@ -824,5 +1010,36 @@ mod tests {
         assert_eq!(thousands(1_000_000), "1,000,000");
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(100_500), "100,500");
+    }
+
+    #[test]
+    fn sections_not_measured_keep_the_previous_figures_marked_as_carried_over() {
+        let previous = "# Benchmarks\n\nProduced by `scripts/bench` on 2026-01-01T00:00:00Z, 3 run(s).\n\
+                        \n## AD read\n\n| 1.00 s |\n\n## Tenant read\n\n| 2.00 s |\n\
+                        \n## Gone\n\nNot measured in this run: down.\n";
+        let document = "# Benchmarks\n\nProduced by `scripts/bench --only x` on now.\n\
+                        \n## AD read\n\nNot measured in this run: the lab is down.\n\
+                        \n## Tenant read\n\n| 3.00 s |\n\
+                        \n## Gone\n\nNot measured in this run: still down.\n";
+        let headings = not_measured_headings(document);
+        assert_eq!(headings, ["## AD read", "## Gone"]);
+        let merged = carry_over(document, previous, &headings);
+        assert!(
+            merged.contains(
+                "## AD read\n\nCarried over unchanged from `scripts/bench` on 2026-01-01T00:00:00Z \
+             (the lab is down in this run).\n\n| 1.00 s |"
+            ),
+            "{merged}"
+        );
+        // Measured sections are this run's; a section never measured stays so.
+        assert!(merged.contains("## Tenant read\n\n| 3.00 s |"), "{merged}");
+        assert!(!merged.contains("2.00 s"), "{merged}");
+        assert!(
+            merged.contains("## Gone\n\nNot measured in this run: still down."),
+            "{merged}"
+        );
+        // Carried over again, the note is not stacked.
+        let again = carry_over(document, &merged, &headings);
+        assert_eq!(again.matches("Carried over").count(), 1, "{again}");
     }
 }

@@ -7,10 +7,13 @@
 
 pub mod bench;
 pub mod calendar;
+mod emulator_process;
 pub mod generate;
 pub mod ldif;
+pub mod manual_procedure;
 pub mod names;
 pub mod output;
 pub mod parse;
 pub mod rates;
 pub mod status_plan;
+pub mod tenant_read;
