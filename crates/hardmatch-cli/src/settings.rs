@@ -135,11 +135,20 @@ pub struct PolicyProfile {
 
 impl ConfigFile {
     pub fn parse(text: &str, origin: &Path) -> anyhow::Result<Self> {
-        toml::from_str(text).map_err(|error| {
+        toml::from_str(text).map_err(|error: toml::de::Error| {
+            // The message and its position only: toml's own text quotes the offending line,
+            // which may be a secret pasted where only a variable name belongs.
+            let position = error.span().map_or(String::new(), |span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
+                format!(" (line {line}, column {column})")
+            });
             Hinted::new(
                 format!(
-                    "`{}` is not a valid hardmatch configuration: {error}",
-                    origin.display()
+                    "`{}` is not a valid hardmatch configuration{position}: {}",
+                    origin.display(),
+                    error.message().trim_end()
                 ),
                 "see the README's `hardmatch.toml` section for the profile keys",
             )

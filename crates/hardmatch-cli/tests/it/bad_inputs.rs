@@ -852,7 +852,7 @@ fn offline_cases() -> Vec<Case> {
         },
         // --- hardmatch.toml and profiles ---
         Case {
-            stderr: "error: `hardmatch.toml` is not a valid hardmatch configuration: TOML parse error at line 1, column 18\n  |\n1 | [profiles.contoso\n  |                  ^\nunclosed table, expected `]`\n\nhint: see the README's `hardmatch.toml` section for the profile keys\n",
+            stderr: "error: `hardmatch.toml` is not a valid hardmatch configuration (line 1, column 18): unclosed table, expected `]`\nhint: see the README's `hardmatch.toml` section for the profile keys\n",
             files: &[
                 AD_SNAPSHOT_FILE,
                 TENANT_SNAPSHOT_FILE,
@@ -870,7 +870,7 @@ fn offline_cases() -> Vec<Case> {
             )
         },
         Case {
-            stderr: "error: `hardmatch.toml` is not a valid hardmatch configuration: TOML parse error at line 2, column 1\n  |\n2 | client_secret = \"s3cret\"\n  | ^^^^^^^^^^^^^\nunknown field `client_secret`, expected one of `tenant_id`, `client_id`, `client_secret_env`, `certificate`, `certificate_password_env`, `cloud`, `authority_url`, `graph_url`, `graph_ca_cert`, `ldap_url`, `base_dn`, `bind_dn`, `bind_method`, `bind_password_env`, `bind_password_file`, `ca_cert`, `ldap_filter`, `anchor`, `workspace`, `policy`\n\nhint: see the README's `hardmatch.toml` section for the profile keys\n",
+            stderr: "error: `hardmatch.toml` is not a valid hardmatch configuration (line 2, column 1): unknown field `client_secret`, expected one of `tenant_id`, `client_id`, `client_secret_env`, `certificate`, `certificate_password_env`, `cloud`, `authority_url`, `graph_url`, `graph_ca_cert`, `ldap_url`, `base_dn`, `bind_dn`, `bind_method`, `bind_password_env`, `bind_password_file`, `ca_cert`, `ldap_filter`, `anchor`, `workspace`, `policy`\nhint: see the README's `hardmatch.toml` section for the profile keys\n",
             files: &[
                 AD_SNAPSHOT_FILE,
                 TENANT_SNAPSHOT_FILE,
@@ -891,7 +891,7 @@ fn offline_cases() -> Vec<Case> {
             )
         },
         Case {
-            stderr: "error: `hardmatch.toml` is not a valid hardmatch configuration: TOML parse error at line 2, column 33\n  |\n2 | policy = { deletion_threshold = -5 }\n  |                                 ^^\ninvalid value: integer `-5`, expected u32\n\nhint: see the README's `hardmatch.toml` section for the profile keys\n",
+            stderr: "error: `hardmatch.toml` is not a valid hardmatch configuration (line 2, column 33): invalid value: integer `-5`, expected u32\nhint: see the README's `hardmatch.toml` section for the profile keys\n",
             files: &[
                 AD_SNAPSHOT_FILE,
                 TENANT_SNAPSHOT_FILE,
