@@ -468,7 +468,7 @@ fn offline_cases() -> Vec<Case> {
                 Content::Made(|good| {
                     let ldif = text(&good.export_ldif);
                     let cut = ldif.find("6SNZnFLe6jOI3n68").unwrap() + 10;
-                    ldif[..cut].as_bytes().to_vec()
+                    ldif.as_bytes()[..cut].to_vec()
                 }),
             )],
             output: Output::Fresh("out.json"),

@@ -193,7 +193,7 @@ fn no_command_prints_or_writes_a_secret_or_a_token() {
         "snapshot tenant",
         &with(
             &["snapshot", "tenant", "-o", "tenant.json"],
-            &[tenant.clone()],
+            std::slice::from_ref(&tenant),
         ),
     );
     assert_eq!(output.status.code(), Some(0), "{}", render(&output));
@@ -208,7 +208,7 @@ fn no_command_prints_or_writes_a_secret_or_a_token() {
             "--ad-snapshot",
             "ad.json",
         ],
-        &[tenant.clone()],
+        std::slice::from_ref(&tenant),
     );
     run(&mut scan, "sync", &sync);
     run(
@@ -234,7 +234,7 @@ fn no_command_prints_or_writes_a_secret_or_a_token() {
                 "-o",
                 "plan.json",
             ],
-            &[tenant.clone()],
+            std::slice::from_ref(&tenant),
         ),
     );
     assert!(
@@ -263,7 +263,7 @@ fn no_command_prints_or_writes_a_secret_or_a_token() {
                 "--ad-snapshot",
                 "ad.json",
             ],
-            &[tenant.clone()],
+            std::slice::from_ref(&tenant),
         ),
     );
     assert_eq!(output.status.code(), Some(0), "{}", render(&output));
@@ -272,7 +272,7 @@ fn no_command_prints_or_writes_a_secret_or_a_token() {
         "verify",
         &with(
             &["verify", "plan.json", "--workspace", "workspace"],
-            &[tenant.clone()],
+            std::slice::from_ref(&tenant),
         ),
     );
     let history = run(
@@ -303,7 +303,7 @@ fn no_command_prints_or_writes_a_secret_or_a_token() {
                     "--ad-snapshot",
                     "ad.json",
                 ],
-                &[tenant.clone()],
+                std::slice::from_ref(&tenant),
             ),
         );
     }
