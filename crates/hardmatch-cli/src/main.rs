@@ -2,6 +2,11 @@
 
 use std::process::ExitCode;
 
+/// A million-user run allocates tens of millions of small strings; mimalloc spends
+/// measurably less time on them than the system allocator (docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     hardmatch::run(std::env::args_os())
 }

@@ -479,6 +479,14 @@ impl Plan {
         Ok(text)
     }
 
+    /// Writes the plan file text of [`Plan::to_json`] into `writer` as it is encoded: a
+    /// million-user plan is over a gigabyte of JSON, better not held in memory whole.
+    pub fn write_json(&self, mut writer: impl std::io::Write) -> Result<(), PlanFileError> {
+        serde_json::to_writer_pretty(&mut writer, self)?;
+        writer.write_all(b"\n").map_err(serde_json::Error::io)?;
+        Ok(())
+    }
+
     /// Reads a plan file, refusing newer formats and hand-edited actions.
     pub fn from_json(text: &str) -> Result<Self, PlanFileError> {
         let value: serde_json::Value = serde_json::from_str(text)?;

@@ -395,6 +395,10 @@ fn the_plan_file_round_trips_and_refuses_edits_and_newer_versions() {
     let plan = make_plan(&field_story(), Selection::AllSafe, &PlanPolicy::default()).unwrap();
     let text = plan.to_json().unwrap();
     assert_eq!(Plan::from_json(&text).unwrap(), plan);
+    // The streamed file `hardmatch plan` writes is the same text.
+    let mut streamed = Vec::new();
+    plan.write_json(&mut streamed).unwrap();
+    assert_eq!(String::from_utf8(streamed).unwrap(), text);
     let edited = text.replacen("\"soft_delete\"", "\"purge_deleted\"", 1);
     assert!(matches!(
         Plan::from_json(&edited),

@@ -1,6 +1,7 @@
 //! `hardmatch plan` and `hardmatch show`: the planner's value written to a file for review,
 //! and that file rendered for a change-approval reader. All decisions are the core's.
 
+use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -12,11 +13,11 @@ use hardmatch_core::plan::{
 
 use crate::ExitStatus;
 use crate::args::{PlanArgs, PolicyArgs, RouteChoice, SelectionArgs, ShowArgs};
-use crate::commands::status::{diagnose_options, release_at_exit};
+use crate::commands::status::{diagnose_options, load_directories, release_at_exit};
 use crate::error::Hinted;
-use crate::output::{Visibility, write_atomically};
+use crate::output::{Visibility, write_atomically_with};
 use crate::settings::{PolicyProfile, pick};
-use crate::sources::{Context, load_ad, load_tenant, resolve_ad, resolve_tenant};
+use crate::sources::{Context, resolve_ad, resolve_tenant};
 use crate::table;
 
 pub(crate) fn run(arguments: &PlanArgs, context: &Context) -> anyhow::Result<ExitStatus> {
@@ -24,8 +25,7 @@ pub(crate) fn run(arguments: &PlanArgs, context: &Context) -> anyhow::Result<Exi
     let policy = policy(&arguments.policy, &context.profile.policy);
     let ad_input = resolve_ad(&arguments.ad, context)?;
     let tenant_input = resolve_tenant(&arguments.tenant, context)?;
-    let ad = load_ad(&ad_input, context)?;
-    let tenant = load_tenant(&tenant_input, context)?;
+    let (ad, tenant) = load_directories(&ad_input, &tenant_input, context)?;
     let options = diagnose_options(&arguments.diagnosis, &tenant);
     let diagnosis = diagnose(&ad.users, &tenant, &options);
     let generated_at = now_rfc3339();
@@ -44,9 +44,14 @@ pub(crate) fn run(arguments: &PlanArgs, context: &Context) -> anyhow::Result<Exi
             "check the users named with --user or in --mapping against `hardmatch status`",
         )
     })?;
-    let mut json = plan.to_json().context("cannot encode the plan")?;
-    json.push('\n');
-    write_atomically(&arguments.output, json.as_bytes(), Visibility::Ordinary)?;
+    // Streamed: at a million users the plan text is over a gigabyte.
+    write_atomically_with(&arguments.output, Visibility::Ordinary, |file| {
+        let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
+        plan.write_json(&mut writer)
+            .map_err(std::io::Error::other)?;
+        writer.write_all(b"\n")?;
+        writer.flush()
+    })?;
     context
         .printer
         .data(&with_final_newline(render_show(&plan)))?;
@@ -62,7 +67,7 @@ pub(crate) fn run(arguments: &PlanArgs, context: &Context) -> anyhow::Result<Exi
     } else {
         ExitStatus::Success
     };
-    release_at_exit((ad, tenant, diagnosis, plan, json));
+    release_at_exit((ad, tenant, diagnosis, plan));
     Ok(status)
 }
 

@@ -1,7 +1,7 @@
 //! `hardmatch status`: what is wrong with each user and what the next sync will do.
 //! All judgement is in `hardmatch_core::diagnose`; this module only selects and renders.
 
-use hardmatch_core::ad::AdUser;
+use hardmatch_core::ad::{AdSnapshot, AdUser};
 use hardmatch_core::diagnose::{
     BlockReason, ConflictReason, DiagnoseOptions, Diagnosis, Status, UserStatus, diagnose,
 };
@@ -10,14 +10,16 @@ use hardmatch_core::tenant::TenantSnapshot;
 
 use crate::ExitStatus;
 use crate::args::{DiagnosisArgs, EngineChoice, StatusArgs};
-use crate::sources::{Context, load_ad, load_tenant, resolve_ad, resolve_tenant};
+use crate::sources::{
+    AdInput, Context, TenantInput, load_ad, load_tenant, read_ad_snapshot, read_tenant_snapshot,
+    resolve_ad, resolve_tenant,
+};
 use crate::table;
 
 pub(crate) fn run(arguments: &StatusArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let ad_input = resolve_ad(&arguments.ad, context)?;
     let tenant_input = resolve_tenant(&arguments.tenant, context)?;
-    let ad = load_ad(&ad_input, context)?;
-    let tenant = load_tenant(&tenant_input, context)?;
+    let (ad, tenant) = load_directories(&ad_input, &tenant_input, context)?;
     let mut diagnosis = diagnose(
         &ad.users,
         &tenant,
@@ -34,6 +36,34 @@ pub(crate) fn run(arguments: &StatusArgs, context: &Context) -> anyhow::Result<E
     }
     release_at_exit((ad, tenant, diagnosis));
     Ok(ExitStatus::Success)
+}
+
+/// Reads both directories; two snapshot files are parsed at the same time, one per thread,
+/// which halves the longest step of a million-user run on two cores. Live sources are read
+/// one after the other: each reports its own progress.
+pub(crate) fn load_directories(
+    ad_input: &AdInput,
+    tenant_input: &TenantInput,
+    context: &Context,
+) -> anyhow::Result<(AdSnapshot, TenantSnapshot)> {
+    if let (AdInput::Snapshot(ad_path), TenantInput::Snapshot(tenant_path)) =
+        (ad_input, tenant_input)
+    {
+        let (ad, tenant) = std::thread::scope(|scope| {
+            let tenant = scope.spawn(|| read_tenant_snapshot(tenant_path));
+            let ad = read_ad_snapshot(ad_path);
+            (ad, tenant.join())
+        });
+        let tenant = match tenant {
+            Ok(tenant) => tenant,
+            // A panic in the parser is a bug; carry it on rather than report it as bad input.
+            Err(payload) => std::panic::resume_unwind(payload),
+        };
+        return Ok((ad?, tenant?));
+    }
+    let ad = load_ad(ad_input, context)?;
+    let tenant = load_tenant(tenant_input, context)?;
+    Ok((ad, tenant))
 }
 
 /// Leaves a command's large values to the operating system. Freeing a million-user
