@@ -18,6 +18,7 @@ mod field_story_lab;
 mod graph_sdk;
 mod plan;
 mod reference;
+mod safe_defaults;
 mod secrets;
 mod rehearse;
 mod report;
