@@ -82,6 +82,7 @@ pub enum Section {
     AdRead,
     TenantRead,
     ManualProcedure,
+    BulkApply,
 }
 
 impl BenchArgs {
@@ -337,6 +338,11 @@ pub fn run(arguments: &BenchArgs) -> anyhow::Result<()> {
     } else {
         crate::manual_procedure::Comparison::Skipped("not selected with --only".to_owned())
     };
+    let bulk_apply = if arguments.runs_section(Section::BulkApply) {
+        crate::apply_rate::bench(&this, arguments)
+    } else {
+        crate::apply_rate::ApplyRate::Failed("not selected with --only".to_owned())
+    };
 
     let mut document = render(
         arguments,
@@ -349,7 +355,7 @@ pub fn run(arguments: &BenchArgs) -> anyhow::Result<()> {
     );
     crate::tenant_read::render(&mut document, &tenant_read);
     crate::manual_procedure::render(&mut document, &manual);
-    render_not_yet_measured(&mut document);
+    crate::apply_rate::render(&mut document, &bulk_apply);
     let document = match std::fs::read_to_string(&arguments.output) {
         Ok(previous) => {
             let mut skipped = not_measured_headings(&document);
@@ -867,16 +873,6 @@ fn render(
     }
 
     text
-}
-
-/// The closing section, after every benchmark's own.
-fn render_not_yet_measured(text: &mut String) {
-    let _ = writeln!(
-        text,
-        "\n## Not yet measured\n\n\
-         These benchmarks from issue 8 wait for their capability to land: bulk apply of 1000 \
-         links against the write quota (goal ≥ 90%)."
-    );
 }
 
 /// The note a section renders when this run did not measure it.

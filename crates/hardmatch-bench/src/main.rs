@@ -6,11 +6,11 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use hardmatch_bench::bench;
 use hardmatch_bench::generate::{self, Options};
 use hardmatch_bench::output;
 use hardmatch_bench::parse::{self, Mode};
 use hardmatch_bench::rates::Rates;
+use hardmatch_bench::{apply_rate, bench};
 
 #[derive(Parser)]
 #[command(name = "hardmatch-bench", version, about)]
@@ -28,6 +28,9 @@ enum Command {
     Parse(ParseArgs),
     /// Run the benchmark suite and rewrite docs/BENCHMARKS.md (normally via scripts/bench).
     Bench(bench::BenchArgs),
+    /// One bulk-apply run against the emulator's write quota (the suite runs it).
+    #[command(hide = true)]
+    ApplyRate(apply_rate::ApplyRateArgs),
 }
 
 #[derive(Args)]
@@ -147,6 +150,7 @@ fn main() -> anyhow::Result<()> {
             output::data(&serde_json::to_string(&report)?)?;
         }
         Command::Bench(arguments) => bench::run(&arguments)?,
+        Command::ApplyRate(arguments) => apply_rate::run(&arguments)?,
     }
     Ok(())
 }

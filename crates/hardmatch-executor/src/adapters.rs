@@ -1,89 +1,253 @@
 //! The ports' real implementations: Microsoft Graph, a live domain controller, an AD
 //! snapshot held in memory (rehearsals), and the sync engines.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hardmatch_ad::{AdSource, Bind, DirectoryWriter, NoReporter, SearchScope, TlsOptions};
 use hardmatch_core::ad::AdUser;
 use hardmatch_core::anchor::ObjectGuid;
 use hardmatch_core::plan::{ActionTarget, cloud_state};
-use hardmatch_graph::{GraphClient, GraphError, RestoreOptions};
+use hardmatch_graph::{GraphClient, RestoreOptions, UserWrite};
 use tokio::sync::Mutex as AsyncMutex;
 
 use crate::ports::{
-    AdWrite, CloudPort, CloudRead, CloudWrite, DirectoryPort, PortError, Sent, SyncPort,
+    AdWrite, CloudPort, CloudRead, CloudWrite, DirectoryPort, PortError, Sent, SyncPort, join_all,
 };
 
 /// The cloud port over Microsoft Graph (or the emulator, which speaks Graph).
+///
+/// Targets are re-read in bulk (`$batch`) and directory roles once per port, not per
+/// action: reads share the tenant's quota with the writes, so every read saved is time
+/// the pacer gives to writes.
 #[derive(Debug)]
 pub struct GraphCloud {
     client: GraphClient,
+    roles: AsyncMutex<Option<Arc<RoleCounts>>>,
+}
+
+/// Active role assignments and PIM eligibilities per principal id.
+#[derive(Debug, Default)]
+struct RoleCounts {
+    active: HashMap<String, usize>,
+    eligible: HashMap<String, usize>,
+}
+
+impl RoleCounts {
+    fn of(&self, user_id: &str) -> (usize, usize) {
+        (
+            self.active.get(user_id).copied().unwrap_or(0),
+            self.eligible.get(user_id).copied().unwrap_or(0),
+        )
+    }
 }
 
 impl GraphCloud {
     pub fn new(client: GraphClient) -> Self {
-        Self { client }
+        Self {
+            client,
+            roles: AsyncMutex::new(None),
+        }
     }
 
     pub fn client(&self) -> &GraphClient {
         &self.client
     }
 
-    async fn roles(&self, user_id: &str) -> Result<(usize, usize), PortError> {
-        let active = self.client.role_assignments(Some(user_id)).await?.len();
-        let eligible = self.client.role_eligibilities(Some(user_id)).await?.len();
-        Ok((active, eligible))
+    /// The tenant's role holders, read on first use and kept for the port's life (one run).
+    async fn roles(&self) -> Result<Arc<RoleCounts>, PortError> {
+        let mut cached = self.roles.lock().await;
+        if let Some(roles) = cached.as_ref() {
+            return Ok(Arc::clone(roles));
+        }
+        let count = |assignments: Vec<hardmatch_core::tenant::RoleAssignment>| {
+            let mut counts: HashMap<String, usize> = HashMap::new();
+            for assignment in assignments {
+                *counts.entry(assignment.principal_id).or_default() += 1;
+            }
+            counts
+        };
+        let roles = Arc::new(RoleCounts {
+            active: count(self.client.role_assignments(None).await?),
+            eligible: count(self.client.role_eligibilities(None).await?),
+        });
+        *cached = Some(Arc::clone(&roles));
+        Ok(roles)
+    }
+
+    /// Checks written ImmutableIDs by one bulk re-read, byte for byte; the successful
+    /// answers carry the user as read back.
+    async fn read_back(&self, writes: &[CloudWrite], results: &mut [Result<Sent, PortError>]) {
+        let checked: Vec<(usize, &String, Option<&str>)> = writes
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| results[*index].is_ok())
+            .filter_map(|(index, write)| match write {
+                CloudWrite::SetImmutableId { user_id, value } => {
+                    Some((index, user_id, Some(value.as_str())))
+                }
+                CloudWrite::ClearImmutableId { user_id } => Some((index, user_id, None)),
+                _ => None,
+            })
+            .collect();
+        if checked.is_empty() {
+            return;
+        }
+        let ids: Vec<String> = checked.iter().map(|(_, id, _)| (*id).clone()).collect();
+        let users = match self.client.get_users(&ids).await {
+            Ok(users) => users,
+            Err(error) => {
+                let error = PortError::from(error);
+                for (index, _, _) in &checked {
+                    results[*index] = Err(error.clone());
+                }
+                return;
+            }
+        };
+        for ((index, user_id, expected), user) in checked.into_iter().zip(users) {
+            let result = &mut results[index];
+            let user = match user {
+                Ok(user) => user,
+                Err(error) => {
+                    *result = Err(error.into());
+                    continue;
+                }
+            };
+            let found = user.on_premises_immutable_id.as_ref().map(|id| id.as_str());
+            if found != expected {
+                *result = Err(PortError::new(format!(
+                    "Graph accepted the write, but {user_id} holds ImmutableID {} instead of {}",
+                    found.unwrap_or("none"),
+                    expected.unwrap_or("none")
+                ))
+                .with_hint("re-read the user in a minute (replication), then `hardmatch verify`"));
+                continue;
+            }
+            if let Ok(sent) = result {
+                sent.response = serde_json::to_value(&user).ok();
+            }
+        }
+    }
+}
+
+fn user_write(write: &CloudWrite) -> UserWrite {
+    match write {
+        CloudWrite::SetImmutableId { user_id, value } => UserWrite::SetImmutableId {
+            user_id: user_id.clone(),
+            value: hardmatch_core::anchor::ImmutableId::from_text(value.clone()),
+        },
+        CloudWrite::ClearImmutableId { user_id } => UserWrite::ClearImmutableId {
+            user_id: user_id.clone(),
+        },
+        CloudWrite::SoftDelete { user_id } => UserWrite::Delete {
+            user_id: user_id.clone(),
+        },
+        CloudWrite::Purge { user_id } => UserWrite::Purge {
+            user_id: user_id.clone(),
+        },
+        CloudWrite::Restore { user_id } => UserWrite::Restore {
+            user_id: user_id.clone(),
+            options: RestoreOptions::default(),
+        },
     }
 }
 
 impl CloudPort for GraphCloud {
     async fn read(&self, user_id: &str) -> Result<CloudRead, PortError> {
-        match self.client.get_user(user_id).await {
-            Ok(user) => {
-                let (active, eligible) = self.roles(user_id).await?;
-                return Ok(CloudRead::Active(cloud_state(&user, active, eligible)));
+        self.read_many(&[user_id.to_owned()])
+            .await
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Err(PortError::new("no answer for the user read")))
+    }
+
+    async fn read_many(&self, user_ids: &[String]) -> Vec<Result<CloudRead, PortError>> {
+        let failed = |error: PortError| user_ids.iter().map(|_| Err(error.clone())).collect();
+        let roles = match self.roles().await {
+            Ok(roles) => roles,
+            Err(error) => return failed(error),
+        };
+        let active = match self.client.get_users(user_ids).await {
+            Ok(active) => active,
+            Err(error) => return failed(error.into()),
+        };
+        // Not active: look in the recycle bin, again in one go.
+        let missing: Vec<String> = user_ids
+            .iter()
+            .zip(&active)
+            .filter(|(_, read)| matches!(read, Err(error) if error.is_not_found()))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut deleted = if missing.is_empty() {
+            Vec::new()
+        } else {
+            match self.client.get_deleted_users(&missing).await {
+                Ok(deleted) => deleted,
+                Err(error) => return failed(error.into()),
             }
-            Err(error) if error.is_not_found() => {}
-            Err(error) => return Err(error.into()),
         }
-        match self.client.get_deleted_user(user_id).await {
-            Ok(user) => {
-                let (active, eligible) = self.roles(user_id).await?;
-                Ok(CloudRead::Deleted(cloud_state(&user, active, eligible)))
-            }
-            Err(error) if error.is_not_found() => Ok(CloudRead::Absent),
-            Err(error) => Err(error.into()),
-        }
+        .into_iter();
+        user_ids
+            .iter()
+            .zip(active)
+            .map(|(user_id, read)| {
+                let (active_roles, eligible_roles) = roles.of(user_id);
+                match read {
+                    Ok(user) => Ok(CloudRead::Active(cloud_state(
+                        &user,
+                        active_roles,
+                        eligible_roles,
+                    ))),
+                    Err(error) if error.is_not_found() => match deleted.next() {
+                        Some(Ok(user)) => Ok(CloudRead::Deleted(cloud_state(
+                            &user,
+                            active_roles,
+                            eligible_roles,
+                        ))),
+                        Some(Err(error)) if error.is_not_found() => Ok(CloudRead::Absent),
+                        Some(Err(error)) => Err(error.into()),
+                        None => Err(PortError::new(format!(
+                            "no recycle-bin answer for {user_id}"
+                        ))),
+                    },
+                    Err(error) => Err(error.into()),
+                }
+            })
+            .collect()
     }
 
     async fn write(&self, write: &CloudWrite) -> Result<Sent, PortError> {
-        let client = &self.client;
-        let result: Result<Option<serde_json::Value>, GraphError> = match write {
-            CloudWrite::SetImmutableId { user_id, value } => {
-                let value = hardmatch_core::anchor::ImmutableId::from_text(value.clone());
-                client
-                    .set_immutable_id(user_id, &value)
-                    .await
-                    .map(|user| serde_json::to_value(user).ok())
-            }
-            CloudWrite::ClearImmutableId { user_id } => client
-                .clear_immutable_id(user_id)
-                .await
-                .map(|user| serde_json::to_value(user).ok()),
-            CloudWrite::SoftDelete { user_id } => client.delete_user(user_id).await.map(|()| None),
-            CloudWrite::Purge { user_id } => {
-                client.purge_deleted_user(user_id).await.map(|()| None)
-            }
-            CloudWrite::Restore { user_id } => client
-                .restore_deleted_user(user_id, &RestoreOptions::default())
-                .await
-                .map(|user| serde_json::to_value(user).ok()),
-        };
-        Ok(Sent {
-            request_id: None,
-            response: result?,
-        })
+        self.write_many(std::slice::from_ref(write))
+            .await
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Err(PortError::new("no answer for the write")))
+    }
+
+    async fn write_many(&self, writes: &[CloudWrite]) -> Vec<Result<Sent, PortError>> {
+        let user_writes: Vec<UserWrite> = writes.iter().map(user_write).collect();
+        let receipts = join_all(
+            user_writes
+                .iter()
+                .map(|write| self.client.write_user(write))
+                .collect(),
+        )
+        .await;
+        let mut results: Vec<Result<Sent, PortError>> = receipts
+            .into_iter()
+            .map(|receipt| {
+                receipt.map_err(PortError::from).map(|receipt| Sent {
+                    request_id: receipt
+                        .request
+                        .request_id
+                        .or(receipt.request.client_request_id),
+                    response: receipt.body,
+                })
+            })
+            .collect();
+        self.read_back(writes, &mut results).await;
+        results
     }
 
     async fn last_sync(&self) -> Result<Option<String>, PortError> {

@@ -677,9 +677,10 @@ async fn execute<C: CloudPort, D: DirectoryPort, S: SyncPort>(
     })
 }
 
-/// At most this many writes are in flight at once; the Graph client's pacer keeps them
-/// within the tenant's quota.
-const CONCURRENT_WRITES: usize = 8;
+/// The largest group of independent cloud writes: one `$batch` re-reads all their targets
+/// (Graph's batch limit), and the Graph client's pacer and concurrency limit keep the
+/// writes themselves within the tenant's quota.
+const GROUP_SIZE: usize = hardmatch_graph::BATCH_SIZE;
 
 /// The pending cloud writes from `start` on that may go together: consecutive, of the same
 /// kind, on different objects, none depending on another of the group.
@@ -695,7 +696,7 @@ fn concurrent_group<'a>(
     if !first.kind.is_cloud() {
         return group;
     }
-    for action in plan.actions.iter().skip(start).take(CONCURRENT_WRITES) {
+    for action in plan.actions.iter().skip(start).take(GROUP_SIZE) {
         let independent = action.kind == first.kind
             && states
                 .get(&action.id)
@@ -713,8 +714,8 @@ fn concurrent_group<'a>(
     group
 }
 
-/// Prepares a group one action at a time (each journaled in flight before anything is
-/// sent), sends the ready writes together, and records each outcome.
+/// Re-reads the group's targets in one go, prepares each action (each journaled in flight
+/// before anything is sent), sends the ready writes together, and records each outcome.
 async fn run_group<C: CloudPort, D: DirectoryPort, S: SyncPort>(
     group: &[&PlanAction],
     plan: &Plan,
@@ -724,46 +725,60 @@ async fn run_group<C: CloudPort, D: DirectoryPort, S: SyncPort>(
     observer: &dyn Observer,
     states: &mut HashMap<String, ActionState>,
 ) -> Result<(), ExecutorError> {
+    let ids: Vec<String> = group
+        .iter()
+        .filter_map(|action| action.target.id.clone())
+        .collect();
+    let mut reads = ports.cloud.read_many(&ids).await.into_iter();
     let mut ready = Vec::new();
+    // The group's in-flight records are committed together, before any write leaves.
+    workspace.journal_mut().begin_group()?;
     for action in group {
-        match prepare(action, plan, workspace, run_id, ports, observer, states).await? {
+        let reading = match action.target.id {
+            Some(_) => reads
+                .next()
+                .unwrap_or_else(|| Err(PortError::new("no answer for the target's re-read")))
+                .map(Reading::Cloud),
+            None => Err(PortError::new("the cloud action names no object id")),
+        };
+        match prepare(
+            action,
+            plan,
+            workspace,
+            run_id,
+            ports,
+            observer,
+            states,
+            Some(reading),
+        )
+        .await?
+        {
             Prepared::Done(state) => {
                 states.insert(action.id.clone(), state);
             }
-            Prepared::Ready(write) => ready.push((*action, write)),
+            Prepared::Ready(Write::Cloud(write)) => ready.push((*action, write)),
+            // A group holds cloud actions only; anything else goes on its own.
+            Prepared::Ready(write) => {
+                workspace.journal_mut().commit_group()?;
+                let state =
+                    send_and_record(action, &write, workspace, run_id, ports, observer).await?;
+                states.insert(action.id.clone(), state);
+                workspace.journal_mut().begin_group()?;
+            }
         }
     }
-    let results = join_all(ready.iter().map(|(_, write)| send(write, ports)).collect()).await;
+    workspace.journal_mut().commit_group()?;
+    let writes: Vec<CloudWrite> = ready.iter().map(|(_, write)| write.clone()).collect();
+    let results = ports.cloud.write_many(&writes).await;
+    // Outcomes are committed together too: a crash before that commit leaves the group
+    // in flight, which a resume settles by re-reading each target.
+    workspace.journal_mut().begin_group()?;
     for ((action, _), result) in ready.iter().zip(results) {
         let state = record(action, result, workspace, run_id, ports, observer).await?;
         states.insert(action.id.clone(), state);
     }
+    workspace.journal_mut().commit_group()?;
     Ok(())
-}
-
-/// Polls every future until all are done; outputs in input order. (The engine borrows its
-/// ports, so the writes cannot be spawned as tasks.)
-async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|context| {
-        let mut waiting = false;
-        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(context) {
-                    std::task::Poll::Ready(value) => *output = Some(value),
-                    std::task::Poll::Pending => waiting = true,
-                }
-            }
-        }
-        if waiting {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }
 
 async fn reconcile<C: CloudPort, D: DirectoryPort, S: SyncPort>(
@@ -823,7 +838,11 @@ async fn run_pending<C: CloudPort, D: DirectoryPort, S: SyncPort>(
     observer: &dyn Observer,
     states: &HashMap<String, ActionState>,
 ) -> Result<ActionState, ExecutorError> {
-    match prepare(action, plan, workspace, run_id, ports, observer, states).await? {
+    match prepare(
+        action, plan, workspace, run_id, ports, observer, states, None,
+    )
+    .await?
+    {
         Prepared::Done(state) => Ok(state),
         Prepared::Ready(write) => {
             send_and_record(action, &write, workspace, run_id, ports, observer).await
@@ -838,7 +857,9 @@ enum Prepared {
     Ready(Write),
 }
 
-/// Dependencies, re-read, precondition, then the write-ahead `in_flight` record.
+/// Dependencies, re-read (unless the caller read the target already, in bulk),
+/// precondition, then the write-ahead `in_flight` record.
+#[allow(clippy::too_many_arguments)]
 async fn prepare<C: CloudPort, D: DirectoryPort, S: SyncPort>(
     action: &PlanAction,
     plan: &Plan,
@@ -847,6 +868,7 @@ async fn prepare<C: CloudPort, D: DirectoryPort, S: SyncPort>(
     ports: &Ports<'_, C, D, S>,
     observer: &dyn Observer,
     states: &HashMap<String, ActionState>,
+    reading: Option<Result<Reading, PortError>>,
 ) -> Result<Prepared, ExecutorError> {
     let unmet: Vec<&str> = action
         .depends_on
@@ -866,7 +888,11 @@ async fn prepare<C: CloudPort, D: DirectoryPort, S: SyncPort>(
         )
         .map(Prepared::Done);
     }
-    let reading = match read(action, ports).await {
+    let reading = match reading {
+        Some(reading) => reading,
+        None => read(action, ports).await,
+    };
+    let reading = match reading {
         Ok(reading) => reading,
         Err(error) => {
             let detail = format!("cannot re-read the target: {error}");

@@ -10,7 +10,7 @@ use std::future::Future;
 use hardmatch_core::plan::ActionTarget;
 
 /// A failure of a port, with what to do about it.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct PortError {
     pub message: String,
@@ -201,6 +201,19 @@ pub trait CloudPort {
     /// Reads a user wherever it is: active, in the recycle bin, or gone.
     async fn read(&self, user_id: &str) -> Result<CloudRead, PortError>;
     async fn write(&self, write: &CloudWrite) -> Result<Sent, PortError>;
+    /// Reads several users; one answer per id, in order. Adapters that can read in bulk
+    /// override it, so that re-reading a group of targets costs one request, not one each.
+    async fn read_many(&self, user_ids: &[String]) -> Vec<Result<CloudRead, PortError>> {
+        let mut reads = Vec::with_capacity(user_ids.len());
+        for user_id in user_ids {
+            reads.push(self.read(user_id).await);
+        }
+        reads
+    }
+    /// Sends independent writes together; one result per write, in order.
+    async fn write_many(&self, writes: &[CloudWrite]) -> Vec<Result<Sent, PortError>> {
+        join_all(writes.iter().map(|write| self.write(write)).collect()).await
+    }
     /// `organization.onPremisesLastSyncDateTime`.
     async fn last_sync(&self) -> Result<Option<String>, PortError>;
 }
@@ -247,4 +260,29 @@ impl SyncPort for NoSync {
             "pass --sync-engine connect|cloud-sync|emulator, or run `hardmatch sync` yourself",
         ))
     }
+}
+
+/// Polls every future until all are done; outputs in input order. (The engine borrows its
+/// ports, so the writes cannot be spawned as tasks.)
+pub(crate) async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|context| {
+        let mut waiting = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(context) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => waiting = true,
+                }
+            }
+        }
+        if waiting {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }

@@ -81,4 +81,7 @@ pub use settings::{
     GraphSettings, HttpSettings, RECOMMENDED_DELEGATED_SCOPES,
 };
 pub use snapshot::{CountingReporter, NoProgress, Reporter, SnapshotPhase, snapshot_tenant};
-pub use users::{HolderLookup, ImmutableIdHolders, LicenseDetails, RestoreOptions, ServicePlan};
+pub use users::{
+    HolderLookup, ImmutableIdHolders, LicenseDetails, RestoreOptions, ServicePlan, UserWrite,
+    WriteReceipt,
+};

@@ -100,6 +100,32 @@ pub struct RestoreOptions {
     pub new_user_principal_name: Option<String>,
 }
 
+/// One write to a user, as [`GraphClient::write_user`] sends it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserWrite {
+    /// PATCH `onPremisesImmutableId` on v1.0.
+    SetImmutableId { user_id: String, value: ImmutableId },
+    /// PATCH `onPremisesImmutableId: null` on `/beta` (the documented way; v1.0 has refused it).
+    ClearImmutableId { user_id: String },
+    /// Soft delete (restorable for 30 days).
+    Delete { user_id: String },
+    /// Permanent deletion from the recycle bin.
+    Purge { user_id: String },
+    /// Restore from the recycle bin.
+    Restore {
+        user_id: String,
+        options: RestoreOptions,
+    },
+}
+
+/// What Graph answered to a successful write: its ids, for the audit trail, and the body
+/// when it sent one (a restore answers with the object).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WriteReceipt {
+    pub request: crate::error::RequestIds,
+    pub body: Option<serde_json::Value>,
+}
+
 /// Graph `licenseDetails`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -258,7 +284,32 @@ impl GraphClient {
                 GraphRequest::get(path, Operation::ReadUsers, id.clone())
             })
             .collect();
-        let answers = self.batch(ApiVersion::V1, &requests).await?;
+        self.batch_users(&requests).await
+    }
+
+    /// Many deleted users by object id through `$batch`; one result per input, in order
+    /// (not-found for an id that is not in the recycle bin).
+    pub async fn get_deleted_users(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<Result<CloudUser, GraphError>>, GraphError> {
+        let requests: Vec<GraphRequest> = ids
+            .iter()
+            .map(|id| {
+                let path = Query::default()
+                    .select(DELETED_USER_SELECT)
+                    .apply(&format!("/directory/deletedItems/{}", encode_component(id)));
+                GraphRequest::get(path, Operation::ReadDeletedUsers, id.clone())
+            })
+            .collect();
+        self.batch_users(&requests).await
+    }
+
+    async fn batch_users(
+        &self,
+        requests: &[GraphRequest],
+    ) -> Result<Vec<Result<CloudUser, GraphError>>, GraphError> {
+        let answers = self.batch(ApiVersion::V1, requests).await?;
         Ok(answers
             .into_iter()
             .map(|answer| {
@@ -390,36 +441,80 @@ impl GraphClient {
         Ok(outcome)
     }
 
-    /// Sets `onPremisesImmutableId` (v1.0 PATCH), then reads the user back and checks the
-    /// value byte for byte. A conflict always names the holder when one can be found: from
-    /// the error, else by a lookup.
-    pub async fn set_immutable_id(
-        &self,
-        user_id: &str,
-        value: &ImmutableId,
-    ) -> Result<CloudUser, GraphError> {
-        value
-            .validate_for_graph()
-            .map_err(|error| GraphError::Configuration {
-                reason: format!("ImmutableID `{value}` cannot be written: {error}"),
-            })?;
-        let written = self
-            .send(&GraphRequest::write(
+    /// Sends one write and nothing more: no read-back (callers that check the effect re-read,
+    /// in bulk with [`get_users`](Self::get_users)). The receipt carries Graph's
+    /// `request-id` and `client-request-id` for the audit trail. An ImmutableID conflict
+    /// always names the holder when one can be found: from the error, else by a lookup.
+    pub async fn write_user(&self, write: &UserWrite) -> Result<WriteReceipt, GraphError> {
+        let request = match write {
+            UserWrite::SetImmutableId { user_id, value } => {
+                value
+                    .validate_for_graph()
+                    .map_err(|error| GraphError::Configuration {
+                        reason: format!("ImmutableID `{value}` cannot be written: {error}"),
+                    })?;
+                GraphRequest::write(
+                    Method::PATCH,
+                    user_path(user_id),
+                    Some(serde_json::json!({ "onPremisesImmutableId": value.as_str() })),
+                    Operation::SetImmutableId,
+                    user_id.as_str(),
+                )
+            }
+            UserWrite::ClearImmutableId { user_id } => GraphRequest::write(
                 Method::PATCH,
                 user_path(user_id),
-                Some(serde_json::json!({ "onPremisesImmutableId": value.as_str() })),
-                Operation::SetImmutableId,
-                user_id,
-            ))
-            .await;
-        let incoming = match written {
-            Ok(incoming) => incoming,
-            Err(GraphError::Conflict {
-                property,
-                holder_object_id: None,
-                message,
-                request,
-            }) => {
+                Some(serde_json::json!({ "onPremisesImmutableId": null })),
+                Operation::ClearOnPremisesAttributes,
+                user_id.as_str(),
+            )
+            .on(ApiVersion::Beta),
+            UserWrite::Delete { user_id } => GraphRequest::write(
+                Method::DELETE,
+                user_path(user_id),
+                None,
+                Operation::DeleteUser,
+                user_id.as_str(),
+            ),
+            UserWrite::Purge { user_id } => GraphRequest::write(
+                Method::DELETE,
+                format!("/directory/deletedItems/{}", encode_component(user_id)),
+                None,
+                Operation::PurgeUser,
+                user_id.as_str(),
+            ),
+            UserWrite::Restore { user_id, options } => {
+                let body =
+                    serde_json::to_value(options).map_err(|error| GraphError::Configuration {
+                        reason: format!("restore options: {error}"),
+                    })?;
+                let has_options = body.as_object().is_some_and(|object| !object.is_empty());
+                GraphRequest::write(
+                    Method::POST,
+                    format!(
+                        "/directory/deletedItems/{}/restore",
+                        encode_component(user_id)
+                    ),
+                    has_options.then_some(body),
+                    Operation::RestoreUser,
+                    user_id.as_str(),
+                )
+            }
+        };
+        match (self.send(&request).await, write) {
+            (Ok(incoming), _) => Ok(WriteReceipt {
+                body: serde_json::from_slice(&incoming.body).ok(),
+                request: incoming.request,
+            }),
+            (
+                Err(GraphError::Conflict {
+                    property,
+                    holder_object_id: None,
+                    message,
+                    request,
+                }),
+                UserWrite::SetImmutableId { user_id, value },
+            ) => {
                 // Some tenants answer without naming the holder (graph-api.md §16 #2); one
                 // lookup names it, so the user is never left with "someone has it".
                 let holder_object_id = self
@@ -433,18 +528,33 @@ impl GraphClient {
                         found
                             .holders
                             .get(value)
-                            .and_then(|holders| holders.iter().find(|holder| holder.id != user_id))
+                            .and_then(|holders| holders.iter().find(|holder| holder.id != *user_id))
                             .map(|holder| holder.id.clone())
                     });
-                return Err(GraphError::Conflict {
+                Err(GraphError::Conflict {
                     property,
                     holder_object_id,
                     message,
                     request,
-                });
+                })
             }
-            Err(other) => return Err(other),
-        };
+            (Err(other), _) => Err(other),
+        }
+    }
+
+    /// Sets `onPremisesImmutableId` (v1.0 PATCH), then reads the user back and checks the
+    /// value byte for byte.
+    pub async fn set_immutable_id(
+        &self,
+        user_id: &str,
+        value: &ImmutableId,
+    ) -> Result<CloudUser, GraphError> {
+        let receipt = self
+            .write_user(&UserWrite::SetImmutableId {
+                user_id: user_id.to_owned(),
+                value: value.clone(),
+            })
+            .await?;
         let user = self.get_user(user_id).await?;
         match &user.on_premises_immutable_id {
             Some(found) if found == value => Ok(user),
@@ -453,7 +563,7 @@ impl GraphClient {
                 found: found
                     .as_ref()
                     .map_or_else(|| "no value".to_owned(), ToString::to_string),
-                request: incoming.request,
+                request: receipt.request,
             }),
         }
     }
@@ -499,17 +609,10 @@ impl GraphClient {
     /// Clears `onPremisesImmutableId` with JSON `null` on `/beta` (the documented way; v1.0
     /// has refused it), then reads the user back to confirm.
     pub async fn clear_immutable_id(&self, user_id: &str) -> Result<CloudUser, GraphError> {
-        let incoming = self
-            .send(
-                &GraphRequest::write(
-                    Method::PATCH,
-                    user_path(user_id),
-                    Some(serde_json::json!({ "onPremisesImmutableId": null })),
-                    Operation::ClearOnPremisesAttributes,
-                    user_id,
-                )
-                .on(ApiVersion::Beta),
-            )
+        let receipt = self
+            .write_user(&UserWrite::ClearImmutableId {
+                user_id: user_id.to_owned(),
+            })
             .await?;
         let user = self.get_user(user_id).await?;
         match &user.on_premises_immutable_id {
@@ -517,35 +620,27 @@ impl GraphClient {
             Some(found) => Err(GraphError::WriteNotApplied {
                 expected: "no value".to_owned(),
                 found: found.to_string(),
-                request: incoming.request,
+                request: receipt.request,
             }),
         }
     }
 
     /// Soft-deletes a user (restorable for 30 days).
     pub async fn delete_user(&self, user_id: &str) -> Result<(), GraphError> {
-        self.send(&GraphRequest::write(
-            Method::DELETE,
-            user_path(user_id),
-            None,
-            Operation::DeleteUser,
-            user_id,
-        ))
+        self.write_user(&UserWrite::Delete {
+            user_id: user_id.to_owned(),
+        })
         .await
-        .map(|_| ())
+        .map(drop)
     }
 
     /// Permanently deletes a user from the recycle bin.
     pub async fn purge_deleted_user(&self, user_id: &str) -> Result<(), GraphError> {
-        self.send(&GraphRequest::write(
-            Method::DELETE,
-            format!("/directory/deletedItems/{}", encode_component(user_id)),
-            None,
-            Operation::PurgeUser,
-            user_id,
-        ))
+        self.write_user(&UserWrite::Purge {
+            user_id: user_id.to_owned(),
+        })
         .await
-        .map(|_| ())
+        .map(drop)
     }
 
     /// Restores a user from the recycle bin; returns the restored user.
@@ -554,20 +649,10 @@ impl GraphClient {
         user_id: &str,
         options: &RestoreOptions,
     ) -> Result<CloudUser, GraphError> {
-        let body = serde_json::to_value(options).map_err(|error| GraphError::Configuration {
-            reason: format!("restore options: {error}"),
-        })?;
-        let has_options = body.as_object().is_some_and(|object| !object.is_empty());
-        self.send(&GraphRequest::write(
-            Method::POST,
-            format!(
-                "/directory/deletedItems/{}/restore",
-                encode_component(user_id)
-            ),
-            has_options.then_some(body),
-            Operation::RestoreUser,
-            user_id,
-        ))
+        self.write_user(&UserWrite::Restore {
+            user_id: user_id.to_owned(),
+            options: options.clone(),
+        })
         .await?;
         // The restore answer is the object with default properties only; read the planner's set.
         self.get_user(user_id).await
