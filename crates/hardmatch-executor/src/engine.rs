@@ -1351,7 +1351,7 @@ pub async fn wait_for_sync<C: CloudPort>(
     loop {
         let last = cloud.last_sync().await?;
         if let Some(last) = &last
-            && previous != Some(last.as_str())
+            && is_later_sync(previous, last)
         {
             return Ok(last.clone());
         }
@@ -1362,5 +1362,49 @@ pub async fn wait_for_sync<C: CloudPort>(
             });
         }
         tokio::time::sleep(interval).await;
+    }
+}
+
+/// Whether `last` records a cycle after `previous`, both as the tenant reported them: a
+/// later instant, never merely a different text (a replica that has not seen the last
+/// cycle yet answers an older value, and the same instant may be written differently).
+/// Text that does not parse falls back to inequality.
+fn is_later_sync(previous: Option<&str>, last: &str) -> bool {
+    let Some(previous) = previous else {
+        return true;
+    };
+    let parse = |text: &str| {
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
+    };
+    match (parse(previous), parse(last)) {
+        (Some(previous), Some(last)) => last > previous,
+        _ => previous != last,
+    }
+}
+
+#[cfg(test)]
+mod sync_tests {
+    use super::is_later_sync;
+
+    #[test]
+    fn only_a_later_instant_is_a_new_cycle() {
+        assert!(is_later_sync(None, "2026-11-22T05:00:00Z"));
+        assert!(is_later_sync(
+            Some("2026-11-22T05:00:00Z"),
+            "2026-11-22T05:00:01Z"
+        ));
+        // An older answer (a lagging replica) and the same instant written otherwise.
+        assert!(!is_later_sync(
+            Some("2026-11-22T05:00:01Z"),
+            "2026-11-22T05:00:00Z"
+        ));
+        assert!(!is_later_sync(
+            Some("2026-11-22T05:00:00Z"),
+            "2026-11-22T05:00:00.000Z"
+        ));
+        assert!(!is_later_sync(
+            Some("2026-11-22T06:00:00+01:00"),
+            "2026-11-22T05:00:00Z"
+        ));
     }
 }

@@ -472,6 +472,40 @@ async fn tenant_identity(client: &GraphClient) -> TenantIdentity {
     }
 }
 
+/// Refuses to run a plan made for another tenant than the one signed in to (ids compare
+/// case-insensitively); a tenant whose id cannot be read is refused too, since nothing
+/// then says it is the right one.
+fn refuse_other_tenant(
+    planned_for: &str,
+    signed_in: Option<&str>,
+    domain: &str,
+) -> anyhow::Result<()> {
+    if planned_for.is_empty() {
+        return Ok(());
+    }
+    match signed_in {
+        Some(id) if id.eq_ignore_ascii_case(planned_for) => Ok(()),
+        Some(id) => Err(Hinted::new(
+            format!(
+                "the plan was made for tenant {planned_for}, but this sign-in is to tenant {id} \
+                 ({domain}); nothing was changed"
+            ),
+            "sign in to the tenant the plan was made for (--tenant-id), or make a new plan \
+             from this tenant with `hardmatch plan`",
+        )
+        .into()),
+        None => Err(Hinted::new(
+            format!(
+                "cannot confirm that the signed-in tenant is {planned_for}, the plan's: \
+                 /organization could not be read; nothing was changed"
+            ),
+            "grant the app Organization.Read.All (or sign in as a user who can read the \
+             organization), then run the command again",
+        )
+        .into()),
+    }
+}
+
 fn show_summary(summary: &RunSummary, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let rows: Vec<Vec<String>> = summary
         .actions
@@ -539,15 +573,28 @@ pub(crate) fn apply(arguments: &ApplyArgs, context: &Context) -> anyhow::Result<
         };
         let observer = LiveStatus { printer };
         let tenant = tenant_identity(&client).await;
+        // The plan's tenant, or for a resume the interrupted run's: a plan only ever runs
+        // against the tenant it was made from.
+        let planned_for = match &plan {
+            Some(plan) => plan.tenant_id.clone(),
+            None => match workspace
+                .journal()
+                .unfinished_runs()
+                .map_err(|error| executor_error(error.into()))?
+                .first()
+            {
+                Some(run) => {
+                    hardmatch_executor::engine::recorded_plan(&workspace, run)
+                        .map_err(executor_error)?
+                        .tenant_id
+                }
+                None => String::new(),
+            },
+        };
+        refuse_other_tenant(&planned_for, tenant.id.as_deref(), &tenant.domain)?;
         let domain = tenant.domain;
         let summary = match plan {
             Some(plan) => {
-                if plan.tenant_id != tenant.id.unwrap_or_default() && !plan.tenant_id.is_empty() {
-                    printer.warning(&format!(
-                        "the plan was made for tenant {}; make sure this is the tenant you mean",
-                        plan.tenant_id
-                    ));
-                }
                 printer.data(&hardmatch_core::plan::render_show(&plan))?;
                 confirm(&plan, &domain, arguments.yes, printer, "apply")?;
                 let options = RunOptions {

@@ -337,6 +337,39 @@ fn apply_sync_and_verify_link_the_field_story_and_history_records_it() {
 }
 
 #[test]
+fn a_plan_for_another_tenant_is_refused_before_any_write() {
+    let story = Story::start(&lab_fixture());
+    let mut arguments = strings(&[
+        "emulator",
+        "sync",
+        "--url",
+        &story.emulator.url,
+        "--ad-snapshot",
+    ]);
+    arguments.push(story.ad.display().to_string());
+    let output = run(&arguments);
+    assert!(output.status.success(), "{}", render(&output));
+    story.make_plan();
+    let mut plan: Value = serde_json::from_slice(&std::fs::read(&story.plan).unwrap()).unwrap();
+    assert_eq!(plan["tenant_id"], TENANT_ID);
+    plan["tenant_id"] = json!("0badc0de-0000-4000-8000-000000000001");
+    std::fs::write(&story.plan, plan.to_string()).unwrap();
+
+    let mut arguments = story.apply_arguments();
+    arguments.insert(1, story.plan.display().to_string());
+    let output = run(&arguments);
+    assert_eq!(output.status.code(), Some(1), "{}", render(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("0badc0de-0000-4000-8000-000000000001")
+            && stderr.contains(TENANT_ID)
+            && stderr.contains("hint:"),
+        "{stderr}"
+    );
+    assert!(writes(&story.emulator.url).is_empty());
+}
+
+#[test]
 fn a_second_apply_on_a_busy_workspace_is_refused() {
     let story = Story::start(&lab_fixture());
     let _held =
