@@ -603,6 +603,7 @@ const APPLY_EXAMPLES: &str = "\
 Examples:
   hardmatch apply plan.json --tenant-id contoso.onmicrosoft.com --client-id ID --client-secret-env SECRET
   hardmatch apply plan.json --yes ... --sync-engine connect      # automation: no prompts
+  hardmatch apply plan.json --yes --allow-purge ...              # automation, and the plan purges
   hardmatch apply --resume ...                                    # after a crash or Ctrl-C";
 
 /// Where the journal lives.
@@ -655,6 +656,10 @@ pub struct ApplyArgs {
     /// refuses to run without one.
     #[arg(long)]
     pub yes: bool,
+    /// With --yes: also confirm the plan's purges, which are permanent. Without it, --yes
+    /// refuses a plan that purges (on a terminal, purges are confirmed by typing).
+    #[arg(long)]
+    pub allow_purge: bool,
     /// Continue the workspace's interrupted run instead of starting one.
     #[arg(long, conflicts_with = "plan")]
     pub resume: bool,

@@ -376,16 +376,38 @@ fn ask(printer: &Printer, question: &str) -> anyhow::Result<String> {
     Ok(answer.trim().to_owned())
 }
 
+/// How the operator confirmed, from the command line.
+#[derive(Clone, Copy)]
+struct Confirmation {
+    yes: bool,
+    /// Purges cannot be undone, so `--yes` alone never confirms them.
+    allow_purge: bool,
+}
+
 /// Asks for what the plan does: `yes` for a plan that deletes nothing; the tenant's domain
 /// for destructive plans; and, for purges, the number of purges again.
 fn confirm(
     plan: &Plan,
     domain: &str,
-    yes: bool,
+    confirmation: Confirmation,
     printer: &Printer,
     verb: &str,
 ) -> anyhow::Result<()> {
-    if yes {
+    let purges = plan
+        .actions
+        .iter()
+        .filter(|action| action.kind == ActionKind::PurgeDeleted)
+        .count();
+    if confirmation.yes {
+        if purges > 0 && !confirmation.allow_purge {
+            return Err(Hinted::new(
+                format!(
+                    "the plan purges {purges} user(s) permanently, and --yes alone does not confirm purges; nothing was changed"
+                ),
+                "review the purges with `hardmatch show`, then add --allow-purge to --yes",
+            )
+            .into());
+        }
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
@@ -404,11 +426,6 @@ fn confirm(
                 ActionKind::SoftDelete | ActionKind::PurgeDeleted
             )
         })
-        .count();
-    let purges = plan
-        .actions
-        .iter()
-        .filter(|action| action.kind == ActionKind::PurgeDeleted)
         .count();
     let refused = || -> anyhow::Error {
         Hinted::new(
@@ -596,7 +613,16 @@ pub(crate) fn apply(arguments: &ApplyArgs, context: &Context) -> anyhow::Result<
         let summary = match plan {
             Some(plan) => {
                 printer.data(&hardmatch_core::plan::render_show(&plan))?;
-                confirm(&plan, &domain, arguments.yes, printer, "apply")?;
+                confirm(
+                    &plan,
+                    &domain,
+                    Confirmation {
+                        yes: arguments.yes,
+                        allow_purge: arguments.allow_purge,
+                    },
+                    printer,
+                    "apply",
+                )?;
                 let options = RunOptions {
                     operator: operator(context),
                     tenant: domain.clone(),
@@ -653,7 +679,16 @@ pub(crate) fn undo(arguments: &UndoArgs, context: &Context) -> anyhow::Result<Ex
         let mut preview = plan.clone();
         preview.actions = actions;
         let domain = tenant_identity(&client).await.domain;
-        confirm(&preview, &domain, arguments.yes, printer, "undo")?;
+        confirm(
+            &preview,
+            &domain,
+            Confirmation {
+                yes: arguments.yes,
+                allow_purge: false,
+            },
+            printer,
+            "undo",
+        )?;
         let options = RunOptions {
             operator: operator(context),
             tenant: domain,

@@ -215,8 +215,14 @@ impl Story {
     }
 
     fn apply_arguments(&self) -> Vec<String> {
-        let mut arguments =
-            strings(&["apply", "--yes", "--sync-engine", "emulator", "--workspace"]);
+        let mut arguments = strings(&[
+            "apply",
+            "--yes",
+            "--allow-purge",
+            "--sync-engine",
+            "emulator",
+            "--workspace",
+        ]);
         arguments.push(self.workspace());
         arguments.extend(["--ad-snapshot".to_owned(), self.ad.display().to_string()]);
         arguments.extend(self.flags());
@@ -260,6 +266,23 @@ fn apply_sync_and_verify_link_the_field_story_and_history_records_it() {
         String::from_utf8_lossy(&output.stderr).contains("--yes"),
         "{}",
         render(&output)
+    );
+
+    // --yes alone does not confirm the plan's purge: refused before any write.
+    let mut refused = story.apply_arguments();
+    refused.retain(|argument| argument != "--allow-purge");
+    refused.insert(1, story.plan.display().to_string());
+    let output = run(&refused);
+    assert_eq!(output.status.code(), Some(1), "{}", render(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("purges 1 user(s) permanently") && stderr.contains("--allow-purge"),
+        "{stderr}"
+    );
+    assert!(
+        writes(&story.emulator.url).is_empty(),
+        "{:?}",
+        writes(&story.emulator.url)
     );
 
     // A snapshot cannot be applied to.
@@ -680,6 +703,7 @@ fn apply_links_a_lab_user_end_to_end_against_the_dc_and_the_emulator() {
         "apply",
         plan.to_str().unwrap(),
         "--yes",
+        "--allow-purge",
         "--sync-engine",
         "emulator",
         "--workspace",

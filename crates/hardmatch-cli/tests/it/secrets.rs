@@ -256,6 +256,7 @@ fn no_command_prints_or_writes_a_secret_or_a_token() {
                 "apply",
                 "plan.json",
                 "--yes",
+                "--allow-purge",
                 "--sync-engine",
                 "emulator",
                 "--workspace",
