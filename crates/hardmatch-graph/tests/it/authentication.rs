@@ -362,13 +362,13 @@ async fn https_with_the_emulators_own_ca_and_never_without_it() {
         .expect("connects over https");
     client.organization().await.expect("reads");
 
-    // Verification is always on: without the CA the connection is refused.
-    let mut untrusted = support::secret_settings(&emulator);
-    untrusted.http.retry.max_retries = 1;
+    // Verification is always on: without the CA the connection is refused at once, as
+    // untrusted, not retried as a transient failure.
+    let untrusted = support::secret_settings(&emulator);
     let error = GraphClient::connect(untrusted)
         .await
         .expect_err("untrusted");
-    assert!(matches!(error, GraphError::Transient { .. }), "{error:?}");
+    assert!(matches!(error, GraphError::TlsUntrusted { .. }), "{error:?}");
     emulator.shutdown().await;
 }
 
