@@ -355,6 +355,66 @@ fn apply_sync_and_verify_link_the_field_story_and_history_records_it() {
     let output = run(&arguments);
     assert!(output.status.success(), "{}", render(&output));
 
+    // Undo after the cycle: the purge is named as irreversible, the AD write is reversed,
+    // and Entra ID refuses to clear the ImmutableID of a user that is now synced, which the
+    // run reports with the next step. The undo is a journaled run of its own.
+    let mut arguments = strings(&[
+        "undo",
+        &run_id,
+        "--yes",
+        "--workspace",
+        &story.workspace(),
+        "--ad-snapshot",
+    ]);
+    arguments.push(story.ad.display().to_string());
+    arguments.extend(story.flags());
+    let output = run(&arguments);
+    assert_eq!(output.status.code(), Some(1), "{}", render(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot undo: a3 permanently deleted")
+            && stderr.contains("a purge cannot be undone"),
+        "{}",
+        render(&output)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let state_of = |kind: &str| {
+        stdout.lines().find(|line| line.contains(kind)).map(|line| {
+            line.split_whitespace()
+                .nth(2)
+                .unwrap_or_default()
+                .to_owned()
+        })
+    };
+    assert_eq!(
+        state_of("ad_set_upn").as_deref(),
+        Some("succeeded"),
+        "{stdout}"
+    );
+    assert_eq!(
+        state_of("clear_immutable_id").as_deref(),
+        Some("failed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("take it out of sync scope first"),
+        "{stdout}"
+    );
+    let output = run(&strings(&[
+        "history",
+        "--json",
+        "--workspace",
+        &story.workspace(),
+    ]));
+    let runs: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    assert_eq!(runs[0]["kind"], "undo", "{runs:#?}");
+    assert_eq!(runs[0]["undoes_run"], run_id.as_str(), "{runs:#?}");
+    assert_eq!(runs[0]["outcome"], "partial", "{runs:#?}");
+
     // The workspace keeps itself out of git.
     assert!(Path::new(&story.workspace()).join(".gitignore").exists());
 }
