@@ -363,6 +363,8 @@ fn run_hardmatch(
         "apply".to_owned(),
         plan.display().to_string(),
         "--yes".to_owned(),
+        // The plan purges every duplicate, which `--yes` alone does not confirm.
+        "--allow-purge".to_owned(),
     ];
     apply_args.extend([
         "--sync-engine".to_owned(),
