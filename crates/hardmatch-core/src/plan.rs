@@ -907,8 +907,38 @@ impl<'a, 'input> Planner<'a, 'input> {
                     .find(|&position| !self.cloud(position).is_synced());
                 stamped.or(status.cloud_index).map(Ok)
             }
-            _ => status.cloud_index.map(Ok),
+            _ => {
+                let candidate = status.cloud_index?;
+                if self.cloud(candidate).is_deleted()
+                    && let Some(active) = self.active_account_named_by(ad_index)
+                {
+                    return Some(Ok(active));
+                }
+                Some(Ok(candidate))
+            }
         }
+    }
+
+    /// The active cloud-only account that the AD user's UPN or mail names. When the
+    /// diagnosis points at a recycle-bin holder, the next cycle would restore that old
+    /// object (§12), but the person works in the active account, which is the one to link;
+    /// the holder is then handled like any other (purged when safe).
+    fn active_account_named_by(&self, ad_index: usize) -> Option<usize> {
+        let ad = &self.input.ad_users[ad_index];
+        let anchor = ad.immutable_id.as_str();
+        [ad.user_principal_name.as_deref(), ad.mail.as_deref()]
+            .into_iter()
+            .flatten()
+            .flat_map(|name| self.index.active_by_upn.get(&Folded(name)).iter().copied())
+            .map(|position| position as usize)
+            .find(|&position| {
+                let user = self.cloud(position);
+                !user.is_synced()
+                    && user
+                        .on_premises_immutable_id
+                        .as_ref()
+                        .is_none_or(|held| held.as_str() == anchor)
+            })
     }
 
     fn roles_of(&self, user: &CloudUser) -> (usize, usize) {
