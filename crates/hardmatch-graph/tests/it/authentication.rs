@@ -368,7 +368,10 @@ async fn https_with_the_emulators_own_ca_and_never_without_it() {
     let error = GraphClient::connect(untrusted)
         .await
         .expect_err("untrusted");
-    assert!(matches!(error, GraphError::TlsUntrusted { .. }), "{error:?}");
+    assert!(
+        matches!(error, GraphError::TlsUntrusted { .. }),
+        "{error:?}"
+    );
     emulator.shutdown().await;
 }
 
