@@ -502,12 +502,20 @@ pub(crate) fn run(arguments: &RehearseArgs, context: &Context) -> anyhow::Result
     let plan = read_plan(&arguments.plan)?;
     let before = read_tenant_snapshot(&arguments.tenant_snapshot)?;
     let ad = load_ad(&resolve_ad(&arguments.ad, context)?, context)?;
-    if !plan.tenant_id.is_empty() && plan.tenant_id != before.tenant.id {
-        printer.warning(&format!(
-            "the plan was made for tenant {}, the snapshot is of tenant {}; the rehearsal shows \
-             what this plan would do to that snapshot",
-            plan.tenant_id, before.tenant.id
-        ));
+    // A plan names its targets by object id and its preconditions by their state in one
+    // tenant: on another tenant's copy it would predict nothing true.
+    if !plan.tenant_id.is_empty() && !plan.tenant_id.eq_ignore_ascii_case(&before.tenant.id) {
+        return Err(Hinted::new(
+            format!(
+                "the plan was made for tenant {}, but `{}` is a snapshot of tenant {}",
+                plan.tenant_id,
+                arguments.tenant_snapshot.display(),
+                before.tenant.id
+            ),
+            "rehearse with a snapshot of the plan's tenant (`hardmatch snapshot tenant`), or \
+             make a new plan from this snapshot with `hardmatch plan`",
+        )
+        .into());
     }
     let options = diagnose_options(&arguments.diagnosis, &before);
     let emulated = EmulatedTenant::start(fixture_of(&before, &ad)?)?;

@@ -717,6 +717,32 @@ fn offline_cases() -> Vec<Case> {
             )
         },
         Case {
+            stderr: "error: the plan was made for tenant 8b3c1d2e-4f5a-4b6c-9d7e-0f1a2b3c4d5e, but `tenant.json` is a snapshot of tenant 0f0f0f0f-1111-4222-8333-444444444444\nhint: rehearse with a snapshot of the plan's tenant (`hardmatch snapshot tenant`), or make a new plan from this snapshot with `hardmatch plan`\n",
+            files: &[
+                ("plan.json", Content::Made(|good| good.plan.clone())),
+                AD_SNAPSHOT_FILE,
+                (
+                    "tenant.json",
+                    Content::Made(|good| {
+                        json_with(&good.tenant_snapshot, |value| {
+                            value["tenant"]["id"] = "0f0f0f0f-1111-4222-8333-444444444444".into()
+                        })
+                    }),
+                ),
+            ],
+            ..Case::new(
+                "snapshot of another tenant than the plan's",
+                &[
+                    "rehearse",
+                    "plan.json",
+                    SNAPSHOTS[2],
+                    SNAPSHOTS[3],
+                    SNAPSHOTS[0],
+                    SNAPSHOTS[1],
+                ],
+            )
+        },
+        Case {
             stderr: "error: `plan.json` cannot be used: the plan file is not valid JSON: EOF while parsing a value at line 217 column 0\nhint: make a new plan with `hardmatch plan`; a plan is reviewed as written and never edited\n",
             files: &[("plan.json", Content::Made(|good| first_half(&good.plan)))],
             ..Case::new("truncated plan", &["show", "plan.json"])
