@@ -625,13 +625,12 @@ fn render(outcome: &Outcome) -> String {
         })
         .collect();
     let mut text = table::render(&["AD USER", "PREDICTED", "CLOUD ACCOUNT", "WHY"], &rows);
-    if !outcome.new_duplicates.is_empty() {
-        text.push_str(&format!(
-            "\nnew duplicates ({})\n",
-            outcome.new_duplicates.len()
-        ));
-        let rows: Vec<Vec<String>> = outcome
-            .new_duplicates
+    let mut duplicates_table = |heading: String, duplicates: &[NewDuplicate]| {
+        if duplicates.is_empty() {
+            return;
+        }
+        text.push_str(&heading);
+        let rows: Vec<Vec<String>> = duplicates
             .iter()
             .map(|duplicate| {
                 vec![
@@ -641,23 +640,17 @@ fn render(outcome: &Outcome) -> String {
             })
             .collect();
         text.push_str(&table::render(&["CLOUD ACCOUNT", "DETAIL"], &rows));
-    }
-    if !outcome.duplicates_without_the_plan.is_empty() {
-        text.push_str(&format!(
+    };
+    duplicates_table(
+        format!("\nnew duplicates ({})\n", outcome.new_duplicates.len()),
+        &outcome.new_duplicates,
+    );
+    duplicates_table(
+        format!(
             "\nduplicates the next cycle creates with or without this plan ({}; `hardmatch status` lists them)\n",
             outcome.duplicates_without_the_plan.len()
-        ));
-        let rows: Vec<Vec<String>> = outcome
-            .duplicates_without_the_plan
-            .iter()
-            .map(|duplicate| {
-                vec![
-                    duplicate.user_principal_name.clone(),
-                    duplicate.detail.clone(),
-                ]
-            })
-            .collect();
-        text.push_str(&table::render(&["CLOUD ACCOUNT", "DETAIL"], &rows));
-    }
+        ),
+        &outcome.duplicates_without_the_plan,
+    );
     text
 }
