@@ -779,21 +779,7 @@ pub(crate) fn verify(arguments: &VerifyArgs, context: &Context) -> anyhow::Resul
                 printer.data_line(&serde_json::to_string(verdict)?)?;
             }
         } else {
-            let rows: Vec<Vec<String>> = verdicts
-                .iter()
-                .map(|verdict| {
-                    vec![
-                        verdict.user.clone(),
-                        verdict.status.clone(),
-                        verdict.problems.join("; "),
-                        verdict.next_step.clone().unwrap_or_default(),
-                    ]
-                })
-                .collect();
-            printer.data(&table::render(
-                &["USER", "STATUS", "PROBLEMS", "NEXT STEP"],
-                &rows,
-            ))?;
+            printer.data(&verdict_table(&verdicts))?;
         }
         Ok(
             if verdicts.iter().all(|verdict| verdict.status == "linked") {
@@ -873,4 +859,20 @@ pub(crate) fn history(arguments: &HistoryArgs, context: &Context) -> anyhow::Res
         ))?;
     }
     Ok(ExitStatus::Success)
+}
+
+/// What `verify` found per planned user, as `verify` and the demo print it.
+pub(crate) fn verdict_table(verdicts: &[hardmatch_executor::Verdict]) -> String {
+    let rows: Vec<Vec<String>> = verdicts
+        .iter()
+        .map(|verdict| {
+            vec![
+                verdict.user.clone(),
+                verdict.status.clone(),
+                verdict.problems.join("; "),
+                verdict.next_step.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table::render(&["USER", "STATUS", "PROBLEMS", "NEXT STEP"], &rows)
 }

@@ -33,7 +33,6 @@ use crate::error::Hinted;
 use crate::output::{Visibility, write_atomically};
 use crate::printer::Printer;
 use crate::sources::{Context, load_ad, load_tenant, resolve_ad};
-use crate::table;
 
 const BUNDLED_TENANT: &str = include_str!("../../demo/tenant.json");
 const BUNDLED_AD: &str = include_str!("../../demo/ad.json");
@@ -359,17 +358,7 @@ pub(crate) fn run(arguments: &DemoArgs, context: &Context) -> anyhow::Result<Exi
         };
         printer.data_line(&serde_json::to_string_pretty(&report)?)?;
     } else {
-        let rows: Vec<Vec<String>> = verdicts
-            .iter()
-            .map(|verdict| {
-                vec![
-                    verdict.user.clone(),
-                    verdict.status.clone(),
-                    verdict.problems.join("; "),
-                ]
-            })
-            .collect();
-        printer.data(&table::render(&["USER", "STATUS", "PROBLEMS"], &rows))?;
+        printer.data(&crate::commands::apply::verdict_table(&verdicts))?;
     }
     Ok(if linked == verdicts.len() {
         ExitStatus::Success
