@@ -222,17 +222,17 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
         let _ = writeln!(
             text,
             "\nWhy the goal is missed: the in-memory directory is not yet compact, and every \
-             phase allocates per user. A profile of status at 100k (perf) puts about half the \
-             time in the core's diagnosis (the sync prediction's `Cycle::run` and \
-             `build_attributes`, the cloud index, per-user `UserStatus` copies and evidence \
-             strings), a fifth in parsing and the rest in rendering; glibc's malloc and free \
-             take about 40% of all samples. The core's `AdUser` and `CloudUser` keep every \
-             snapshot field as an owned `String` (about 25 fields per cloud user), so the parsed \
-             input alone is over the memory budget. Plan builds a second cloud index, \
-             serialises its actions twice (fingerprint and file) and holds the whole plan text. \
-             The remaining work: store only the fields the rules read, interned or borrowed \
-             from one buffer; an index-based status with evidence rendered lazily; one index \
-             shared by diagnosis and plan; streamed plan output."
+             phase allocates per user. The CLI already parses the two snapshots on two threads, \
+             allocates with mimalloc and streams the plan file, but the core's `AdUser` and \
+             `CloudUser` keep every snapshot field as an owned `String` (about 25 fields per \
+             cloud user), so the parsed input alone is over the memory budget and the typed \
+             parse alone over the time budget. Beyond parsing, a profile of status at 100k \
+             (perf) puts most of the time in the core's diagnosis (the sync prediction, the \
+             cloud index, per-user `UserStatus` copies and evidence strings) and in rendering; \
+             plan builds a second cloud index and serialises its actions twice (fingerprint and \
+             file). The remaining work: store only the fields the rules read, interned or \
+             borrowed from one buffer; an index-based status with evidence rendered lazily; one \
+             index shared by diagnosis and plan; streamed `show`, `--json` and `--csv` output."
         );
     }
 }
