@@ -256,10 +256,6 @@ impl SyncPort for CliSync<'_> {
     }
 }
 
-fn scope_value(scope_ous: &[String]) -> Vec<String> {
-    scope_ous.to_vec()
-}
-
 fn sync_port<'a>(
     engine: Option<SyncEngineChoice>,
     arguments: &SyncEngineArgs,
@@ -336,7 +332,7 @@ fn sync_port<'a>(
                 client: crate::commands::emulator::control_client(tenant.graph_ca_cert.as_deref())?,
                 url,
                 ad,
-                scope_ous: scope_value(&arguments.scope_ous),
+                scope_ous: arguments.scope_ous.clone(),
                 context,
             }
         }
@@ -564,6 +560,39 @@ fn show_summary(summary: &RunSummary, printer: &Printer) -> anyhow::Result<ExitS
     }
 }
 
+/// The cloud, directory and sync adapters that `apply` and `undo` run a plan through, built
+/// once from the command's flags around the signed-in Graph client.
+struct LiveAdapters<'a> {
+    cloud: GraphCloud,
+    directory: CliDirectory,
+    sync: CliSync<'a>,
+}
+
+impl<'a> LiveAdapters<'a> {
+    fn new(
+        client: &'a GraphClient,
+        engine: Option<SyncEngineChoice>,
+        sync: &SyncEngineArgs,
+        tenant: &TenantSourceArgs,
+        ad: &AdSourceArgs,
+        context: &'a Context,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            cloud: GraphCloud::new(client.clone()),
+            directory: directory_port(ad, context)?,
+            sync: sync_port(engine, sync, tenant, ad, Some(client), context)?,
+        })
+    }
+
+    fn ports(&self) -> Ports<'_, GraphCloud, CliDirectory, CliSync<'a>> {
+        Ports {
+            cloud: &self.cloud,
+            directory: &self.directory,
+            sync: &self.sync,
+        }
+    }
+}
+
 pub(crate) fn apply(arguments: &ApplyArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let plan = match &arguments.plan {
         Some(path) => Some(read_plan(path)?),
@@ -573,21 +602,15 @@ pub(crate) fn apply(arguments: &ApplyArgs, context: &Context) -> anyhow::Result<
     let printer = &context.printer;
     runtime()?.block_on(async {
         let client = connect_graph(&arguments.tenant, context).await?;
-        let cloud = GraphCloud::new(client.clone());
-        let directory = directory_port(&arguments.ad, context)?;
-        let sync = sync_port(
+        let adapters = LiveAdapters::new(
+            &client,
             arguments.sync_engine,
             &arguments.sync,
             &arguments.tenant,
             &arguments.ad,
-            Some(&client),
             context,
         )?;
-        let ports = Ports {
-            cloud: &cloud,
-            directory: &directory,
-            sync: &sync,
-        };
+        let ports = adapters.ports();
         let observer = LiveStatus { printer };
         let tenant = tenant_identity(&client).await;
         // The plan's tenant, or for a resume the interrupted run's: a plan only ever runs
@@ -644,21 +667,15 @@ pub(crate) fn undo(arguments: &UndoArgs, context: &Context) -> anyhow::Result<Ex
     let printer = &context.printer;
     runtime()?.block_on(async {
         let client = connect_graph(&arguments.tenant, context).await?;
-        let cloud = GraphCloud::new(client.clone());
-        let directory = directory_port(&arguments.ad, context)?;
-        let sync = sync_port(
+        let adapters = LiveAdapters::new(
+            &client,
             arguments.sync_engine,
             &arguments.sync,
             &arguments.tenant,
             &arguments.ad,
-            Some(&client),
             context,
         )?;
-        let ports = Ports {
-            cloud: &cloud,
-            directory: &directory,
-            sync: &sync,
-        };
+        let ports = adapters.ports();
         let plan = hardmatch_executor::engine::recorded_plan(&workspace, &arguments.run)
             .map_err(executor_error)?;
         let records = workspace
