@@ -17,9 +17,9 @@ use serde::{Deserialize, Serialize};
 use crate::ad::AdUser;
 use crate::index::{Folded, HashSet, MultiIndex, domain_of, smtp_value};
 use crate::sync::{
-    CloudIndex, ConflictProperty, ConnectorSpace, JoinSource, SoftMatchAttribute, SyncCycleInput,
-    SyncErrorKind, SyncOptions, SyncReport, SyncScope, UserDecision, cloud_smtp_addresses,
-    effective_features, is_placeholder_upn, run_sync_cycle_with,
+    CloudIndex, ConflictProperty, ConnectorSpace, JoinSource, Operations, SoftMatchAttribute,
+    SyncCycleInput, SyncErrorKind, SyncOptions, SyncReport, SyncScope, UserDecision,
+    cloud_smtp_addresses, effective_features, is_placeholder_upn, run_sync_cycle_with,
 };
 use crate::tenant::{CloudUser, TenantInfo, TenantSnapshot};
 
@@ -219,13 +219,23 @@ pub fn diagnose(
     tenant: &TenantSnapshot,
     options: &DiagnoseOptions,
 ) -> Diagnosis {
+    diagnose_with(ad_users, tenant, &CloudIndex::of(tenant), options)
+}
+
+/// [`diagnose`] on an index the caller built with [`CloudIndex::of`] and passes on to
+/// [`crate::plan::plan_with`], so that a run indexes the tenant once. An index of other
+/// users than `tenant`'s is not used: the tenant is then indexed again.
+pub fn diagnose_with(
+    ad_users: &[AdUser],
+    tenant: &TenantSnapshot,
+    index: &CloudIndex<'_>,
+    options: &DiagnoseOptions,
+) -> Diagnosis {
+    if !index.indexes(&tenant.users) {
+        return diagnose(ad_users, tenant, options);
+    }
     // One index serves the prediction and the explanations; an inferred connector space
     // borrows from the tenant instead of copying a million joins.
-    let index = CloudIndex::build(
-        &tenant.users,
-        &tenant.role_assignments,
-        &tenant.role_eligibilities,
-    );
     let empty = ConnectorSpace::default();
     let (connector_space, join_source) = match &options.connector_space {
         Some(space) => (space, JoinSource::ConnectorSpace),
@@ -243,13 +253,14 @@ pub fn diagnose(
             options: &options.sync,
             now: &tenant.taken_at,
         },
-        &index,
+        index,
         join_source,
+        Operations::Skip,
     );
     let context = Context {
         tenant: &tenant.tenant,
         cloud: &tenant.users,
-        index: &index,
+        index,
         block_soft_match: effective_features(&tenant.tenant).block_soft_match_enabled,
     };
 

@@ -358,3 +358,29 @@ fn field_story_diagnosis_as_json() {
     let world = World::new(vec![ad], vec![real, duplicate]);
     insta::assert_json_snapshot!("field_story_diagnosis", diagnosed(&world));
 }
+
+#[test]
+fn a_shared_index_gives_the_diagnosis_a_fresh_one_gives_and_a_foreign_one_is_not_used() {
+    let ad = with_mail(ad_user(1, "adele@contoso.com"), "adele@contoso.com");
+    let world = World::new(
+        vec![ad.clone(), ad_user(2, "bob@contoso.com")],
+        vec![
+            cloud_with_mail(cloud_user("c1", "x@contoso.com"), "adele@contoso.com"),
+            cloud_user("c2", "bob@contoso.com"),
+        ],
+    );
+    let tenant = snapshot(&world);
+    let options = DiagnoseOptions::default();
+    let fresh = diagnose(&world.ad, &tenant, &options);
+    assert!(matches!(
+        fresh.users[0].status,
+        Status::WillSoftMatch { .. }
+    ));
+    let shared = CloudIndex::of(&tenant);
+    assert_eq!(diagnose_with(&world.ad, &tenant, &shared, &options), fresh);
+    // An index of another tenant (here: empty) would find no candidate at all.
+    let mut other = snapshot(&world);
+    other.users.clear();
+    let foreign = CloudIndex::of(&other);
+    assert_eq!(diagnose_with(&world.ad, &tenant, &foreign, &options), fresh);
+}

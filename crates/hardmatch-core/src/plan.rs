@@ -594,7 +594,17 @@ pub struct PlanInput<'a> {
 /// Computes a plan. Users that cannot be linked safely are listed in [`Plan::skipped`]
 /// with the reason; only problems with the request itself refuse the whole plan.
 pub fn plan(input: &PlanInput<'_>) -> Result<Plan, PlanRefusal> {
-    Planner::new(input).run()
+    Planner::new(input, &CloudIndex::of(input.tenant)).run()
+}
+
+/// [`plan`] on the index the diagnosis used ([`crate::diagnose::diagnose_with`]), so that
+/// the tenant is indexed once per run. An index of other users than the input tenant's is
+/// not used: the tenant is then indexed again.
+pub fn plan_with(input: &PlanInput<'_>, index: &CloudIndex<'_>) -> Result<Plan, PlanRefusal> {
+    if !index.indexes(&input.tenant.users) {
+        return plan(input);
+    }
+    Planner::new(input, index).run()
 }
 
 /// A cloud user that holds the AD user's anchor and must stop holding it.
@@ -640,7 +650,7 @@ struct Draft {
 
 struct Planner<'a, 'input> {
     input: &'input PlanInput<'a>,
-    index: CloudIndex<'a>,
+    index: &'input CloudIndex<'a>,
     joined: HashMap<&'a str, &'a str>,
     ad_by_name: MultiIndex<Folded<'a>>,
     ad_by_smtp: MultiIndex<Folded<'a>>,
@@ -649,13 +659,7 @@ struct Planner<'a, 'input> {
 }
 
 impl<'a, 'input> Planner<'a, 'input> {
-    fn new(input: &'input PlanInput<'a>) -> Self {
-        let tenant = input.tenant;
-        let index = CloudIndex::build(
-            &tenant.users,
-            &tenant.role_assignments,
-            &tenant.role_eligibilities,
-        );
+    fn new(input: &'input PlanInput<'a>, index: &'input CloudIndex<'a>) -> Self {
         let mut ad_by_name = MultiIndex::with_capacity(input.ad_users.len() * 3);
         let mut ad_by_smtp = MultiIndex::with_capacity(input.ad_users.len());
         let mut ad_anchors =

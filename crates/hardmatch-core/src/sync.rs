@@ -62,6 +62,7 @@ use crate::anchor::ImmutableId;
 use crate::index::{Fnv1a, Folded, HashMap, HashSet, MultiIndex, domain_of, smtp_value};
 use crate::tenant::{
     CloudUser, OnPremisesProvisioningError, RoleAssignment, SyncFeatures, TenantInfo,
+    TenantSnapshot,
 };
 
 /// Which AD users the sync reads: the OU filter, or an explicit list.
@@ -778,7 +779,18 @@ pub fn is_placeholder_upn(user_principal_name: &str, initial_domain: Option<&str
 /// Runs one sync cycle. Never fails: every problem is an error record in the report.
 pub fn run_sync_cycle(input: &SyncCycleInput<'_>) -> SyncCycleOutcome {
     let index = CloudIndex::new(input);
-    Cycle::new(input, &index).run(JoinSource::ConnectorSpace)
+    Cycle::new(input, &index, Operations::Record).run(JoinSource::ConnectorSpace)
+}
+
+/// Whether a cycle keeps the operations it decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Operations {
+    /// For a caller that applies them (the emulator, the property tests).
+    Record,
+    /// For a prediction, which reads only the decisions and the report: at a million users
+    /// the operations it would throw away (every created, joined or updated user's values,
+    /// copied) cost about a third of the cycle's time and hundreds of megabytes.
+    Skip,
 }
 
 /// Where a cycle reads its joins from.
@@ -790,18 +802,26 @@ pub(crate) enum JoinSource {
     Inferred,
 }
 
-/// [`run_sync_cycle`] with an index the caller built (and keeps using) and a choice of
-/// join source: the diagnosis predicts on one index and an inferred connector space.
+/// [`run_sync_cycle`] with an index the caller built (and keeps using), a choice of join
+/// source and of keeping the operations: the diagnosis predicts on one index and an
+/// inferred connector space, and applies nothing. With [`Operations::Skip`] the outcome's
+/// `operations` are empty; decisions and report are the same as with `Record`.
 pub(crate) fn run_sync_cycle_with(
     input: &SyncCycleInput<'_>,
     index: &CloudIndex<'_>,
     joins: JoinSource,
+    operations: Operations,
 ) -> SyncCycleOutcome {
-    Cycle::new(input, index).run(joins)
+    Cycle::new(input, index, operations).run(joins)
 }
 
-/// Indexes over the cloud side, borrowed from the input.
-pub(crate) struct CloudIndex<'a> {
+/// The join indexes over a tenant's users and roles, borrowed from the tenant. Built once
+/// per run with [`CloudIndex::of`] and shared by the prediction, the diagnosis and the
+/// planner ([`crate::diagnose::diagnose_with`], [`crate::plan::plan_with`]): at a million
+/// cloud users one build takes seconds and hundreds of megabytes.
+pub struct CloudIndex<'a> {
+    /// The users indexed, to tell whether the index belongs to the tenant it is given with.
+    users: &'a [CloudUser],
     pub(crate) by_id: HashMap<&'a str, u32>,
     pub(crate) active_by_anchor: MultiIndex<&'a str>,
     pub(crate) deleted_by_anchor: MultiIndex<&'a str>,
@@ -812,6 +832,21 @@ pub(crate) struct CloudIndex<'a> {
 }
 
 impl<'a> CloudIndex<'a> {
+    /// Indexes a tenant snapshot's users and role holders.
+    pub fn of(tenant: &'a TenantSnapshot) -> Self {
+        Self::build(
+            &tenant.users,
+            &tenant.role_assignments,
+            &tenant.role_eligibilities,
+        )
+    }
+
+    /// Whether this index was built over exactly these users (the same slice, not an
+    /// equal copy): an index of another tenant would join against the wrong users.
+    pub(crate) fn indexes(&self, users: &[CloudUser]) -> bool {
+        std::ptr::eq(self.users, users)
+    }
+
     fn new(input: &SyncCycleInput<'a>) -> Self {
         Self::build(
             input.cloud_users,
@@ -827,6 +862,7 @@ impl<'a> CloudIndex<'a> {
     ) -> Self {
         let count = cloud_users.len();
         let mut index = Self {
+            users: cloud_users,
             by_id: HashMap::with_capacity_and_hasher(count, Default::default()),
             active_by_anchor: MultiIndex::with_capacity(count),
             deleted_by_anchor: MultiIndex::with_capacity(count / 8),
@@ -899,6 +935,7 @@ struct Cycle<'a, 'input> {
     deleting: Vec<bool>,
     /// UPNs and SMTP addresses written in this cycle (lowercased), with the AD user index.
     written_values: HashMap<String, u32>,
+    operations_wanted: Operations,
     operations: Vec<SyncOperation>,
     report: SyncReport,
 }
@@ -910,7 +947,11 @@ enum Resolution {
 }
 
 impl<'a, 'input> Cycle<'a, 'input> {
-    fn new(input: &'input SyncCycleInput<'a>, index: &'input CloudIndex<'a>) -> Self {
+    fn new(
+        input: &'input SyncCycleInput<'a>,
+        index: &'input CloudIndex<'a>,
+        operations_wanted: Operations,
+    ) -> Self {
         let count = input.cloud_users.len();
         Self {
             input,
@@ -920,6 +961,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
             rewritten: vec![false; count],
             deleting: vec![false; count],
             written_values: HashMap::default(),
+            operations_wanted,
             operations: Vec::new(),
             report: SyncReport {
                 status: SyncRunStatus::Success,
@@ -1002,7 +1044,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
             }
             match active {
                 Some(position) => pending_deletions.push((anchor, position)),
-                None => self.operations.push(SyncOperation::Disconnect {
+                None => self.record(|| SyncOperation::Disconnect {
                     source_anchor: ImmutableId::from_text(anchor),
                     cloud_user_id: cloud_id.to_owned(),
                 }),
@@ -1017,7 +1059,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
             let user = &input.cloud_users[position as usize];
             if !threshold_exceeded {
                 self.deleting[position as usize] = true;
-                self.operations.push(SyncOperation::SoftDelete {
+                self.record(|| SyncOperation::SoftDelete {
                     cloud_user_id: user.id.clone(),
                     source_anchor: ImmutableId::from_text(anchor),
                 });
@@ -1077,7 +1119,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
                     continue;
                 }
                 // Deleted in the cloud: the join goes and the object is new again (§4, §12).
-                self.operations.push(SyncOperation::Disconnect {
+                self.record(|| SyncOperation::Disconnect {
                     source_anchor: user.immutable_id.clone(),
                     cloud_user_id: cloud_id.to_owned(),
                 });
@@ -1167,18 +1209,23 @@ impl<'a, 'input> Cycle<'a, 'input> {
                 source_anchor: user.immutable_id.clone(),
                 changed: changed.iter().map(|name| (*name).to_owned()).collect(),
             });
-            let quarantines: Vec<SyncOperation> = new_quarantines
-                .iter()
-                .map(|value| {
-                    self.quarantine_operation(ObjectRef::CloudUserId(cloud_user.id.clone()), value)
-                })
-                .collect();
-            self.operations.push(SyncOperation::Update {
-                cloud_user_id: cloud_user.id.clone(),
-                source_anchor: user.immutable_id.clone(),
-                attributes: built.attributes,
-            });
-            self.operations.extend(quarantines);
+            if self.operations_wanted == Operations::Record {
+                let quarantines: Vec<SyncOperation> = new_quarantines
+                    .iter()
+                    .map(|value| {
+                        self.quarantine_operation(
+                            ObjectRef::CloudUserId(cloud_user.id.clone()),
+                            value,
+                        )
+                    })
+                    .collect();
+                self.operations.push(SyncOperation::Update {
+                    cloud_user_id: cloud_user.id.clone(),
+                    source_anchor: user.immutable_id.clone(),
+                    attributes: built.attributes,
+                });
+                self.operations.extend(quarantines);
+            }
         }
         UserDecision::Joined {
             cloud_index: cloud as usize,
@@ -1443,22 +1490,24 @@ impl<'a, 'input> Cycle<'a, 'input> {
             match_kind,
             restored: restore,
         });
-        let quarantines: Vec<SyncOperation> = built
-            .quarantined
-            .iter()
-            .filter(|value| !has_provisioning_error(target, value))
-            .map(|value| {
-                self.quarantine_operation(ObjectRef::CloudUserId(target.id.clone()), value)
-            })
-            .collect();
-        self.operations.push(SyncOperation::Join {
-            cloud_user_id: target.id.clone(),
-            source_anchor: user.immutable_id.clone(),
-            match_kind,
-            restore,
-            attributes: built.attributes,
-        });
-        self.operations.extend(quarantines);
+        if self.operations_wanted == Operations::Record {
+            let quarantines: Vec<SyncOperation> = built
+                .quarantined
+                .iter()
+                .filter(|value| !has_provisioning_error(target, value))
+                .map(|value| {
+                    self.quarantine_operation(ObjectRef::CloudUserId(target.id.clone()), value)
+                })
+                .collect();
+            self.operations.push(SyncOperation::Join {
+                cloud_user_id: target.id.clone(),
+                source_anchor: user.immutable_id.clone(),
+                match_kind,
+                restore,
+                attributes: built.attributes,
+            });
+            self.operations.extend(quarantines);
+        }
         match match_kind {
             MatchKind::HardMatch => UserDecision::HardMatched {
                 cloud_index: cloud as usize,
@@ -1515,17 +1564,21 @@ impl<'a, 'input> Cycle<'a, 'input> {
             user_principal_name: built.attributes.user_principal_name.clone(),
             quarantined: built.quarantined.clone(),
         });
-        let quarantines: Vec<SyncOperation> = built
-            .quarantined
-            .iter()
-            .map(|value| self.quarantine_operation(ObjectRef::ProvisionalKey(key.clone()), value))
-            .collect();
-        self.operations.push(SyncOperation::Create {
-            provisional_key: key,
-            source_anchor: user.immutable_id.clone(),
-            attributes: built.attributes,
-        });
-        self.operations.extend(quarantines);
+        if self.operations_wanted == Operations::Record {
+            let quarantines: Vec<SyncOperation> = built
+                .quarantined
+                .iter()
+                .map(|value| {
+                    self.quarantine_operation(ObjectRef::ProvisionalKey(key.clone()), value)
+                })
+                .collect();
+            self.operations.push(SyncOperation::Create {
+                provisional_key: key,
+                source_anchor: user.immutable_id.clone(),
+                attributes: built.attributes,
+            });
+            self.operations.extend(quarantines);
+        }
         UserDecision::Created {
             quarantined: built.quarantined,
             refused,
@@ -1696,6 +1749,13 @@ impl<'a, 'input> Cycle<'a, 'input> {
         {
             self.written_values
                 .insert(address.to_ascii_lowercase(), ad_index);
+        }
+    }
+
+    /// Keeps an operation when the caller applies them (see [`Operations`]).
+    fn record(&mut self, operation: impl FnOnce() -> SyncOperation) {
+        if self.operations_wanted == Operations::Record {
+            self.operations.push(operation());
         }
     }
 

@@ -689,3 +689,96 @@ fn report_and_operations_serialize_with_entra_names() {
     let round_trip: Vec<SyncOperation> = serde_json::from_value(operations).unwrap();
     assert_eq!(round_trip, outcome.operations);
 }
+
+#[test]
+fn a_prediction_without_operations_decides_and_reports_exactly_as_a_recorded_cycle() {
+    // Every kind of decision and operation at once: hard match, soft match, a creation with
+    // a quarantined UPN, an update of a joined user, a deletion and a disconnect.
+    let hard = ad_user(1, "hard@contoso.com");
+    let soft = with_mail(ad_user(2, "soft@contoso.com"), "soft@contoso.com");
+    let quarantined = ad_user(3, "taken@contoso.com");
+    let mut updated = ad_user(4, "updated@contoso.com");
+    let left = ad_user(5, "left@contoso.com");
+    let mut hard_target = cloud_user("c-hard", "hard.old@contoso.com");
+    hard_target.on_premises_immutable_id = Some(hard.immutable_id.clone());
+    let joined = synced_from("c-joined", "updated@contoso.com", &updated);
+    updated.display_name = Some("A new name".to_owned());
+    let world = World::new(
+        vec![hard, soft, quarantined, updated, left],
+        vec![
+            hard_target,
+            cloud_with_mail(cloud_user("c-soft", "s@contoso.com"), "soft@contoso.com"),
+            cloud_user("c-taken", "taken@contoso.com"),
+            joined,
+            synced_from(
+                "c-left",
+                "left@contoso.com",
+                &ad_user(5, "left@contoso.com"),
+            ),
+        ],
+    )
+    .join(3, "c-joined")
+    .join(4, "c-left");
+    let mut world = world;
+    world.ad.pop();
+    world.connector_space.joins.push(ConnectorSpaceJoin {
+        source_anchor: ImmutableId::from_text("gone-anchor"),
+        cloud_user_id: "c-vanished".into(),
+        distinguished_name: None,
+    });
+    let input = SyncCycleInput {
+        ad_users: &world.ad,
+        scope: &world.scope,
+        tenant: &world.tenant,
+        cloud_users: &world.cloud,
+        role_assignments: &world.roles,
+        role_eligibilities: &world.eligible,
+        connector_space: &world.connector_space,
+        options: &world.options,
+        now: NOW,
+    };
+    let index = CloudIndex::new(&input);
+    let recorded = run_sync_cycle_with(
+        &input,
+        &index,
+        JoinSource::ConnectorSpace,
+        Operations::Record,
+    );
+    let predicted =
+        run_sync_cycle_with(&input, &index, JoinSource::ConnectorSpace, Operations::Skip);
+    let kinds: Vec<&str> = recorded
+        .operations
+        .iter()
+        .map(|operation| match operation {
+            SyncOperation::Disconnect { .. } => "disconnect",
+            SyncOperation::Join { .. } => "join",
+            SyncOperation::Create { .. } => "create",
+            SyncOperation::Update { .. } => "update",
+            SyncOperation::SoftDelete { .. } => "soft_delete",
+            SyncOperation::Quarantine { .. } => "quarantine",
+        })
+        .collect();
+    for kind in [
+        "disconnect",
+        "join",
+        "create",
+        "update",
+        "soft_delete",
+        "quarantine",
+    ] {
+        assert!(kinds.contains(&kind), "no {kind} in {kinds:?}");
+    }
+    assert!(predicted.operations.is_empty());
+    assert_eq!(predicted.decisions, recorded.decisions);
+    assert_eq!(predicted.report, recorded.report);
+    assert_eq!(run_sync_cycle(&input), recorded);
+}
+
+#[test]
+fn an_index_of_other_users_is_not_trusted() {
+    let users = vec![cloud_user("c1", "adele@contoso.com")];
+    let copy = users.clone();
+    let index = CloudIndex::build(&users, &[], &[]);
+    assert!(index.indexes(&users));
+    assert!(!index.indexes(&copy));
+}

@@ -5,11 +5,12 @@ use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
-use hardmatch_core::diagnose::diagnose;
+use hardmatch_core::diagnose::diagnose_with;
 use hardmatch_core::plan::{
-    MappingEntry, Plan, PlanFileError, PlanInput, PlanPolicy, RoutePreference, Selection, plan,
-    render_powershell, render_show,
+    MappingEntry, Plan, PlanFileError, PlanInput, PlanPolicy, RoutePreference, Selection,
+    plan_with, render_powershell, render_show,
 };
+use hardmatch_core::sync::CloudIndex;
 
 use crate::ExitStatus;
 use crate::args::{PlanArgs, PolicyArgs, RouteChoice, SelectionArgs, ShowArgs};
@@ -27,17 +28,22 @@ pub(crate) fn run(arguments: &PlanArgs, context: &Context) -> anyhow::Result<Exi
     let tenant_input = resolve_tenant(&arguments.tenant, context)?;
     let (ad, tenant) = load_directories(&ad_input, &tenant_input, context)?;
     let options = diagnose_options(&arguments.diagnosis, &tenant);
-    let diagnosis = diagnose(&ad.users, &tenant, &options);
+    // One index of the tenant for the diagnosis and the planner.
+    let index = CloudIndex::of(&tenant);
+    let diagnosis = diagnose_with(&ad.users, &tenant, &index, &options);
     let generated_at = now_rfc3339();
-    let plan = plan(&PlanInput {
-        ad_users: &ad.users,
-        tenant: &tenant,
-        diagnosis: &diagnosis,
-        connector_space: options.connector_space.as_ref(),
-        selection: &selection,
-        policy: &policy,
-        generated_at: &generated_at,
-    })
+    let plan = plan_with(
+        &PlanInput {
+            ad_users: &ad.users,
+            tenant: &tenant,
+            diagnosis: &diagnosis,
+            connector_space: options.connector_space.as_ref(),
+            selection: &selection,
+            policy: &policy,
+            generated_at: &generated_at,
+        },
+        &index,
+    )
     .map_err(|refusal| {
         Hinted::new(
             format!("no plan was made: {refusal}"),
@@ -67,6 +73,7 @@ pub(crate) fn run(arguments: &PlanArgs, context: &Context) -> anyhow::Result<Exi
     } else {
         ExitStatus::Success
     };
+    release_at_exit(index);
     release_at_exit((ad, tenant, diagnosis, plan));
     Ok(status)
 }

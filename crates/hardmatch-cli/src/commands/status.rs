@@ -3,9 +3,9 @@
 
 use hardmatch_core::ad::{AdSnapshot, AdUser};
 use hardmatch_core::diagnose::{
-    BlockReason, ConflictReason, DiagnoseOptions, Diagnosis, Status, UserStatus, diagnose,
+    BlockReason, ConflictReason, DiagnoseOptions, Diagnosis, Status, UserStatus, diagnose_with,
 };
-use hardmatch_core::sync::{SyncEngine, SyncScope, deletion_threshold_of};
+use hardmatch_core::sync::{CloudIndex, SyncEngine, SyncScope, deletion_threshold_of};
 use hardmatch_core::tenant::TenantSnapshot;
 
 use crate::ExitStatus;
@@ -20,9 +20,12 @@ pub(crate) fn run(arguments: &StatusArgs, context: &Context) -> anyhow::Result<E
     let ad_input = resolve_ad(&arguments.ad, context)?;
     let tenant_input = resolve_tenant(&arguments.tenant, context)?;
     let (ad, tenant) = load_directories(&ad_input, &tenant_input, context)?;
-    let mut diagnosis = diagnose(
+    // Built here rather than inside the diagnosis so that it, too, is left to the exit.
+    let index = CloudIndex::of(&tenant);
+    let mut diagnosis = diagnose_with(
         &ad.users,
         &tenant,
+        &index,
         &diagnose_options(&arguments.diagnosis, &tenant),
     );
     select_users(&mut diagnosis, &ad.users, arguments);
@@ -34,6 +37,7 @@ pub(crate) fn run(arguments: &StatusArgs, context: &Context) -> anyhow::Result<E
     } else {
         printer.data(&render_text(&diagnosis, &tenant, arguments))?;
     }
+    release_at_exit(index);
     release_at_exit((ad, tenant, diagnosis));
     Ok(ExitStatus::Success)
 }
