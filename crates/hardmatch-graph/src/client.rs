@@ -127,6 +127,8 @@ impl GraphRequest {
 #[derive(Clone, Debug)]
 pub(crate) struct BatchAnswer {
     pub(crate) body: Value,
+    /// The item's own ids, for the audit trail (see [`item_request_ids`]).
+    pub(crate) request: RequestIds,
 }
 
 #[derive(Deserialize)]
@@ -353,6 +355,10 @@ impl GraphClient {
                     };
                     if answer.status == 429 {
                         Counters::add(&self.inner.transport.counters.throttled, 1);
+                        self.inner.transport.throttled(
+                            item.cost,
+                            header_value(&answer.headers, "x-ms-throttle-information").as_deref(),
+                        );
                     }
                     if retries_left && should_retry_status(answer.status, item.idempotent) {
                         Counters::add(&self.inner.transport.counters.retries, 1);
@@ -453,16 +459,14 @@ impl GraphClient {
         batch: &Incoming,
         batch_url: &str,
     ) -> Result<BatchAnswer, GraphError> {
+        let request = item_request_ids(&answer, batch);
         if (200..300).contains(&answer.status) {
-            return Ok(BatchAnswer { body: answer.body });
+            return Ok(BatchAnswer {
+                body: answer.body,
+                request,
+            });
         }
         let body = serde_json::to_vec(&answer.body).unwrap_or_default();
-        let request = RequestIds {
-            client_request_id: header_value(&answer.headers, "client-request-id")
-                .or_else(|| batch.request.client_request_id.clone()),
-            request_id: header_value(&answer.headers, "request-id")
-                .or_else(|| batch.request.request_id.clone()),
-        };
         let error = classify(ErrorResponse {
             status: answer.status,
             content_type: Some("application/json"),
@@ -482,6 +486,23 @@ impl GraphClient {
             },
             other => other,
         })
+    }
+}
+
+/// A batch item's ids. Graph usually answers each item with its own `request-id` and
+/// `client-request-id` headers, and those are what Microsoft support can trace; when an
+/// item has none, it is known by the outer request's `request-id` followed by `#` and the
+/// item's id in the batch, which names it just as uniquely.
+fn item_request_ids(answer: &BatchItemResponse, batch: &Incoming) -> RequestIds {
+    let outer = |id: &Option<String>| {
+        id.as_ref()
+            .map(|outer_id| format!("{outer_id}#{}", answer.id))
+    };
+    RequestIds {
+        client_request_id: header_value(&answer.headers, "client-request-id")
+            .or_else(|| outer(&batch.request.client_request_id)),
+        request_id: header_value(&answer.headers, "request-id")
+            .or_else(|| outer(&batch.request.request_id)),
     }
 }
 

@@ -185,6 +185,11 @@ impl Transport {
         self.pacer.set_resource_unit_quota(quota);
     }
 
+    /// Tells the pacer about a 429 that arrived inside a `$batch` answer.
+    pub(crate) fn throttled(&self, cost: Cost, information: Option<&str>) {
+        self.pacer.throttled(cost, information);
+    }
+
     /// Sends with pacing, concurrency limit and retries.
     pub(crate) async fn send(&self, outgoing: &Outgoing) -> Result<Incoming, GraphError> {
         let client_request_id = uuid::Uuid::new_v4().to_string();

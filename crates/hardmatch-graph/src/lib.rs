@@ -72,7 +72,7 @@ pub use client::{BATCH_SIZE, GraphClient, PAGE_SIZE};
 pub use directory::{Organization, SyncSettingsRead, VerifiedDomain};
 pub use error::{DeviceCodeFailure, GraphError, Operation, RequestIds};
 pub use pacer::{
-    Clock, MonotonicClock, PacingSettings, TokenBucket, resource_unit_quota_for_tenant_size,
+    Clock, MonotonicClock, PacingSettings, SlidingWindow, resource_unit_quota_for_tenant_size,
 };
 pub use retry::{RetryPolicy, parse_retry_after};
 pub use secret::Secret;

@@ -3,18 +3,20 @@
 //! Identity requests are limited per app and tenant (graph-api.md §13): a resource-unit
 //! (RU) bucket per 10 seconds whose size depends on the tenant's size (3,500 RU under 50
 //! users, 5,000 up to 500, 8,000 above) and a write quota of 3,000 requests per 150
-//! seconds. The pacer runs one token bucket per quota. Each request reserves its estimated
-//! cost before it is sent and waits if the bucket is in debt; the response's
+//! seconds. The pacer runs one sliding-window limiter per quota. Each request reserves its
+//! estimated cost before it is sent and waits until the window has room; the response's
 //! `x-ms-resource-unit` corrects the estimate, and `x-ms-throttle-limit-percentage` (sent
 //! from 80% of a quota on) tells how much of the quota Graph has seen used, which covers
 //! other clients of the same app.
 //!
-//! A bucket admits at most `burst + rate · T` in any window `T`. With a burst of 10% of the
-//! quota and a rate of `(share − 10%) · quota / window`, no window — fixed or sliding — sees
-//! more than `share` of the quota (90% by default).
+//! A limiter admits at most `share` of its quota (90% by default) in any trailing window:
+//! a job smaller than that goes at full speed, a longer one sustains 90% of the quota's
+//! rate. (A token bucket with a burst would have to trade one for the other: a burst as
+//! large as the window's budget lets two windows' worth through in one.)
 //!
 //! The clock is a trait so that the arithmetic is tested without sleeping.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -90,81 +92,132 @@ impl Default for PacingSettings {
     }
 }
 
-/// A token bucket with reservations: a caller takes its tokens at once, possibly going into
-/// debt, and waits until the debt would have been refilled. Callers are thus served in order.
+/// A sliding-window limiter with reservations: it keeps a log of `(instant, cost)` for
+/// what it admitted, and admits a request at the earliest instant from which the costs
+/// in the trailing window, this request's included, stay within `share` of the quota.
+/// A job below that budget goes at full speed; a longer one sustains exactly `share` of
+/// the quota's rate, in any window, fixed or sliding. Instants may lie in the future (a
+/// reservation made now for later), so callers are served in order.
 #[derive(Clone, Debug, PartialEq)]
-pub struct TokenBucket {
+pub struct SlidingWindow {
     quota: f64,
-    capacity: f64,
-    rate_per_second: f64,
-    tokens: f64,
-    updated_at: Duration,
+    share: f64,
+    window: Duration,
+    /// Admitted costs by instant, oldest first; entries that can no longer fall in a
+    /// window are dropped.
+    log: VecDeque<(Duration, f64)>,
 }
 
-impl TokenBucket {
-    /// A bucket for `quota` per `window`, using `share` of it, full at `now`.
-    pub fn for_quota(quota: f64, window: Duration, share: f64, now: Duration) -> Self {
-        let share = share.clamp(0.11, 1.0);
-        let capacity = (quota * 0.1).max(1.0);
-        let rate_per_second = (quota * (share - 0.1) / window.as_secs_f64().max(0.001)).max(0.001);
+impl SlidingWindow {
+    /// A limiter for `quota` per `window`, using `share` of it.
+    pub fn for_quota(quota: f64, window: Duration, share: f64) -> Self {
         Self {
-            quota,
-            capacity,
-            rate_per_second,
-            tokens: capacity,
-            updated_at: now,
+            quota: quota.max(1.0),
+            share: share.clamp(0.1, 1.0),
+            window: window.max(Duration::from_millis(1)),
+            log: VecDeque::new(),
         }
     }
 
-    pub fn capacity(&self) -> f64 {
-        self.capacity
+    /// The most this client admits in any window.
+    pub fn budget(&self) -> f64 {
+        self.quota * self.share
     }
 
-    pub fn rate_per_second(&self) -> f64 {
-        self.rate_per_second
+    /// The costs counted in the window that ends at `at`.
+    pub fn used(&self, at: Duration) -> f64 {
+        self.log
+            .iter()
+            .filter(|(instant, _)| self.counts_at(*instant, at))
+            .map(|(_, cost)| cost)
+            .sum()
     }
 
-    /// Tokens available at `now` (negative: debt).
-    pub fn tokens(&mut self, now: Duration) -> f64 {
-        self.refill(now);
-        self.tokens
+    /// Whether a cost logged at `instant` is in the window `(at − window, at]`.
+    fn counts_at(&self, instant: Duration, at: Duration) -> bool {
+        instant <= at && instant + self.window > at
     }
 
-    fn refill(&mut self, now: Duration) {
-        let elapsed = now.saturating_sub(self.updated_at).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate_per_second).min(self.capacity);
-        self.updated_at = self.updated_at.max(now);
+    fn forget_before(&mut self, now: Duration) {
+        while let Some((instant, _)) = self.log.front() {
+            if *instant + self.window <= now {
+                self.log.pop_front();
+            } else {
+                break;
+            }
+        }
     }
 
-    /// Takes `cost` tokens and returns how long to wait before sending.
+    fn record(&mut self, at: Duration, cost: f64) {
+        match self.log.back_mut() {
+            Some((instant, logged)) if *instant == at => *logged += cost,
+            _ => self.log.push_back((at, cost)),
+        }
+    }
+
+    /// Admits `cost` and returns how long to wait before sending it. A cost above the
+    /// whole budget is admitted alone in its window rather than never.
     pub fn reserve(&mut self, cost: f64, now: Duration) -> Duration {
-        self.refill(now);
-        self.tokens -= cost.max(0.0);
-        if self.tokens >= 0.0 {
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64(-self.tokens / self.rate_per_second)
+        self.forget_before(now);
+        let cost = cost.max(0.0);
+        // Never before an earlier reservation: callers are served in order.
+        let mut at = self
+            .log
+            .back()
+            .map_or(now, |(instant, _)| (*instant).max(now));
+        let mut used = self.used(at);
+        let limit = self.budget().max(cost);
+        // Each pass lets the oldest cost still in the window expire.
+        let mut oldest = self
+            .log
+            .iter()
+            .filter(|(instant, _)| self.counts_at(*instant, at))
+            .map(|(instant, cost)| (*instant, *cost))
+            .collect::<VecDeque<_>>();
+        while used + cost > limit + 1e-9 {
+            let Some((instant, expired)) = oldest.pop_front() else {
+                break;
+            };
+            at = at.max(instant + self.window);
+            used -= expired;
+        }
+        self.record(at, cost);
+        at.saturating_sub(now)
+    }
+
+    /// Adds the difference between the measured and the estimated cost of a request sent
+    /// at `now` (negative when it was over-estimated).
+    pub fn correct(&mut self, extra_cost: f64, now: Duration) {
+        self.forget_before(now);
+        if extra_cost != 0.0 {
+            self.record_at_or_after(now, extra_cost);
         }
     }
 
-    /// Adds the difference between the measured and the estimated cost.
-    pub fn correct(&mut self, extra_cost: f64, now: Duration) {
-        self.refill(now);
-        self.tokens -= extra_cost;
-    }
-
-    /// Graph reports `fraction_used` of the quota consumed (≥ 0.8): never assume more
-    /// headroom than what is left of the quota.
+    /// Graph reports `fraction_used` of the quota consumed in its window (≥ 0.8), which
+    /// counts other clients of the same app: what this log does not explain is charged
+    /// to now, so the headroom never looks larger than Graph says it is.
     pub fn observe_usage(&mut self, fraction_used: f64, now: Duration) {
-        self.refill(now);
-        let remaining = self.quota * (1.0 - fraction_used);
-        self.tokens = self.tokens.min(remaining);
+        self.forget_before(now);
+        let unexplained = self.quota * fraction_used - self.used(now);
+        if unexplained > 0.0 {
+            self.record_at_or_after(now, unexplained);
+        }
     }
 
-    /// After a 429: nothing is left until the bucket refills.
+    /// After a 429: the window ending now is full.
     pub fn drain(&mut self, now: Duration) {
-        self.refill(now);
-        self.tokens = self.tokens.min(0.0);
+        self.forget_before(now);
+        let missing = self.budget() - self.used(now);
+        if missing > 0.0 {
+            self.record_at_or_after(now, missing);
+        }
+    }
+
+    /// Logs a cost at `now`, keeping the log in order when reservations lie ahead.
+    fn record_at_or_after(&mut self, now: Duration, cost: f64) {
+        let position = self.log.partition_point(|(instant, _)| *instant <= now);
+        self.log.insert(position, (now, cost));
     }
 }
 
@@ -210,59 +263,49 @@ impl Cost {
 }
 
 #[derive(Debug)]
-struct Buckets {
-    resource_units: TokenBucket,
-    writes: TokenBucket,
+struct Windows {
+    resource_units: SlidingWindow,
+    writes: SlidingWindow,
 }
 
 /// The shared pacer of one client.
 #[derive(Debug)]
 pub(crate) struct Pacer {
     settings: PacingSettings,
-    buckets: Mutex<Buckets>,
+    windows: Mutex<Windows>,
 }
 
 impl Pacer {
     pub(crate) fn new(settings: PacingSettings) -> Self {
-        let now = settings.clock.now();
-        let buckets = Buckets {
-            resource_units: TokenBucket::for_quota(
+        let windows = Windows {
+            resource_units: SlidingWindow::for_quota(
                 settings.resource_units_per_window,
                 settings.resource_unit_window,
                 settings.target_share,
-                now,
             ),
-            writes: TokenBucket::for_quota(
+            writes: SlidingWindow::for_quota(
                 settings.writes_per_window,
                 settings.write_window,
                 settings.target_share,
-                now,
             ),
         };
         Self {
             settings,
-            buckets: Mutex::new(buckets),
+            windows: Mutex::new(windows),
         }
     }
 
-    fn with_buckets<T>(&self, action: impl FnOnce(&mut Buckets, Duration) -> T) -> T {
+    fn with_windows<T>(&self, action: impl FnOnce(&mut Windows, Duration) -> T) -> T {
         let now = self.settings.clock.now();
         // A poisoned lock only means another request panicked mid-update; the numbers are
         // still usable.
-        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        action(&mut buckets, now)
+        let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        action(&mut windows, now)
     }
 
-    /// Switches to another RU quota (the tenant's size tier), keeping any debt.
+    /// Switches to another RU quota (the tenant's size tier), keeping what was admitted.
     pub(crate) fn set_resource_unit_quota(&self, quota: f64) {
-        let window = self.settings.resource_unit_window;
-        let share = self.settings.target_share;
-        self.with_buckets(|buckets, now| {
-            let debt = buckets.resource_units.tokens(now);
-            let mut bucket = TokenBucket::for_quota(quota, window, share, now);
-            bucket.tokens = bucket.tokens.min(debt);
-            buckets.resource_units = bucket;
-        });
+        self.with_windows(|windows, _| windows.resource_units.quota = quota.max(1.0));
     }
 
     /// Reserves `cost`; returns the wait before sending.
@@ -270,10 +313,10 @@ impl Pacer {
         if !self.settings.enabled {
             return Duration::ZERO;
         }
-        self.with_buckets(|buckets, now| {
-            let read_wait = buckets.resource_units.reserve(cost.resource_units, now);
+        self.with_windows(|windows, now| {
+            let read_wait = windows.resource_units.reserve(cost.resource_units, now);
             let write_wait = if cost.writes > 0.0 {
-                buckets.writes.reserve(cost.writes, now)
+                windows.writes.reserve(cost.writes, now)
             } else {
                 Duration::ZERO
             };
@@ -291,16 +334,16 @@ impl Pacer {
         if !self.settings.enabled {
             return;
         }
-        self.with_buckets(|buckets, now| {
+        self.with_windows(|windows, now| {
             if let Some(measured) = measured_resource_units {
-                buckets
+                windows
                     .resource_units
                     .correct(measured - estimated.resource_units, now);
             }
             // The header reports the resource-unit limit (the identity-and-access model);
             // writes have no usage header, only 429s with `WriteLimitExceeded`.
             if let Some(fraction) = limit_fraction {
-                buckets.resource_units.observe_usage(fraction, now);
+                windows.resource_units.observe_usage(fraction, now);
             }
         });
     }
@@ -310,12 +353,12 @@ impl Pacer {
         if !self.settings.enabled {
             return;
         }
-        self.with_buckets(|buckets, now| {
+        self.with_windows(|windows, now| {
             let write_limit = information.is_some_and(|text| text.contains("Write"));
             if write_limit || (information.is_none() && estimated.is_write()) {
-                buckets.writes.drain(now);
+                windows.writes.drain(now);
             } else {
-                buckets.resource_units.drain(now);
+                windows.resource_units.drain(now);
             }
         });
     }
@@ -360,44 +403,105 @@ mod tests {
         assert_eq!(resource_unit_quota_for_tenant_size(100_000), 8_000.0);
     }
 
-    #[test]
-    fn a_burst_is_free_then_requests_are_spaced_at_the_rate() {
-        let mut bucket =
-            TokenBucket::for_quota(3_000.0, Duration::from_secs(150), 0.9, Duration::ZERO);
-        assert_eq!(bucket.capacity(), 300.0);
-        assert!((bucket.rate_per_second() - 16.0).abs() < 1e-9);
-        for _ in 0..300 {
-            assert_eq!(bucket.reserve(1.0, Duration::ZERO), Duration::ZERO);
-        }
-        let wait = bucket.reserve(1.0, Duration::ZERO);
-        assert!((wait.as_secs_f64() - 1.0 / 16.0).abs() < 1e-6, "{wait:?}");
-        let wait = bucket.reserve(16.0, Duration::ZERO);
-        assert!((wait.as_secs_f64() - 17.0 / 16.0).abs() < 1e-6, "{wait:?}");
+    fn write_window() -> SlidingWindow {
+        SlidingWindow::for_quota(3_000.0, Duration::from_secs(150), 0.9)
     }
 
-    #[test]
-    fn no_window_admits_more_than_the_share_of_the_quota() {
-        // Simulate a client sending writes as fast as the bucket allows for 10 minutes, and
-        // count the most requests in any 150-second window.
-        let mut bucket =
-            TokenBucket::for_quota(3_000.0, Duration::from_secs(150), 0.9, Duration::ZERO);
+    /// Sends `count` writes as fast as the limiter allows, each taking `spacing` to send;
+    /// returns the instants they left at.
+    fn send_writes(window: &mut SlidingWindow, count: usize, spacing: Duration) -> Vec<Duration> {
         let mut now = Duration::ZERO;
-        let mut sent_at = Vec::new();
-        while now < Duration::from_secs(600) {
-            let wait = bucket.reserve(1.0, now);
-            now += wait;
+        let mut sent_at = Vec::with_capacity(count);
+        for _ in 0..count {
+            now += window.reserve(1.0, now);
             sent_at.push(now);
+            now += spacing;
         }
+        sent_at
+    }
+
+    /// The most sends in any trailing window of `length`.
+    fn busiest_window(sent_at: &[Duration], length: Duration) -> usize {
         let mut most = 0;
         let mut start = 0;
         for end in 0..sent_at.len() {
-            while sent_at[end] - sent_at[start] >= Duration::from_secs(150) {
+            while sent_at[end] - sent_at[start] >= length {
                 start += 1;
             }
             most = most.max(end - start + 1);
         }
-        assert!(most <= 2_700 + 1, "{most} writes in one window");
-        assert!(most >= 2_600, "pacing is too slow: {most}");
+        most
+    }
+
+    #[test]
+    fn a_job_below_the_window_budget_is_not_delayed() {
+        let mut window = write_window();
+        assert_eq!(window.budget(), 2_700.0);
+        for _ in 0..1_000 {
+            assert_eq!(window.reserve(1.0, Duration::ZERO), Duration::ZERO);
+        }
+        assert_eq!(window.used(Duration::ZERO), 1_000.0);
+        // What is left of the budget still goes at once; the write after it waits for the
+        // first ones to leave the window.
+        for _ in 0..1_700 {
+            assert_eq!(window.reserve(1.0, Duration::ZERO), Duration::ZERO);
+        }
+        assert_eq!(
+            window.reserve(1.0, Duration::ZERO),
+            Duration::from_secs(150)
+        );
+    }
+
+    #[test]
+    fn no_trailing_window_admits_more_than_the_share_of_the_quota() {
+        // Writes sent back to back for 10 minutes, at 5 ms each: the limiter alone decides.
+        for spacing in [Duration::ZERO, Duration::from_millis(5)] {
+            let mut window = write_window();
+            let mut sent_at = Vec::new();
+            let mut now = Duration::ZERO;
+            while now < Duration::from_secs(600) {
+                now += window.reserve(1.0, now);
+                sent_at.push(now);
+                now += spacing;
+            }
+            let most = busiest_window(&sent_at, Duration::from_secs(150));
+            assert!(most <= 2_700, "{most} writes in one window");
+            // And the share is used: 90% of the quota in the busiest window, and over the
+            // whole run (four windows) within one write of 4 × 2,700.
+            assert_eq!(most, 2_700, "spacing {spacing:?}");
+            assert!(
+                (sent_at.len() as i64 - 4 * 2_700).abs() <= 2_700,
+                "{} writes",
+                sent_at.len()
+            );
+        }
+    }
+
+    #[test]
+    fn a_long_job_sustains_the_share_and_ends_near_two_windows() {
+        // 6,000 writes: 2,700 at once, 2,700 when the first ones leave the window, then
+        // the last 600: the last write leaves after two windows, not the 333 s of a
+        // steady 18 writes/s.
+        let mut window = write_window();
+        let sent_at = send_writes(&mut window, 6_000, Duration::from_millis(1));
+        let last = sent_at[5_999];
+        assert!(
+            last >= Duration::from_secs(300) && last <= Duration::from_secs(304),
+            "{last:?}"
+        );
+        assert!(busiest_window(&sent_at, Duration::from_secs(150)) <= 2_700);
+        assert!(busiest_window(&sent_at, Duration::from_secs(10)) <= 2_700);
+    }
+
+    #[test]
+    fn a_cost_above_the_budget_is_admitted_alone_rather_than_never() {
+        let mut window = SlidingWindow::for_quota(100.0, Duration::from_secs(10), 0.9);
+        assert_eq!(window.reserve(1.0, Duration::ZERO), Duration::ZERO);
+        assert_eq!(
+            window.reserve(150.0, Duration::ZERO),
+            Duration::from_secs(10)
+        );
+        assert_eq!(window.reserve(1.0, Duration::ZERO), Duration::from_secs(20));
     }
 
     #[test]
@@ -407,18 +511,18 @@ mod tests {
             clock: clock.clone(),
             ..PacingSettings::default()
         });
-        // 350 RU of burst, 280 RU/s after it.
-        for _ in 0..350 {
+        // 90% of 3,500 RU per 10 s: 3,150 reads at once, the next one when the first
+        // leave the window.
+        for _ in 0..3_150 {
             assert_eq!(pacer.reserve(Cost::read(1.0)), Duration::ZERO);
         }
-        assert!(pacer.reserve(Cost::read(1.0)) > Duration::ZERO);
-        clock.advance(Duration::from_secs(2));
+        assert_eq!(pacer.reserve(Cost::read(1.0)), Duration::from_secs(10));
+        clock.advance(Duration::from_secs(11));
         assert_eq!(pacer.reserve(Cost::read(1.0)), Duration::ZERO);
-        // 349 tokens left; a response measured at 400 RU instead of the estimated 1 puts
-        // the bucket in debt.
-        pacer.observe(Cost::read(1.0), Some(400.0), None);
+        // A response measured at 3,200 RU instead of the estimated 1 fills the window.
+        pacer.observe(Cost::read(1.0), Some(3_200.0), None);
         let wait = pacer.reserve(Cost::read(1.0));
-        assert!(wait > Duration::from_millis(100), "{wait:?}");
+        assert_eq!(wait, Duration::from_secs(10), "{wait:?}");
     }
 
     #[test]
@@ -428,46 +532,48 @@ mod tests {
             clock: clock.clone(),
             ..PacingSettings::default()
         });
-        // Another client of the same app has used 120% of the RU quota.
-        pacer.observe(Cost::read(1.0), None, Some(1.2));
-        let wait = pacer.reserve(Cost::read(1.0));
-        // Debt of 700 + 1 RU at 280 RU/s.
-        assert!(
-            (wait.as_secs_f64() - 701.0 / 280.0).abs() < 1e-3,
-            "{wait:?}"
-        );
+        for _ in 0..100 {
+            assert_eq!(pacer.reserve(Cost::read(1.0)), Duration::ZERO);
+        }
+        clock.advance(Duration::from_secs(4));
+        // Another client of the same app has used most of the RU quota: Graph reports
+        // 85% used, far more than the 100 RU this client sent.
+        pacer.observe(Cost::read(1.0), None, Some(0.85));
+        // 2,975 RU counted now; 175 left of the 3,150 budget.
+        for _ in 0..175 {
+            assert_eq!(pacer.reserve(Cost::read(1.0)), Duration::ZERO);
+        }
+        // The next one waits for this client's own first 100 to leave the window (at 10 s).
+        assert_eq!(pacer.reserve(Cost::read(1.0)), Duration::from_secs(6));
         assert_eq!(parse_limit_fraction("0.85"), Some(0.85));
         assert_eq!(parse_limit_fraction("85"), Some(0.85));
         assert_eq!(parse_limit_fraction("x"), None);
     }
 
     #[test]
-    fn a_write_throttle_drains_only_the_write_bucket() {
+    fn a_write_throttle_drains_only_the_write_window() {
         let clock = Arc::new(ManualClock::default());
         let pacer = Pacer::new(PacingSettings {
             clock: clock.clone(),
             ..PacingSettings::default()
         });
         pacer.throttled(Cost::write(), Some("WriteLimitExceeded"));
-        assert!(pacer.reserve(Cost::write()) > Duration::ZERO);
+        assert_eq!(pacer.reserve(Cost::write()), Duration::from_secs(150));
         assert_eq!(pacer.reserve(Cost::read(1.0)), Duration::ZERO);
     }
 
     #[test]
-    fn a_larger_tenant_tier_raises_the_rate_but_keeps_debt() {
+    fn a_larger_tenant_tier_raises_the_budget_but_keeps_what_was_sent() {
         let clock = Arc::new(ManualClock::default());
         let pacer = Pacer::new(PacingSettings {
             clock: clock.clone(),
             ..PacingSettings::default()
         });
-        pacer.reserve(Cost::read(1_000.0));
+        assert_eq!(pacer.reserve(Cost::read(3_000.0)), Duration::ZERO);
         pacer.set_resource_unit_quota(resource_unit_quota_for_tenant_size(100_000));
-        // Debt of 650 RU is kept and now refills at 640 RU/s.
-        let wait = pacer.reserve(Cost::read(0.0));
-        assert!(
-            (wait.as_secs_f64() - 650.0 / 640.0).abs() < 1e-3,
-            "{wait:?}"
-        );
+        // 7,200 RU per window now; the 3,000 already sent still count.
+        assert_eq!(pacer.reserve(Cost::read(4_000.0)), Duration::ZERO);
+        assert_eq!(pacer.reserve(Cost::read(500.0)), Duration::from_secs(10));
     }
 
     #[test]

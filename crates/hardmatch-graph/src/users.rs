@@ -162,6 +162,65 @@ fn user_path(id_or_upn: &str) -> String {
     }
 }
 
+/// The request that makes `write`.
+fn user_write_request(write: &UserWrite) -> Result<GraphRequest, GraphError> {
+    Ok(match write {
+        UserWrite::SetImmutableId { user_id, value } => {
+            value
+                .validate_for_graph()
+                .map_err(|error| GraphError::Configuration {
+                    reason: format!("ImmutableID `{value}` cannot be written: {error}"),
+                })?;
+            GraphRequest::write(
+                Method::PATCH,
+                user_path(user_id),
+                Some(serde_json::json!({ "onPremisesImmutableId": value.as_str() })),
+                Operation::SetImmutableId,
+                user_id.as_str(),
+            )
+        }
+        UserWrite::ClearImmutableId { user_id } => GraphRequest::write(
+            Method::PATCH,
+            user_path(user_id),
+            Some(serde_json::json!({ "onPremisesImmutableId": null })),
+            Operation::ClearOnPremisesAttributes,
+            user_id.as_str(),
+        )
+        .on(ApiVersion::Beta),
+        UserWrite::Delete { user_id } => GraphRequest::write(
+            Method::DELETE,
+            user_path(user_id),
+            None,
+            Operation::DeleteUser,
+            user_id.as_str(),
+        ),
+        UserWrite::Purge { user_id } => GraphRequest::write(
+            Method::DELETE,
+            format!("/directory/deletedItems/{}", encode_component(user_id)),
+            None,
+            Operation::PurgeUser,
+            user_id.as_str(),
+        ),
+        UserWrite::Restore { user_id, options } => {
+            let body =
+                serde_json::to_value(options).map_err(|error| GraphError::Configuration {
+                    reason: format!("restore options: {error}"),
+                })?;
+            let has_options = body.as_object().is_some_and(|object| !object.is_empty());
+            GraphRequest::write(
+                Method::POST,
+                format!(
+                    "/directory/deletedItems/{}/restore",
+                    encode_component(user_id)
+                ),
+                has_options.then_some(body),
+                Operation::RestoreUser,
+                user_id.as_str(),
+            )
+        }
+    })
+}
+
 fn immutable_id_filter(values: &[&ImmutableId]) -> String {
     match values {
         [single] => format!("onPremisesImmutableId eq {}", odata_string(single.as_str())),
@@ -446,99 +505,103 @@ impl GraphClient {
     /// `request-id` and `client-request-id` for the audit trail. An ImmutableID conflict
     /// always names the holder when one can be found: from the error, else by a lookup.
     pub async fn write_user(&self, write: &UserWrite) -> Result<WriteReceipt, GraphError> {
-        let request = match write {
-            UserWrite::SetImmutableId { user_id, value } => {
-                value
-                    .validate_for_graph()
-                    .map_err(|error| GraphError::Configuration {
-                        reason: format!("ImmutableID `{value}` cannot be written: {error}"),
-                    })?;
-                GraphRequest::write(
-                    Method::PATCH,
-                    user_path(user_id),
-                    Some(serde_json::json!({ "onPremisesImmutableId": value.as_str() })),
-                    Operation::SetImmutableId,
-                    user_id.as_str(),
-                )
-            }
-            UserWrite::ClearImmutableId { user_id } => GraphRequest::write(
-                Method::PATCH,
-                user_path(user_id),
-                Some(serde_json::json!({ "onPremisesImmutableId": null })),
-                Operation::ClearOnPremisesAttributes,
-                user_id.as_str(),
-            )
-            .on(ApiVersion::Beta),
-            UserWrite::Delete { user_id } => GraphRequest::write(
-                Method::DELETE,
-                user_path(user_id),
-                None,
-                Operation::DeleteUser,
-                user_id.as_str(),
-            ),
-            UserWrite::Purge { user_id } => GraphRequest::write(
-                Method::DELETE,
-                format!("/directory/deletedItems/{}", encode_component(user_id)),
-                None,
-                Operation::PurgeUser,
-                user_id.as_str(),
-            ),
-            UserWrite::Restore { user_id, options } => {
-                let body =
-                    serde_json::to_value(options).map_err(|error| GraphError::Configuration {
-                        reason: format!("restore options: {error}"),
-                    })?;
-                let has_options = body.as_object().is_some_and(|object| !object.is_empty());
-                GraphRequest::write(
-                    Method::POST,
-                    format!(
-                        "/directory/deletedItems/{}/restore",
-                        encode_component(user_id)
-                    ),
-                    has_options.then_some(body),
-                    Operation::RestoreUser,
-                    user_id.as_str(),
-                )
-            }
-        };
-        match (self.send(&request).await, write) {
-            (Ok(incoming), _) => Ok(WriteReceipt {
+        let request = user_write_request(write)?;
+        match self.send(&request).await {
+            Ok(incoming) => Ok(WriteReceipt {
                 body: serde_json::from_slice(&incoming.body).ok(),
                 request: incoming.request,
             }),
+            Err(error) => Err(self.name_the_holder(error, write).await),
+        }
+    }
+
+    /// Sends independent writes in `$batch`es of up to 20 (one per API version), one
+    /// result per write, in order. Each item is judged on its own: 2xx succeeded, 429, 503
+    /// and 504 are sent again alone after their `Retry-After` (through the pacer), any
+    /// other error is that item's, with Graph's message. `Err` as a whole means a batch
+    /// got no answer (a transport failure after the retries): whether its writes
+    /// happened is unknown, exactly as for a single write without an answer.
+    pub async fn write_users(
+        &self,
+        writes: &[UserWrite],
+    ) -> Result<Vec<Result<WriteReceipt, GraphError>>, GraphError> {
+        let mut results: Vec<Option<Result<WriteReceipt, GraphError>>> =
+            writes.iter().map(|_| None).collect();
+        let mut by_version: Vec<(ApiVersion, Vec<usize>, Vec<GraphRequest>)> = Vec::new();
+        for (position, write) in writes.iter().enumerate() {
+            match user_write_request(write) {
+                Ok(request) => {
+                    match by_version
+                        .iter_mut()
+                        .find(|(version, _, _)| *version == request.version)
+                    {
+                        Some((_, positions, requests)) => {
+                            positions.push(position);
+                            requests.push(request);
+                        }
+                        None => by_version.push((request.version, vec![position], vec![request])),
+                    }
+                }
+                Err(error) => results[position] = Some(Err(error)),
+            }
+        }
+        for (version, positions, requests) in by_version {
+            let answers = self.batch(version, &requests).await?;
+            for (position, answer) in positions.into_iter().zip(answers) {
+                let result = match answer {
+                    Ok(answer) => Ok(WriteReceipt {
+                        body: (!answer.body.is_null()).then_some(answer.body),
+                        request: answer.request,
+                    }),
+                    Err(error) => Err(self.name_the_holder(error, &writes[position]).await),
+                };
+                results[position] = Some(result);
+            }
+        }
+        Ok(results
+            .into_iter()
+            .map(|result| {
+                result.unwrap_or_else(|| {
+                    Err(GraphError::UnexpectedResponse {
+                        reason: "$batch answered nothing for a write".to_owned(),
+                        request: Default::default(),
+                    })
+                })
+            })
+            .collect())
+    }
+
+    /// Some tenants answer an ImmutableID conflict without naming the holder (graph-api.md
+    /// §16 #2); one lookup names it, so the user is never left with "someone has it".
+    async fn name_the_holder(&self, error: GraphError, write: &UserWrite) -> GraphError {
+        let (property, message, request, user_id, value) = match (error, write) {
             (
-                Err(GraphError::Conflict {
+                GraphError::Conflict {
                     property,
                     holder_object_id: None,
                     message,
                     request,
-                }),
+                },
                 UserWrite::SetImmutableId { user_id, value },
-            ) => {
-                // Some tenants answer without naming the holder (graph-api.md §16 #2); one
-                // lookup names it, so the user is never left with "someone has it".
-                let holder_object_id = self
-                    .find_immutable_id_holders(
-                        std::slice::from_ref(value),
-                        HolderLookup::ServerFilter,
-                    )
-                    .await
-                    .ok()
-                    .and_then(|found| {
-                        found
-                            .holders
-                            .get(value)
-                            .and_then(|holders| holders.iter().find(|holder| holder.id != *user_id))
-                            .map(|holder| holder.id.clone())
-                    });
-                Err(GraphError::Conflict {
-                    property,
-                    holder_object_id,
-                    message,
-                    request,
-                })
-            }
-            (Err(other), _) => Err(other),
+            ) => (property, message, request, user_id, value),
+            (other, _) => return other,
+        };
+        let holder_object_id = self
+            .find_immutable_id_holders(std::slice::from_ref(value), HolderLookup::ServerFilter)
+            .await
+            .ok()
+            .and_then(|found| {
+                found
+                    .holders
+                    .get(value)
+                    .and_then(|holders| holders.iter().find(|holder| holder.id != *user_id))
+                    .map(|holder| holder.id.clone())
+            });
+        GraphError::Conflict {
+            property,
+            holder_object_id,
+            message,
+            request,
         }
     }
 

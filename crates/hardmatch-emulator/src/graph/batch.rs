@@ -3,6 +3,11 @@
 //! authenticated, throttled (its own 429 and `Retry-After`) and answered exactly as alone.
 //! Items whose `dependsOn` failed get 424. Only the outer Authorization is inherited:
 //! `ConsistencyLevel` must be in the item's own headers.
+//!
+//! Write items are also entered in the request log, as `/v1.0/$batch/users/{id}` (just
+//! before the batch itself, which is logged once answered): a test can then see every
+//! write exactly once whether it went alone or in a batch, while a count of HTTP requests
+//! leaves out paths containing `/$batch/`.
 
 use std::collections::HashMap;
 
@@ -13,6 +18,7 @@ use serde_json::{Map, Value, json};
 use super::Call;
 use crate::clock::inner_error_date;
 use crate::odata::query::ApiVersion;
+use crate::state::{RequestRecord, lock};
 use crate::wire::{ApiRequest, ApiResponse, GraphError, OrderedObject};
 
 const MAXIMUM_REQUESTS: usize = 20;
@@ -112,6 +118,9 @@ pub(crate) fn handle(call: &Call<'_>) -> Result<ApiResponse, GraphError> {
             run_item(call, &item)
         };
         any_throttled |= response.status == StatusCode::TOO_MANY_REQUESTS;
+        if item.method != Method::GET {
+            log_write_item(call, &item, response.status.as_u16());
+        }
         statuses.insert(item.id.clone(), response.status.as_u16());
         responses.push(item_json(&item.id, &response));
     }
@@ -124,6 +133,30 @@ pub(crate) fn handle(call: &Call<'_>) -> Result<ApiResponse, GraphError> {
     let mut body = OrderedObject::default();
     body.push("responses", Value::Array(responses));
     Ok(ApiResponse::odata_json(outer, &body))
+}
+
+fn log_write_item(call: &Call<'_>, item: &Item, status: u16) {
+    let relative = relative_url(&item.url);
+    let (path, query) = relative.split_once('?').unwrap_or((relative, ""));
+    lock(&call.emulator.requests).push(RequestRecord {
+        method: item.method.to_string(),
+        path: format!("{}/{}", call.request.path, path.trim_start_matches('/')),
+        query: query.to_owned(),
+        status,
+    });
+}
+
+/// An item's URL below the version: items carry a relative URL; an absolute one or a
+/// version prefix is tolerated.
+fn relative_url(url: &str) -> &str {
+    let relative = match url.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("", |slash| &rest[slash..]),
+        None => url,
+    };
+    ["/v1.0", "/beta"]
+        .iter()
+        .find_map(|prefix| relative.strip_prefix(prefix))
+        .unwrap_or(relative)
 }
 
 fn failed_dependency_response(call: &Call<'_>, item: &Item) -> ApiResponse {
@@ -139,16 +172,7 @@ fn failed_dependency_response(call: &Call<'_>, item: &Item) -> ApiResponse {
 }
 
 fn run_item(call: &Call<'_>, item: &Item) -> ApiResponse {
-    // Items carry a relative URL; tolerate an absolute one or a version prefix.
-    let relative = match item.url.split_once("://") {
-        Some((_, rest)) => rest.find('/').map_or("", |slash| &rest[slash..]),
-        None => item.url.as_str(),
-    };
-    let relative = ["/v1.0", "/beta"]
-        .iter()
-        .find_map(|prefix| relative.strip_prefix(prefix))
-        .unwrap_or(relative);
-    let url = relative.trim_start_matches('/');
+    let url = relative_url(&item.url).trim_start_matches('/');
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     let mut headers = HeaderMap::new();
     for (name, value) in &item.headers {

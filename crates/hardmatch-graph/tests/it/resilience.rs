@@ -7,7 +7,7 @@ use hardmatch_core::anchor::ImmutableId;
 use hardmatch_emulator::settings::{RetryAfterFormat, TenantSize};
 use hardmatch_emulator::{Chaos, EmulatorOptions, ManualClock};
 use hardmatch_graph::{
-    GraphClient, GraphError, HolderLookup, NoProgress, RestoreOptions, RetryPolicy,
+    GraphClient, GraphError, HolderLookup, NoProgress, RestoreOptions, RetryPolicy, UserWrite,
 };
 
 use crate::support::{self, fixture, served};
@@ -257,4 +257,158 @@ async fn an_html_page_from_a_proxy_is_reported_as_such() {
     );
     assert!(error.hint().contains("proxy"));
     server.abort();
+}
+
+/// The `(path, status)` of every write item the emulator logged (`…/$batch/users/{id}`),
+/// and the number of items of each batch that carried writes, in order.
+fn write_items(emulator: &hardmatch_emulator::RunningEmulator) -> (Vec<(String, u64)>, Vec<usize>) {
+    let mut items = Vec::new();
+    let mut batches = Vec::new();
+    let mut in_this_batch = 0;
+    for (method, path, _, status) in served(emulator) {
+        if path.contains("/$batch/") {
+            if method != "GET" {
+                items.push((path, status));
+                in_this_batch += 1;
+            }
+        } else if path.ends_with("/$batch") {
+            if in_this_batch > 0 {
+                batches.push(in_this_batch);
+            }
+            in_this_batch = 0;
+        }
+    }
+    (items, batches)
+}
+
+fn set(user_id: &str, round: usize) -> UserWrite {
+    UserWrite::SetImmutableId {
+        user_id: user_id.to_owned(),
+        value: ImmutableId::from_text(format!("YmF0Y2gtaXRlbS0w{round:02}Q==")),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_batch_item_is_sent_again_alone_and_the_others_are_not() {
+    let mut tenant = fixture();
+    tenant.settings.throttling_enabled = true;
+    tenant.settings.tenant_size = Some(TenantSize::Large);
+    // Time stands still until the first 429, then 10 s pass.
+    let clock = Arc::new(ManualClock::starting_now());
+    let mut options = EmulatorOptions::new(tenant);
+    options.clock = clock.clone();
+    let emulator = support::start_with(options).await;
+    let mut settings = support::secret_settings(&emulator);
+    settings.http.retry = RetryPolicy::default();
+    settings.http.pacing.enabled = false;
+    let client = GraphClient::connect(settings).await.expect("connects");
+    let ids = user_ids(3);
+    // 2,998 of the 3,000 writes per 150 s are used up: a batch of three gets two through.
+    let filler: Vec<(String, ImmutableId)> = (0..2_998)
+        .map(|_| {
+            (
+                ids[0].clone(),
+                ImmutableId::from_text("ZmlsbGVyLXdyaXRlLTAwMQ=="),
+            )
+        })
+        .collect();
+    let filled = client.set_immutable_ids(&filler).await.expect("batches");
+    assert!(filled.iter().all(Result::is_ok));
+    assert_eq!(client.statistics().throttled, 0);
+    let served_before = served(&emulator).len();
+    let watcher = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            while client.statistics().throttled == 0 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            clock.advance(Duration::from_secs(10));
+        })
+    };
+    let writes: Vec<UserWrite> = ids
+        .iter()
+        .enumerate()
+        .map(|(round, id)| set(id, round))
+        .collect();
+    let receipts = client.write_users(&writes).await.expect("answered");
+    watcher.await.expect("watcher");
+    assert_eq!(receipts.len(), 3);
+    for receipt in &receipts {
+        let receipt = receipt.as_ref().expect("every write succeeds");
+        let request_id = receipt
+            .request
+            .request_id
+            .as_deref()
+            .expect("item request id");
+        uuid::Uuid::parse_str(request_id).expect("the item's own request-id");
+    }
+    let statistics = client.statistics();
+    assert_eq!(statistics.throttled, 1, "{statistics:?}");
+    // The emulator's log since the filler: the three items in one batch, the third
+    // throttled, then the third alone in a second batch.
+    let log = served(&emulator).split_off(served_before);
+    let items: Vec<(String, u64)> = log
+        .iter()
+        .filter(|(method, path, _, _)| method == "PATCH" && path.contains("/$batch/"))
+        .map(|(_, path, _, status)| (path.clone(), *status))
+        .collect();
+    let third = format!("/v1.0/$batch/users/{}", ids[2]);
+    assert_eq!(
+        items,
+        vec![
+            (format!("/v1.0/$batch/users/{}", ids[0]), 204),
+            (format!("/v1.0/$batch/users/{}", ids[1]), 204),
+            (third.clone(), 429),
+            (third, 204),
+        ]
+    );
+    let batches = log
+        .iter()
+        .filter(|(_, path, _, _)| path.ends_with("/$batch"))
+        .count();
+    assert_eq!(batches, 2);
+    for (round, id) in ids.iter().enumerate() {
+        let user = client.get_user(id).await.expect("reads");
+        assert_eq!(
+            user.on_premises_immutable_id,
+            Some(ImmutableId::from_text(format!(
+                "YmF0Y2gtaXRlbS0w{round:02}Q=="
+            )))
+        );
+    }
+    emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_batch_item_fails_alone_with_graphs_message() {
+    let emulator = support::start(fixture()).await;
+    let client = support::client(&emulator).await;
+    let ids = user_ids(3);
+    let missing = "99999999-0000-4000-8000-000000000000";
+    let writes = vec![
+        set(&ids[0], 1),
+        UserWrite::Delete {
+            user_id: missing.to_owned(),
+        },
+        set(&ids[1], 2),
+    ];
+    let receipts = client.write_users(&writes).await.expect("answered");
+    assert!(receipts[0].is_ok() && receipts[2].is_ok(), "{receipts:?}");
+    let refused = receipts[1].as_ref().expect_err("no such user");
+    assert!(refused.is_not_found(), "{refused:?}");
+    assert!(refused.to_string().contains(missing), "{refused}");
+    assert!(
+        refused
+            .request_ids()
+            .is_some_and(|ids| ids.request_id.is_some())
+    );
+    // One request for the three, and nothing sent again.
+    let (items, batches) = write_items(&emulator);
+    assert_eq!(batches, vec![3]);
+    assert_eq!(
+        items.iter().map(|(_, status)| *status).collect::<Vec<_>>(),
+        vec![204, 404, 204]
+    );
+    assert_eq!(client.statistics().retries, 0);
+    emulator.shutdown().await;
 }
