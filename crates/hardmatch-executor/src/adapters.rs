@@ -9,11 +9,11 @@ use hardmatch_ad::{AdSource, Bind, DirectoryWriter, NoReporter, SearchScope, Tls
 use hardmatch_core::ad::AdUser;
 use hardmatch_core::anchor::ObjectGuid;
 use hardmatch_core::plan::{ActionTarget, cloud_state};
-use hardmatch_graph::{GraphClient, RestoreOptions, UserWrite};
+use hardmatch_graph::{GraphClient, RestoreOptions, UserWrite, WriteReceipt};
 use tokio::sync::Mutex as AsyncMutex;
 
 use crate::ports::{
-    AdWrite, CloudPort, CloudRead, CloudWrite, DirectoryPort, PortError, Sent, SyncPort, join_all,
+    AdWrite, CloudPort, CloudRead, CloudWrite, DirectoryPort, PortError, Sent, SyncPort,
 };
 
 /// The cloud port over Microsoft Graph (or the emulator, which speaks Graph).
@@ -217,35 +217,38 @@ impl CloudPort for GraphCloud {
             .collect()
     }
 
+    /// A lone write goes as itself: a `$batch` of one would cost the same request.
     async fn write(&self, write: &CloudWrite) -> Result<Sent, PortError> {
-        self.write_many(std::slice::from_ref(write))
-            .await
-            .into_iter()
-            .next()
+        let mut results = vec![
+            self.client
+                .write_user(&user_write(write))
+                .await
+                .map(sent)
+                .map_err(PortError::from),
+        ];
+        self.read_back(std::slice::from_ref(write), &mut results)
+            .await;
+        results
+            .pop()
             .unwrap_or_else(|| Err(PortError::new("no answer for the write")))
     }
 
+    /// One `$batch` for the group (Graph's 20 are the group's limit): each item's outcome
+    /// is its own, with its own request id; a batch that got no answer leaves every write
+    /// of it unknown, which the engine settles by re-reading, as for a single write.
     async fn write_many(&self, writes: &[CloudWrite]) -> Vec<Result<Sent, PortError>> {
         let user_writes: Vec<UserWrite> = writes.iter().map(user_write).collect();
-        let receipts = join_all(
-            user_writes
-                .iter()
-                .map(|write| self.client.write_user(write))
-                .collect(),
-        )
-        .await;
-        let mut results: Vec<Result<Sent, PortError>> = receipts
-            .into_iter()
-            .map(|receipt| {
-                receipt.map_err(PortError::from).map(|receipt| Sent {
-                    request_id: receipt
-                        .request
-                        .request_id
-                        .or(receipt.request.client_request_id),
-                    response: receipt.body,
-                })
-            })
-            .collect();
+        let mut results: Vec<Result<Sent, PortError>> =
+            match self.client.write_users(&user_writes).await {
+                Ok(receipts) => receipts
+                    .into_iter()
+                    .map(|receipt| receipt.map(sent).map_err(PortError::from))
+                    .collect(),
+                Err(error) => {
+                    let error = PortError::from(error);
+                    writes.iter().map(|_| Err(error.clone())).collect()
+                }
+            };
         self.read_back(writes, &mut results).await;
         results
     }
@@ -256,6 +259,17 @@ impl CloudPort for GraphCloud {
             .organization()
             .await?
             .on_premises_last_sync_date_time)
+    }
+}
+
+/// What the journal keeps of a receipt: Graph's request id (else ours), and the body.
+fn sent(receipt: WriteReceipt) -> Sent {
+    Sent {
+        request_id: receipt
+            .request
+            .request_id
+            .or(receipt.request.client_request_id),
+        response: receipt.body,
     }
 }
 

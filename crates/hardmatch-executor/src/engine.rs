@@ -677,9 +677,9 @@ async fn execute<C: CloudPort, D: DirectoryPort, S: SyncPort>(
     })
 }
 
-/// The largest group of independent cloud writes: one `$batch` re-reads all their targets
-/// (Graph's batch limit), and the Graph client's pacer and concurrency limit keep the
-/// writes themselves within the tenant's quota.
+/// The largest group of independent cloud writes (Graph's batch limit): one `$batch`
+/// re-reads all their targets and one more sends all their writes, paced by the Graph
+/// client within the tenant's quota.
 const GROUP_SIZE: usize = hardmatch_graph::BATCH_SIZE;
 
 /// The pending cloud writes from `start` on that may go together: consecutive, of the same
@@ -715,7 +715,8 @@ fn concurrent_group<'a>(
 }
 
 /// Re-reads the group's targets in one go, prepares each action (each journaled in flight
-/// before anything is sent), sends the ready writes together, and records each outcome.
+/// before anything is sent), sends the ready writes together (one `$batch` through the
+/// Graph port), and records each outcome on its own.
 async fn run_group<C: CloudPort, D: DirectoryPort, S: SyncPort>(
     group: &[&PlanAction],
     plan: &Plan,

@@ -210,7 +210,10 @@ pub trait CloudPort {
         }
         reads
     }
-    /// Sends independent writes together; one result per write, in order.
+    /// Sends independent writes together; one result per write, in order. Adapters that
+    /// can send them in one request (Graph's `$batch`) override it; a whole request that
+    /// got no answer makes each of its writes an error that is not `not_sent`, so the
+    /// engine re-reads each target.
     async fn write_many(&self, writes: &[CloudWrite]) -> Vec<Result<Sent, PortError>> {
         join_all(writes.iter().map(|write| self.write(write)).collect()).await
     }

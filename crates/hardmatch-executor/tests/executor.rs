@@ -87,21 +87,17 @@ fn options() -> RunOptions {
 }
 
 /// Successful writes the emulator served, by method and path: each must appear once.
-/// `$batch` requests are left out: the executor batches only its re-reads and sends each
-/// write on its own, so that this log sees every write (a batched write would show up
-/// here as missing).
+/// Writes sent inside a `$batch` are logged by the emulator as `…/$batch/users/{id}`; they
+/// count here under the same path as a write sent alone, so that one write sent once in a
+/// batch and once alone shows up twice.
 fn writes(emulator: &RunningEmulator) -> BTreeMap<(String, String), usize> {
-    let log = emulator.requests_json();
-    let entries = log
-        .get("requests")
-        .unwrap_or(&log)
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
     let mut counts = BTreeMap::new();
-    for entry in entries {
+    for entry in log_entries(emulator) {
         let method = entry["method"].as_str().unwrap_or_default().to_owned();
-        let path = entry["path"].as_str().unwrap_or_default().to_owned();
+        let path = entry["path"]
+            .as_str()
+            .unwrap_or_default()
+            .replace("/$batch/", "/");
         let status = entry["status"].as_u64().unwrap_or_default();
         if method != "GET"
             && (200..300).contains(&status)
@@ -113,6 +109,16 @@ fn writes(emulator: &RunningEmulator) -> BTreeMap<(String, String), usize> {
         }
     }
     counts
+}
+
+/// The emulator's request log, in the order served.
+fn log_entries(emulator: &RunningEmulator) -> Vec<Value> {
+    let log = emulator.requests_json();
+    log.get("requests")
+        .unwrap_or(&log)
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// The users' state that matters, for comparing runs: id, UPN, ImmutableID, sync, deletion.
@@ -344,6 +350,20 @@ impl CloudPort for Crashing<'_> {
         self.inner.write(write).await
     }
 
+    /// A group goes in one `$batch`: the crash comes before it leaves, or right after it
+    /// was served, when the write it counts to is in it.
+    async fn write_many(&self, writes: &[CloudWrite]) -> Vec<Result<Sent, PortError>> {
+        if self.writes_left.get() < writes.len() {
+            if self.sent {
+                let _ = self.inner.write_many(writes).await;
+            }
+            self.crashed.notify_one();
+            std::future::pending::<()>().await;
+        }
+        self.writes_left.set(self.writes_left.get() - writes.len());
+        self.inner.write_many(writes).await
+    }
+
     async fn last_sync(&self) -> Result<Option<String>, PortError> {
         self.inner.last_sync().await
     }
@@ -416,8 +436,14 @@ async fn resume_after_an_interruption_repeats_no_write_and_skips_none() {
             .count();
         // Independent writes go together, so a crash leaves the whole group in flight: the
         // field story's three ImmutableID writes (the crash is at the eighth cloud write,
-        // the second of them).
+        // the second of them). They were committed in flight before their `$batch` left;
+        // killed before it left, none of them reached Graph, killed after, all of them.
         assert_eq!(in_flight, 3, "{:?}", kinds(&plan));
+        let immutable_id_writes = writes(&emulator)
+            .keys()
+            .filter(|(method, _)| method == "PATCH")
+            .count();
+        assert_eq!(immutable_id_writes, if sent { 3 } else { 0 }, "sent={sent}");
         // A new apply is refused while the run is unfinished.
         let refused = hardmatch_executor::apply(&plan, &mut workspace, &ports, &options(), &Silent)
             .await
@@ -466,6 +492,191 @@ async fn resume_after_an_interruption_repeats_no_write_and_skips_none() {
         );
         emulator.shutdown().await;
     }
+}
+
+/// The cloud with another admin at work: right before the group of ImmutableID writes
+/// leaves (after its targets were re-read), a cloud-only account takes one of the values.
+struct Squatting<'a> {
+    inner: &'a GraphCloud,
+    squatter: String,
+    value: String,
+}
+
+impl CloudPort for Squatting<'_> {
+    async fn read(&self, user_id: &str) -> Result<CloudRead, PortError> {
+        self.inner.read(user_id).await
+    }
+
+    async fn write(&self, write: &CloudWrite) -> Result<Sent, PortError> {
+        self.inner.write(write).await
+    }
+
+    async fn write_many(&self, writes: &[CloudWrite]) -> Vec<Result<Sent, PortError>> {
+        if matches!(writes.first(), Some(CloudWrite::SetImmutableId { .. })) {
+            self.inner
+                .write(&CloudWrite::SetImmutableId {
+                    user_id: self.squatter.clone(),
+                    value: self.value.clone(),
+                })
+                .await
+                .unwrap();
+        }
+        self.inner.write_many(writes).await
+    }
+
+    async fn last_sync(&self) -> Result<Option<String>, PortError> {
+        self.inner.last_sync().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_graph_refuses_fails_alone_and_the_rest_of_its_batch_succeeds() {
+    // Four cloud accounts, three AD users: the fourth account is cloud-only.
+    let emulator = start(fixture(4), None).await;
+    let directory = SnapshotDirectory::new(ad_users(3));
+    let plan = field_story(&emulator, &directory).await;
+    assert_eq!(plan.users.len(), 3);
+    let contested = plan.users[1].clone();
+    let cloud = GraphCloud::new(client(&emulator).await);
+    let squatting = Squatting {
+        inner: &cloud,
+        squatter: real_id(3),
+        value: contested.immutable_id.to_string(),
+    };
+    let sync = EmulatorSync {
+        emulator: &emulator,
+        directory: &directory,
+    };
+    let ports = Ports {
+        cloud: &squatting,
+        directory: &directory,
+        sync: &sync,
+    };
+    let workspace_directory = tempfile::tempdir().unwrap();
+    let mut workspace = Workspace::open(workspace_directory.path()).unwrap();
+    let summary = hardmatch_executor::apply(&plan, &mut workspace, &ports, &options(), &Silent)
+        .await
+        .unwrap();
+    assert_eq!(summary.outcome, "partial", "{:#?}", summary.actions);
+    let set_actions: Vec<(&str, &str)> = plan
+        .actions
+        .iter()
+        .filter(|action| action.kind == ActionKind::SetImmutableId)
+        .map(|action| {
+            (
+                action.id.as_str(),
+                action.target.id.as_deref().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(set_actions.len(), 3);
+    for (action_id, target) in &set_actions {
+        let record = summary
+            .actions
+            .iter()
+            .find(|record| record.action_id == *action_id)
+            .unwrap();
+        if *target == contested.target_id {
+            assert_eq!(record.state, ActionState::Failed, "{record:#?}");
+            let detail = record.detail.clone().unwrap_or_default();
+            // Graph's conflict, read: the holder named, with the next step.
+            assert!(
+                detail.contains("already holds") && detail.contains(&real_id(3)),
+                "{detail}"
+            );
+            assert!(detail.contains("hint:"), "{detail}");
+            assert!(record.request_id.is_some(), "{record:#?}");
+        } else {
+            assert_eq!(record.state, ActionState::Succeeded, "{record:#?}");
+        }
+    }
+    // The three ImmutableID writes left together, in one `$batch`: the refused one is in
+    // the log once, with its 4xx, and the others once each, successful.
+    let entries = log_entries(&emulator);
+    let items: Vec<(String, u64)> = entries
+        .iter()
+        .filter(|entry| {
+            entry["method"] == "PATCH"
+                && entry["path"]
+                    .as_str()
+                    .is_some_and(|path| path.contains("/$batch/"))
+        })
+        .map(|entry| {
+            (
+                entry["path"].as_str().unwrap().to_owned(),
+                entry["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(items.len(), 3, "{items:#?}");
+    for (path, status) in &items {
+        if path.ends_with(&contested.target_id) {
+            assert!((400..500).contains(status), "{path}: {status}");
+        } else {
+            assert!((200..300).contains(status), "{path}: {status}");
+        }
+    }
+    assert!(writes(&emulator).values().all(|count| *count == 1));
+    emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn independent_writes_cost_one_request_per_twenty() {
+    const USERS: usize = 45;
+    let emulator = start(fixture(USERS), None).await;
+    let directory = SnapshotDirectory::new(ad_users(USERS));
+    let mut plan = field_story(&emulator, &directory).await;
+    // The plan's soft deletes alone: 45 independent writes.
+    plan.actions
+        .retain(|action| action.kind == ActionKind::SoftDelete);
+    plan.actions_fingerprint = actions_fingerprint(&plan.actions);
+    assert_eq!(plan.actions.len(), USERS);
+    let cloud = GraphCloud::new(client(&emulator).await);
+    let sync = EmulatorSync {
+        emulator: &emulator,
+        directory: &directory,
+    };
+    let ports = Ports {
+        cloud: &cloud,
+        directory: &directory,
+        sync: &sync,
+    };
+    let served_before = log_entries(&emulator).len();
+    let workspace_directory = tempfile::tempdir().unwrap();
+    let mut workspace = Workspace::open(workspace_directory.path()).unwrap();
+    let summary = hardmatch_executor::apply(&plan, &mut workspace, &ports, &options(), &Silent)
+        .await
+        .unwrap();
+    assert_eq!(summary.outcome, "completed", "{:#?}", summary.actions);
+    let entries = log_entries(&emulator).split_off(served_before);
+    let path = |entry: &Value| entry["path"].as_str().unwrap_or_default().to_owned();
+    // The emulator logs a batch's write items just before the batch itself.
+    let mut write_batches = 0;
+    let mut items_in_batch = Vec::new();
+    let mut items = 0;
+    for entry in &entries {
+        let path = path(entry);
+        if path.contains("/$batch/") {
+            items += 1;
+        } else if path.ends_with("/$batch") {
+            if items > 0 {
+                write_batches += 1;
+                items_in_batch.push(items);
+            }
+            items = 0;
+        }
+    }
+    assert_eq!(write_batches, USERS.div_ceil(20), "{items_in_batch:?}");
+    assert_eq!(items_in_batch, vec![20, 20, 5]);
+    // And no write went alone.
+    let lone_writes = entries
+        .iter()
+        .filter(|entry| entry["method"] != "GET" && entry["method"] != "POST")
+        .filter(|entry| !path(entry).contains("/$batch/"))
+        .count();
+    assert_eq!(lone_writes, 0);
+    assert_eq!(writes(&emulator).len(), USERS);
+    emulator.shutdown().await;
 }
 
 /// The emulator state after the first (duplicating) cycle, and the plan made from it.
@@ -538,17 +749,10 @@ async fn converge(
             .unwrap(),
     };
     assert_eq!(summary.outcome, "completed", "{:#?}", summary.actions);
-    let log = emulator.requests_json();
-    let faults = log
-        .get("requests")
-        .unwrap_or(&log)
-        .as_array()
-        .map_or(0, |entries| {
-            entries
-                .iter()
-                .filter(|entry| matches!(entry["status"].as_u64(), Some(429 | 503 | 504)))
-                .count()
-        });
+    let faults = log_entries(&emulator)
+        .iter()
+        .filter(|entry| matches!(entry["status"].as_u64(), Some(429 | 503 | 504)))
+        .count();
     FAULTS.fetch_add(faults, std::sync::atomic::Ordering::Relaxed);
     let result = (final_state(&emulator), writes(&emulator));
     emulator.shutdown().await;
