@@ -6,7 +6,7 @@ use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::state::{Emulator, find_active_user, lock, user_id};
+use crate::state::{Emulator, lock, user_id};
 use crate::sync::SyncRequest;
 use crate::token::device_code::DeviceCodeState;
 use crate::wire::{ApiRequest, ApiResponse};
@@ -61,7 +61,7 @@ pub(crate) fn handle(emulator: &Emulator, request: &ApiRequest, path: &str) -> A
             } else {
                 let fixture = emulator.tenant();
                 let key = decision.user.unwrap_or_default();
-                match find_active_user(&fixture, &key) {
+                match fixture.find_active_user(&key) {
                     Some(index) => DeviceCodeState::Approved {
                         user_id: user_id(&fixture.users[index]).to_owned(),
                     },
@@ -83,7 +83,7 @@ pub(crate) fn handle(emulator: &Emulator, request: &ApiRequest, path: &str) -> A
 }
 
 pub(crate) fn state_json(emulator: &Emulator) -> serde_json::Value {
-    serde_json::to_value(&*emulator.tenant()).unwrap_or_default()
+    serde_json::to_value(&**emulator.tenant()).unwrap_or_default()
 }
 
 pub(crate) fn run_sync(

@@ -135,10 +135,8 @@ pub async fn start(options: EmulatorOptions) -> Result<RunningEmulator, Emulator
         SocketAddr::V6(address) => format!("[{}]", address.ip()),
     };
     let base_url = format!("{scheme}://{host}:{}", local.port());
-    let mut fixture = options.fixture;
-    state::order_users(&mut fixture);
     let emulator = Arc::new(state::Emulator {
-        tenant: Mutex::new(fixture),
+        tenant: Mutex::new(state::Tenant::new(options.fixture)),
         clock: options.clock,
         signer: token::jwt::TokenSigner::generate()?,
         base_url,

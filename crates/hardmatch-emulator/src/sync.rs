@@ -5,6 +5,7 @@
 //! its caller passes the users in), applies the operations to the emulator's state with
 //! real object ids and timestamps, and returns the core's JSON report.
 
+use std::collections::{HashMap, HashSet};
 use std::time::SystemTime;
 
 use hardmatch_core::ad::{AdSnapshot, AdUser};
@@ -19,7 +20,7 @@ use crate::clock::graph_date_time;
 use crate::error::EmulatorError;
 use crate::fixture::Fixture;
 use crate::graph::users::ORIGINAL_UPN_KEY;
-use crate::state::{is_deleted, string_property, user_id};
+use crate::state::{Tenant, is_deleted, string_property, user_id};
 
 /// What a sync cycle reads on the AD side, and how.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -34,8 +35,18 @@ pub struct SyncRequest {
     pub staging_mode: bool,
 }
 
-/// Runs one cycle on the fixture; returns the core's report as JSON.
+/// Runs one cycle on the tenant; returns the core's report as JSON.
 pub(crate) fn run(
+    tenant: &mut Tenant,
+    request: SyncRequest,
+    default_snapshot: Option<&AdSnapshot>,
+    now: SystemTime,
+) -> Result<Value, EmulatorError> {
+    // The cycle may touch any user, so the tenant orders and indexes its users again after.
+    tenant.change_all(|fixture| run_on(fixture, request, default_snapshot, now))
+}
+
+fn run_on(
     fixture: &mut Fixture,
     request: SyncRequest,
     default_snapshot: Option<&AdSnapshot>,
@@ -81,10 +92,11 @@ pub(crate) fn run(
         now: &now_text,
     };
     let outcome = run_sync_cycle(&input);
-    let was_deleted: Vec<(String, bool)> = fixture
+    let was_deleted: HashSet<String> = fixture
         .users
         .iter()
-        .map(|user| (user_id(user).to_owned(), is_deleted(user)))
+        .filter(|user| is_deleted(user))
+        .map(|user| user_id(user).to_owned())
         .collect();
     apply_operations(
         &mut cloud_users,
@@ -93,9 +105,8 @@ pub(crate) fn run(
         &now_text,
         |_| uuid::Uuid::new_v4().to_string(),
     );
+    // The cycle appends the users it creates; `Tenant::change_all` puts them in id order.
     merge_users(fixture, &cloud_users, &was_deleted);
-    // The cycle appends the users it creates; pages rely on the id order.
-    crate::state::order_users(fixture);
     fixture.connector_space = connector_space.joins;
     if !request.staging_mode {
         fixture.tenant.on_premises_sync_enabled = Some(true);
@@ -110,19 +121,23 @@ pub(crate) fn run(
 fn merge_users(
     fixture: &mut Fixture,
     cloud_users: &[hardmatch_core::tenant::CloudUser],
-    was_deleted: &[(String, bool)],
+    was_deleted: &HashSet<String>,
 ) {
     let rewrite = fixture.settings.deleted_user_upn_rewritten;
     let initial_domain = fixture.tenant.initial_domain.clone();
+    // Each typed user finds its object by id in O(1): the first with that exact id, as a
+    // scan in order would.
+    let mut positions: HashMap<String, usize> = HashMap::with_capacity(fixture.users.len());
+    for (position, user) in fixture.users.iter().enumerate() {
+        positions
+            .entry(user_id(user).to_owned())
+            .or_insert(position);
+    }
     for typed in cloud_users {
         let Ok(Value::Object(written)) = serde_json::to_value(typed) else {
             continue;
         };
-        let position = fixture
-            .users
-            .iter()
-            .position(|user| user_id(user) == typed.id);
-        let user = match position {
+        let user = match positions.get(&typed.id).copied() {
             Some(position) => &mut fixture.users[position],
             None => {
                 let mut fresh = Map::new();
@@ -140,12 +155,11 @@ fn merge_users(
                 }
                 fixture.users.push(fresh);
                 let last = fixture.users.len() - 1;
+                positions.insert(typed.id.clone(), last);
                 &mut fixture.users[last]
             }
         };
-        let deleted_before = was_deleted
-            .iter()
-            .any(|(id, deleted)| id == &typed.id && *deleted);
+        let deleted_before = was_deleted.contains(&typed.id);
         for (key, value) in written {
             user.insert(key, value);
         }

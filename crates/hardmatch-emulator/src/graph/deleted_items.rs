@@ -11,9 +11,7 @@ use super::users::{
     query_users,
 };
 use crate::odata::query::{DEFAULT_USER_PROPERTIES, QueryOptions, context_fragment, project_user};
-use crate::state::{
-    find_deleted_user, holds_privileged_role, is_deleted, string_property, user_id,
-};
+use crate::state::{holds_privileged_role, is_deleted, string_property, user_id};
 use crate::wire::{ApiResponse, GraphError, OrderedObject};
 
 const LIST_DELETED: [&str; 6] = [
@@ -110,7 +108,9 @@ pub(crate) fn get(call: &Call<'_>, id: &str) -> Result<ApiResponse, GraphError> 
         false,
         query_rules(&fixture, Collection::Deleted),
     )?;
-    let index = find_deleted_user(&fixture, id).ok_or_else(|| GraphError::not_found(id))?;
+    let index = fixture
+        .find_deleted_user(id)
+        .ok_or_else(|| GraphError::not_found(id))?;
     let body = entity(call, &fixture.users[index], options.select.as_deref());
     Ok(ApiResponse::odata_json(StatusCode::OK, &body))
 }
@@ -120,15 +120,13 @@ pub(crate) fn purge(call: &Call<'_>, id: &str) -> Result<ApiResponse, GraphError
     call.principal
         .require(&DELETE_USERS, &DELETE_USERS_DELEGATED)?;
     let mut fixture = call.emulator.tenant();
-    let index = find_deleted_user(&fixture, id).ok_or_else(|| GraphError::not_found(id))?;
-    let purged = fixture.users.remove(index);
-    let purged_id = user_id(&purged).to_owned();
-    fixture
-        .role_assignments
-        .retain(|assignment| !assignment.principal_id.eq_ignore_ascii_case(&purged_id));
-    fixture
-        .role_eligibilities
-        .retain(|eligibility| !eligibility.principal_id.eq_ignore_ascii_case(&purged_id));
+    let index = fixture
+        .find_deleted_user(id)
+        .ok_or_else(|| GraphError::not_found(id))?;
+    let purged = fixture
+        .purge_user(index)
+        .ok_or_else(|| GraphError::not_found(id))?;
+    let purged_id = user_id(&purged);
     tracing::info!(user = %purged_id, "user permanently deleted");
     Ok(ApiResponse::new(StatusCode::NO_CONTENT))
 }
@@ -160,7 +158,9 @@ pub(crate) fn restore(call: &Call<'_>, id: &str) -> Result<ApiResponse, GraphErr
         .and_then(Value::as_str)
         .map(str::to_owned);
     let mut fixture = call.emulator.tenant();
-    let index = find_deleted_user(&fixture, id).ok_or_else(|| GraphError::not_found(id))?;
+    let index = fixture
+        .find_deleted_user(id)
+        .ok_or_else(|| GraphError::not_found(id))?;
     let restored_id = user_id(&fixture.users[index]).to_owned();
     if holds_privileged_role(&fixture, &restored_id)
         && call.principal.is_app_only()
@@ -175,11 +175,10 @@ pub(crate) fn restore(call: &Call<'_>, id: &str) -> Result<ApiResponse, GraphErr
         .or_else(|| string_property(user, ORIGINAL_UPN_KEY).map(str::to_owned))
         .or_else(|| string_property(user, "userPrincipalName").map(str::to_owned))
         .unwrap_or_default();
-    let upn_taken = fixture.users.iter().any(|other| {
-        !is_deleted(other)
-            && string_property(other, "userPrincipalName")
-                .is_some_and(|existing| existing.eq_ignore_ascii_case(&upn))
-    });
+    let upn_taken = fixture
+        .users_with_upn(&upn)
+        .into_iter()
+        .any(|other| !is_deleted(&fixture.users[other]));
     if upn_taken {
         return Err(GraphError::bad_request(
             "Another object with the same value for property userPrincipalName already exists.",
@@ -219,24 +218,27 @@ pub(crate) fn restore(call: &Call<'_>, id: &str) -> Result<ApiResponse, GraphErr
             "Another object with the same value for property proxyAddresses already exists.",
         ));
     }
-    let user = &mut fixture.users[index];
-    user.remove("deletedDateTime");
-    user.remove(ORIGINAL_UPN_KEY);
-    user.insert("userPrincipalName".into(), Value::String(upn));
-    if !conflicting.is_empty() {
-        let kept: Vec<Value> = proxies
-            .into_iter()
-            .filter(|address| !conflicting.contains(address))
-            .map(Value::String)
-            .collect();
-        user.insert("proxyAddresses".into(), Value::Array(kept));
-    }
-    // A restored synced user is no longer synced until Connect joins it again
-    // (entra-matching.md §12).
-    if user.get("onPremisesSyncEnabled").and_then(Value::as_bool) == Some(true) {
-        user.insert("onPremisesSyncEnabled".into(), Value::Bool(false));
-    }
-    let body = entity(call, user, Some(&DEFAULT_USER_PROPERTIES));
+    let body = fixture
+        .change_user(index, |user| {
+            user.remove("deletedDateTime");
+            user.remove(ORIGINAL_UPN_KEY);
+            user.insert("userPrincipalName".into(), Value::String(upn));
+            if !conflicting.is_empty() {
+                let kept: Vec<Value> = proxies
+                    .into_iter()
+                    .filter(|address| !conflicting.contains(address))
+                    .map(Value::String)
+                    .collect();
+                user.insert("proxyAddresses".into(), Value::Array(kept));
+            }
+            // A restored synced user is no longer synced until Connect joins it again
+            // (entra-matching.md §12).
+            if user.get("onPremisesSyncEnabled").and_then(Value::as_bool) == Some(true) {
+                user.insert("onPremisesSyncEnabled".into(), Value::Bool(false));
+            }
+            entity(call, user, Some(&DEFAULT_USER_PROPERTIES))
+        })
+        .ok_or_else(|| GraphError::not_found(id))?;
     tracing::info!(user = %restored_id, "user restored");
     Ok(ApiResponse::odata_json(StatusCode::OK, &body))
 }

@@ -341,6 +341,6 @@ pub(crate) fn patch_sync_settings(call: &Call<'_>, id: &str) -> Result<ApiRespon
     settings.id = id.to_owned();
     settings.features = serde_json::from_value(features)
         .map_err(|_| GraphError::bad_request("Invalid feature flags."))?;
-    fixture.tenant.on_premises_synchronization = Some(settings);
+    fixture.tenant_info_mut().on_premises_synchronization = Some(settings);
     Ok(ApiResponse::new(StatusCode::NO_CONTENT))
 }

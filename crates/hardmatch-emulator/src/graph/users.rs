@@ -15,8 +15,8 @@ use crate::odata::query::{
 };
 use crate::settings::ConflictShape;
 use crate::state::{
-    find_active_user, holds_privileged_role, id_order, is_deleted, is_global_administrator,
-    is_synced, string_property, user_id,
+    Tenant, holds_privileged_role, id_order, is_deleted, is_global_administrator, is_synced,
+    string_property, user_id,
 };
 use crate::wire::{ApiResponse, ErrorDetail, GraphError, OrderedObject};
 
@@ -377,7 +377,9 @@ pub(crate) fn get(call: &Call<'_>, key: &str) -> Result<ApiResponse, GraphError>
         false,
         query_rules(&fixture, Collection::Active),
     )?;
-    let index = find_active_user(&fixture, key).ok_or_else(|| GraphError::not_found(key))?;
+    let index = fixture
+        .find_active_user(key)
+        .ok_or_else(|| GraphError::not_found(key))?;
     let select = options.select.as_deref();
     let mut body = OrderedObject::default();
     body.push(
@@ -509,7 +511,9 @@ pub(crate) fn patch(call: &Call<'_>, key: &str) -> Result<ApiResponse, GraphErro
         .require(&WRITE_USERS, &WRITE_USERS_DELEGATED)?;
     let body = json_body(call)?;
     let mut fixture = call.emulator.tenant();
-    let index = find_active_user(&fixture, key).ok_or_else(|| GraphError::not_found(key))?;
+    let index = fixture
+        .find_active_user(key)
+        .ok_or_else(|| GraphError::not_found(key))?;
     let target_id = user_id(&fixture.users[index]).to_owned();
     let synced = is_synced(&fixture.users[index]);
     let formerly_synced = fixture.users[index]
@@ -590,17 +594,18 @@ pub(crate) fn patch(call: &Call<'_>, key: &str) -> Result<ApiResponse, GraphErro
     {
         return Err(GraphError::forbidden());
     }
-    let user = &mut fixture.users[index];
-    for (property, value) in changes {
-        user.insert(property.to_owned(), value);
-    }
+    fixture.change_user(index, |user| {
+        for (property, value) in changes {
+            user.insert(property.to_owned(), value);
+        }
+    });
     tracing::info!(user = %target_id, "user updated");
     Ok(ApiResponse::new(StatusCode::NO_CONTENT))
 }
 
 fn check_immutable_id(
     call: &Call<'_>,
-    fixture: &Fixture,
+    fixture: &Tenant,
     index: usize,
     value: &Value,
 ) -> Result<(), GraphError> {
@@ -638,11 +643,14 @@ fn check_immutable_id(
     let target_id = user_id(target);
     // graph-api.md §10 + §16 #1: unique across active and (switch) deleted users,
     // compared case-sensitively.
-    let holder = fixture.users.iter().find(|user| {
-        user_id(user) != target_id
-            && string_property(user, property) == Some(text.as_str())
-            && (!is_deleted(user) || fixture.settings.deleted_users_reserve_immutable_id)
-    });
+    let holder = fixture
+        .users_with_immutable_id(text)
+        .into_iter()
+        .map(|position| &fixture.users[position])
+        .find(|user| {
+            user_id(user) != target_id
+                && (!is_deleted(user) || fixture.settings.deleted_users_reserve_immutable_id)
+        });
     if let Some(holder) = holder {
         return Err(immutable_id_conflict(
             fixture.settings.conflict_shape,
@@ -701,10 +709,13 @@ pub(crate) fn create(call: &Call<'_>) -> Result<ApiResponse, GraphError> {
             {
                 return Err(invalid_value("onPremisesImmutableId"));
             }
-            let holder = fixture.users.iter().find(|other| {
-                string_property(other, "onPremisesImmutableId") == Some(text.as_str())
-                    && (!is_deleted(other) || fixture.settings.deleted_users_reserve_immutable_id)
-            });
+            let holder = fixture
+                .users_with_immutable_id(text)
+                .into_iter()
+                .map(|position| &fixture.users[position])
+                .find(|other| {
+                    !is_deleted(other) || fixture.settings.deleted_users_reserve_immutable_id
+                });
             if let Some(holder) = holder {
                 return Err(match fixture.settings.create_with_used_immutable_id {
                     crate::settings::CreateConflictBehaviour::Conflict => {
@@ -736,7 +747,7 @@ pub(crate) fn create(call: &Call<'_>) -> Result<ApiResponse, GraphError> {
         Value::String(call.context("users/$entity")),
     );
     body.0.extend(project_user(&user, None).0);
-    crate::state::insert_user(&mut fixture, user);
+    fixture.insert_user(user);
     tracing::info!(user = %id, "user created");
     let mut response = ApiResponse::odata_json(StatusCode::CREATED, &body);
     response.set_header(
@@ -751,7 +762,7 @@ pub(crate) fn create(call: &Call<'_>) -> Result<ApiResponse, GraphError> {
 }
 
 fn check_user_principal_name(
-    fixture: &Fixture,
+    fixture: &Tenant,
     target_id: &str,
     value: &Value,
 ) -> Result<(), GraphError> {
@@ -764,11 +775,10 @@ fn check_user_principal_name(
             "The domain portion of the userPrincipalName property is invalid. You must use one of the verified domain names in your organization.",
         ));
     }
-    let taken = fixture.users.iter().any(|user| {
-        user_id(user) != target_id
-            && string_property(user, "userPrincipalName")
-                .is_some_and(|other| other.eq_ignore_ascii_case(upn))
-    });
+    let taken = fixture
+        .users_with_upn(upn)
+        .into_iter()
+        .any(|other| user_id(&fixture.users[other]) != target_id);
     if taken {
         let mut error = GraphError::bad_request(
             "Another object with the same value for property userPrincipalName already exists.",
@@ -791,7 +801,9 @@ pub(crate) fn delete(call: &Call<'_>, key: &str) -> Result<ApiResponse, GraphErr
     call.principal
         .require(&DELETE_USERS, &DELETE_USERS_DELEGATED)?;
     let mut fixture = call.emulator.tenant();
-    let index = find_active_user(&fixture, key).ok_or_else(|| GraphError::not_found(key))?;
+    let index = fixture
+        .find_active_user(key)
+        .ok_or_else(|| GraphError::not_found(key))?;
     let target_id = user_id(&fixture.users[index]).to_owned();
     // graph-api.md §14: app-only User.ReadWrite.All cannot delete admins.
     if holds_privileged_role(&fixture, &target_id) && !actor_may_touch_privileged(call, &fixture) {
@@ -802,25 +814,26 @@ pub(crate) fn delete(call: &Call<'_>, key: &str) -> Result<ApiResponse, GraphErr
     }
     let rewrite = fixture.settings.deleted_user_upn_rewritten;
     let initial_domain = fixture.tenant.initial_domain.clone();
-    let user = &mut fixture.users[index];
-    user.insert(
-        "deletedDateTime".into(),
-        Value::String(graph_date_time(call.now)),
-    );
-    if let Some(upn) = string_property(user, "userPrincipalName").map(str::to_owned) {
-        user.insert(ORIGINAL_UPN_KEY.into(), Value::String(upn.clone()));
-        // graph-api.md §16 #17: the UPN is rewritten with an id prefix.
-        if rewrite {
-            let local = upn
-                .rsplit_once('@')
-                .map_or(upn.as_str(), |(local, _)| local);
-            let compact_id = target_id.replace('-', "");
-            user.insert(
-                "userPrincipalName".into(),
-                Value::String(format!("{compact_id}{local}@{initial_domain}")),
-            );
+    fixture.change_user(index, |user| {
+        user.insert(
+            "deletedDateTime".into(),
+            Value::String(graph_date_time(call.now)),
+        );
+        if let Some(upn) = string_property(user, "userPrincipalName").map(str::to_owned) {
+            user.insert(ORIGINAL_UPN_KEY.into(), Value::String(upn.clone()));
+            // graph-api.md §16 #17: the UPN is rewritten with an id prefix.
+            if rewrite {
+                let local = upn
+                    .rsplit_once('@')
+                    .map_or(upn.as_str(), |(local, _)| local);
+                let compact_id = target_id.replace('-', "");
+                user.insert(
+                    "userPrincipalName".into(),
+                    Value::String(format!("{compact_id}{local}@{initial_domain}")),
+                );
+            }
         }
-    }
+    });
     tracing::info!(user = %target_id, "user moved to the recycle bin");
     Ok(ApiResponse::new(StatusCode::NO_CONTENT))
 }
@@ -848,7 +861,9 @@ pub(crate) fn license_details(call: &Call<'_>, key: &str) -> Result<ApiResponse,
             "Directory.ReadWrite.All",
         ],
     )?;
-    let index = find_active_user(&fixture, key).ok_or_else(|| GraphError::not_found(key))?;
+    let index = fixture
+        .find_active_user(key)
+        .ok_or_else(|| GraphError::not_found(key))?;
     let user = &fixture.users[index];
     let target_id = user_id(user);
     let licenses = user

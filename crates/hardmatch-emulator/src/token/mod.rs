@@ -17,9 +17,7 @@ use serde_json::{Value, json};
 use crate::clock::{aadsts_timestamp, unix_seconds};
 use crate::fixture::{AppRegistration, Fixture};
 use crate::graph::auth::GRAPH_AUDIENCE;
-use crate::state::{
-    Emulator, find_active_user, is_global_administrator, lock, string_property, user_id,
-};
+use crate::state::{Emulator, Tenant, is_global_administrator, lock, string_property, user_id};
 use crate::wire::{ApiRequest, ApiResponse, query_pairs};
 use assertion::AssertionError;
 use device_code::{DeviceCode, DeviceCodeState, PollOutcome};
@@ -519,9 +517,10 @@ pub(crate) fn device_code(
 
 /// The user an auto-approved device code signs in (settings, else a Global
 /// Administrator, else the first active user).
-fn auto_approve_user(fixture: &Fixture) -> Option<String> {
+fn auto_approve_user(fixture: &Tenant) -> Option<String> {
     if let Some(configured) = &fixture.settings.device_code_auto_approve_user {
-        return find_active_user(fixture, configured)
+        return fixture
+            .find_active_user(configured)
             .map(|index| user_id(&fixture.users[index]).to_owned());
     }
     let active = || {
@@ -539,7 +538,7 @@ fn auto_approve_user(fixture: &Fixture) -> Option<String> {
 fn device_code_grant(
     emulator: &Emulator,
     request: &ApiRequest,
-    fixture: &Fixture,
+    fixture: &Tenant,
     app: &AppRegistration,
     fields: &[(String, String)],
 ) -> ApiResponse {
@@ -591,7 +590,7 @@ fn device_code_grant(
             user_id: approved,
             scopes,
         } => {
-            let Some(index) = find_active_user(fixture, &approved) else {
+            let Some(index) = fixture.find_active_user(&approved) else {
                 return bad(
                     "invalid_grant",
                     50034,
