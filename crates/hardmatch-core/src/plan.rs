@@ -660,7 +660,11 @@ struct Planner<'a, 'input> {
 
 impl<'a, 'input> Planner<'a, 'input> {
     fn new(input: &'input PlanInput<'a>, index: &'input CloudIndex<'a>) -> Self {
-        let mut ad_by_name = MultiIndex::with_capacity(input.ad_users.len() * 3);
+        // Names resolve `--user` and mapping entries; an all-safe plan looks none up, and at a
+        // million users this index alone takes seconds and hundreds of megabytes.
+        let by_name = !matches!(input.selection, Selection::AllSafe);
+        let mut ad_by_name =
+            MultiIndex::with_capacity(if by_name { input.ad_users.len() * 3 } else { 0 });
         let mut ad_by_smtp = MultiIndex::with_capacity(input.ad_users.len());
         let mut ad_anchors =
             HashMap::with_capacity_and_hasher(input.ad_users.len(), Default::default());
@@ -669,12 +673,14 @@ impl<'a, 'input> Planner<'a, 'input> {
                 break;
             };
             ad_anchors.insert(user.immutable_id.as_str(), position);
-            ad_by_name.insert(Folded(user.distinguished_name.as_str()), position);
-            if let Some(upn) = &user.user_principal_name {
-                ad_by_name.insert(Folded(upn.as_str()), position);
-            }
-            if let Some(sam) = &user.sam_account_name {
-                ad_by_name.insert(Folded(sam.as_str()), position);
+            if by_name {
+                ad_by_name.insert(Folded(user.distinguished_name.as_str()), position);
+                if let Some(upn) = &user.user_principal_name {
+                    ad_by_name.insert(Folded(upn.as_str()), position);
+                }
+                if let Some(sam) = &user.sam_account_name {
+                    ad_by_name.insert(Folded(sam.as_str()), position);
+                }
             }
             for address in user.smtp_addresses().chain(user.mail.as_deref()) {
                 ad_by_smtp.insert(Folded(address), position);

@@ -960,7 +960,12 @@ impl<'a, 'input> Cycle<'a, 'input> {
             claimed: vec![false; count],
             rewritten: vec![false; count],
             deleting: vec![false; count],
-            written_values: HashMap::default(),
+            // Each exported user writes a UPN and an address or two: sized once rather than
+            // rehashed over and over in a large cycle.
+            written_values: HashMap::with_capacity_and_hasher(
+                input.ad_users.len() * 2,
+                Default::default(),
+            ),
             operations_wanted,
             operations: Vec::new(),
             report: SyncReport {
@@ -1619,9 +1624,31 @@ impl<'a, 'input> Cycle<'a, 'input> {
         });
         held_in_cloud
             || self
+                .written_by(value)
+                .is_some_and(|writer| writer != ad_index)
+    }
+
+    /// The AD user whose export in this cycle wrote `value` (any ASCII case), if any.
+    fn written_by(&self, value: &str) -> Option<u32> {
+        // Lowercased on the stack: this runs for every value of every exported user, and
+        // almost every value fits.
+        let mut buffer = [0u8; 128];
+        let lowered = match buffer.get_mut(..value.len()) {
+            Some(slot) => {
+                slot.copy_from_slice(value.as_bytes());
+                slot.make_ascii_lowercase();
+                // ASCII lowercasing keeps UTF-8 valid; the fallback only satisfies the types.
+                std::str::from_utf8(slot).ok()
+            }
+            None => None,
+        };
+        match lowered {
+            Some(lowered) => self.written_values.get(lowered).copied(),
+            None => self
                 .written_values
                 .get(&value.to_ascii_lowercase())
-                .is_some_and(|&writer| writer != ad_index)
+                .copied(),
+        }
     }
 
     fn resolution(&self, upn: bool) -> Resolution {

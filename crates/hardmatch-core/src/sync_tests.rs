@@ -782,3 +782,20 @@ fn an_index_of_other_users_is_not_trusted() {
     assert!(index.indexes(&users));
     assert!(!index.indexes(&copy));
 }
+
+#[test]
+fn a_value_written_earlier_in_the_cycle_conflicts_in_any_case_and_at_any_length() {
+    // entra-matching.md §6: the second object exporting a UPN gets a placeholder. The
+    // lookup lowercases short values on the stack and long ones on the heap: both count.
+    for local in ["adele".to_owned(), "a".repeat(200)] {
+        let first = ad_user(1, &format!("{local}@contoso.com"));
+        let second = ad_user(2, &format!("{}@Contoso.COM", local.to_ascii_uppercase()));
+        let outcome = World::new(vec![first, second], Vec::new()).run();
+        assert!(outcome.report.creations[0].quarantined.is_empty());
+        assert_eq!(
+            outcome.report.creations[1].quarantined[0].property,
+            ConflictProperty::UserPrincipalName,
+            "{local}"
+        );
+    }
+}

@@ -50,17 +50,28 @@ pub(crate) fn run(arguments: &PlanArgs, context: &Context) -> anyhow::Result<Exi
             "check the users named with --user or in --mapping against `hardmatch status`",
         )
     })?;
-    // Streamed: at a million users the plan text is over a gigabyte.
-    write_atomically_with(&arguments.output, Visibility::Ordinary, |file| {
-        let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
-        plan.write_json(&mut writer)
-            .map_err(std::io::Error::other)?;
-        writer.write_all(b"\n")?;
-        writer.flush()
-    })?;
-    context
-        .printer
-        .data(&with_final_newline(render_show(&plan)))?;
+    // The file is written (streamed: at a million users it is over a gigabyte, and its
+    // write and sync take seconds) while the summary is rendered on the other core; the
+    // summary is shown only once the file is in place, as before.
+    let (written, summary) = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            write_atomically_with(&arguments.output, Visibility::Ordinary, |file| {
+                let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
+                plan.write_json(&mut writer)
+                    .map_err(std::io::Error::other)?;
+                writer.write_all(b"\n")?;
+                writer.flush()
+            })
+        });
+        let summary = with_final_newline(render_show(&plan));
+        (writer.join(), summary)
+    });
+    match written {
+        Ok(written) => written?,
+        // A panic while writing is a bug; carry it on rather than report it as an IO error.
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+    context.printer.data(&summary)?;
     context.printer.status(&format!(
         "wrote {} actions for {} users ({} skipped) to {}",
         plan.actions.len(),
