@@ -13,7 +13,8 @@ use hardmatch_graph::{GraphClient, RestoreOptions, UserWrite, WriteReceipt};
 use tokio::sync::Mutex as AsyncMutex;
 
 use crate::ports::{
-    AdWrite, CloudPort, CloudRead, CloudWrite, DirectoryPort, PortError, Sent, SyncPort,
+    AdWrite, CloudPort, CloudRead, CloudWrite, DirectoryPort, LikelyPlace, PortError, Sent,
+    SyncPort,
 };
 
 /// The cloud port over Microsoft Graph (or the emulator, which speaks Graph).
@@ -74,6 +75,21 @@ impl GraphCloud {
         });
         *cached = Some(Arc::clone(&roles));
         Ok(roles)
+    }
+
+    /// Users by id among the active ones or in the recycle bin, in `$batch`es.
+    async fn read_in(
+        &self,
+        place: LikelyPlace,
+        user_ids: &[String],
+    ) -> Result<
+        Vec<Result<hardmatch_core::tenant::CloudUser, hardmatch_graph::GraphError>>,
+        hardmatch_graph::GraphError,
+    > {
+        match place {
+            LikelyPlace::Active => self.client.get_users(user_ids).await,
+            LikelyPlace::RecycleBin => self.client.get_deleted_users(user_ids).await,
+        }
     }
 
     /// Checks written ImmutableIDs by one bulk re-read, byte for byte; the successful
@@ -155,64 +171,67 @@ fn user_write(write: &CloudWrite) -> UserWrite {
 
 impl CloudPort for GraphCloud {
     async fn read(&self, user_id: &str) -> Result<CloudRead, PortError> {
-        self.read_many(&[user_id.to_owned()])
+        self.read_many(&[user_id.to_owned()], LikelyPlace::Active)
             .await
             .into_iter()
             .next()
             .unwrap_or_else(|| Err(PortError::new("no answer for the user read")))
     }
 
-    async fn read_many(&self, user_ids: &[String]) -> Vec<Result<CloudRead, PortError>> {
+    /// One `$batch` where the targets likely are, one more for those not found there.
+    async fn read_many(
+        &self,
+        user_ids: &[String],
+        likely: LikelyPlace,
+    ) -> Vec<Result<CloudRead, PortError>> {
         let failed = |error: PortError| user_ids.iter().map(|_| Err(error.clone())).collect();
         let roles = match self.roles().await {
             Ok(roles) => roles,
             Err(error) => return failed(error),
         };
-        let active = match self.client.get_users(user_ids).await {
-            Ok(active) => active,
+        let other = match likely {
+            LikelyPlace::Active => LikelyPlace::RecycleBin,
+            LikelyPlace::RecycleBin => LikelyPlace::Active,
+        };
+        let first = match self.read_in(likely, user_ids).await {
+            Ok(first) => first,
             Err(error) => return failed(error.into()),
         };
-        // Not active: look in the recycle bin, again in one go.
         let missing: Vec<String> = user_ids
             .iter()
-            .zip(&active)
+            .zip(&first)
             .filter(|(_, read)| matches!(read, Err(error) if error.is_not_found()))
             .map(|(id, _)| id.clone())
             .collect();
-        let mut deleted = if missing.is_empty() {
+        let mut second = if missing.is_empty() {
             Vec::new()
         } else {
-            match self.client.get_deleted_users(&missing).await {
-                Ok(deleted) => deleted,
+            match self.read_in(other, &missing).await {
+                Ok(second) => second,
                 Err(error) => return failed(error.into()),
             }
         }
         .into_iter();
+        let found = |place: LikelyPlace, user: &hardmatch_core::tenant::CloudUser, id: &str| {
+            let (active_roles, eligible_roles) = roles.of(id);
+            let state = cloud_state(user, active_roles, eligible_roles);
+            match place {
+                LikelyPlace::Active => CloudRead::Active(state),
+                LikelyPlace::RecycleBin => CloudRead::Deleted(state),
+            }
+        };
         user_ids
             .iter()
-            .zip(active)
-            .map(|(user_id, read)| {
-                let (active_roles, eligible_roles) = roles.of(user_id);
-                match read {
-                    Ok(user) => Ok(CloudRead::Active(cloud_state(
-                        &user,
-                        active_roles,
-                        eligible_roles,
-                    ))),
-                    Err(error) if error.is_not_found() => match deleted.next() {
-                        Some(Ok(user)) => Ok(CloudRead::Deleted(cloud_state(
-                            &user,
-                            active_roles,
-                            eligible_roles,
-                        ))),
-                        Some(Err(error)) if error.is_not_found() => Ok(CloudRead::Absent),
-                        Some(Err(error)) => Err(error.into()),
-                        None => Err(PortError::new(format!(
-                            "no recycle-bin answer for {user_id}"
-                        ))),
-                    },
-                    Err(error) => Err(error.into()),
-                }
+            .zip(first)
+            .map(|(user_id, read)| match read {
+                Ok(user) => Ok(found(likely, &user, user_id)),
+                Err(error) if error.is_not_found() => match second.next() {
+                    Some(Ok(user)) => Ok(found(other, &user, user_id)),
+                    Some(Err(error)) if error.is_not_found() => Ok(CloudRead::Absent),
+                    Some(Err(error)) => Err(error.into()),
+                    None => Err(PortError::new(format!("no second answer for {user_id}"))),
+                },
+                Err(error) => Err(error.into()),
             })
             .collect()
     }

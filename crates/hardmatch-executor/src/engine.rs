@@ -22,7 +22,8 @@ use hardmatch_core::plan::{
 
 use crate::journal::{ActionRecord, ActionState, JournalError, NewAction, NewRun, Outcome};
 use crate::ports::{
-    AdWrite, CloudPort, CloudRead, CloudWrite, DirectoryPort, PortError, Sent, SyncPort,
+    AdWrite, CloudPort, CloudRead, CloudWrite, DirectoryPort, LikelyPlace, PortError, Sent,
+    SyncPort,
 };
 use crate::workspace::Workspace;
 
@@ -645,7 +646,8 @@ async fn execute<C: CloudPort, D: DirectoryPort, S: SyncPort>(
                 &mut states,
             )
             .await?;
-            index += group.len();
+            // The action at `index` is finished now; the others of the group, further on,
+            // are passed over when the loop reaches them.
             continue;
         }
         let new_state = match state {
@@ -682,34 +684,63 @@ async fn execute<C: CloudPort, D: DirectoryPort, S: SyncPort>(
 /// client within the tenant's quota.
 const GROUP_SIZE: usize = hardmatch_graph::BATCH_SIZE;
 
-/// The pending cloud writes from `start` on that may go together: consecutive, of the same
-/// kind, on different objects, none depending on another of the group.
+/// The pending cloud writes from `start` on that may go together: of the same kind as the
+/// one at `start`, on different objects, each with everything it depends on finished. A
+/// later action may overtake unfinished ones of other kinds, so that the planner's
+/// per-user order (delete, purge, delete, purge…) still gives groups of 20 deletes, then 20
+/// purges; but never one on its own target or one it depends on, and never anything but a
+/// cloud action: an AD write or a sync cycle ends the search.
 fn concurrent_group<'a>(
     plan: &'a Plan,
     start: usize,
     states: &HashMap<String, ActionState>,
 ) -> Vec<&'a PlanAction> {
-    let Some(first) = plan.actions.get(start) else {
-        return Vec::new();
+    let state_of = |action: &PlanAction| {
+        states
+            .get(&action.id)
+            .copied()
+            .unwrap_or(ActionState::Pending)
     };
+    let unfinished =
+        |state: ActionState| matches!(state, ActionState::Pending | ActionState::InFlight);
     let mut group: Vec<&PlanAction> = Vec::new();
-    if !first.kind.is_cloud() {
+    let Some(first) = plan.actions.get(start) else {
+        return group;
+    };
+    if !first.kind.is_cloud() || state_of(first) != ActionState::Pending {
         return group;
     }
-    for action in plan.actions.iter().skip(start).take(GROUP_SIZE) {
-        let independent = action.kind == first.kind
-            && states
-                .get(&action.id)
-                .copied()
-                .unwrap_or(ActionState::Pending)
-                == ActionState::Pending
-            && !group.iter().any(|member| {
-                action.depends_on.contains(&member.id) || member.target.id == action.target.id
-            });
-        if !independent {
+    // Unfinished actions passed over, which what follows must not overtake on their target.
+    let mut passed: Vec<&PlanAction> = Vec::new();
+    for action in plan.actions.iter().skip(start) {
+        if group.len() == GROUP_SIZE {
             break;
         }
-        group.push(action);
+        let state = state_of(action);
+        if !unfinished(state) {
+            continue;
+        }
+        if !action.kind.is_cloud() {
+            break;
+        }
+        let waits_for_something = action.depends_on.iter().any(|dependency| {
+            states
+                .get(dependency)
+                .is_none_or(|state| unfinished(*state))
+        });
+        let shares_a_target = group
+            .iter()
+            .chain(&passed)
+            .any(|other| other.target.id == action.target.id);
+        if action.kind == first.kind
+            && state == ActionState::Pending
+            && !waits_for_something
+            && !shares_a_target
+        {
+            group.push(action);
+        } else {
+            passed.push(action);
+        }
     }
     group
 }
@@ -730,7 +761,11 @@ async fn run_group<C: CloudPort, D: DirectoryPort, S: SyncPort>(
         .iter()
         .filter_map(|action| action.target.id.clone())
         .collect();
-    let mut reads = ports.cloud.read_many(&ids).await.into_iter();
+    let likely = match group.first().map(|action| action.kind) {
+        Some(ActionKind::PurgeDeleted | ActionKind::RestoreDeleted) => LikelyPlace::RecycleBin,
+        _ => LikelyPlace::Active,
+    };
+    let mut reads = ports.cloud.read_many(&ids, likely).await.into_iter();
     let mut ready = Vec::new();
     // The group's in-flight records are committed together, before any write leaves.
     workspace.journal_mut().begin_group()?;

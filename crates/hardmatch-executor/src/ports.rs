@@ -88,6 +88,13 @@ impl CloudRead {
     }
 }
 
+/// Where a cloud user most likely is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LikelyPlace {
+    Active,
+    RecycleBin,
+}
+
 /// One cloud write.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CloudWrite {
@@ -202,8 +209,14 @@ pub trait CloudPort {
     async fn read(&self, user_id: &str) -> Result<CloudRead, PortError>;
     async fn write(&self, write: &CloudWrite) -> Result<Sent, PortError>;
     /// Reads several users; one answer per id, in order. Adapters that can read in bulk
-    /// override it, so that re-reading a group of targets costs one request, not one each.
-    async fn read_many(&self, user_ids: &[String]) -> Vec<Result<CloudRead, PortError>> {
+    /// override it, so that re-reading a group of targets costs one request, not one each,
+    /// and look where the targets `likely` are first (a purge's target is in the recycle
+    /// bin), so that a second request is only for those found elsewhere.
+    async fn read_many(
+        &self,
+        user_ids: &[String],
+        _likely: LikelyPlace,
+    ) -> Vec<Result<CloudRead, PortError>> {
         let mut reads = Vec::with_capacity(user_ids.len());
         for user_id in user_ids {
             reads.push(self.read(user_id).await);

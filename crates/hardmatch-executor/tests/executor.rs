@@ -621,16 +621,20 @@ async fn an_item_graph_refuses_fails_alone_and_the_rest_of_its_batch_succeeds() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn independent_writes_cost_one_request_per_twenty() {
+async fn independent_writes_and_their_re_reads_cost_one_request_per_twenty() {
     const USERS: usize = 45;
     let emulator = start(fixture(USERS), None).await;
     let directory = SnapshotDirectory::new(ad_users(USERS));
     let mut plan = field_story(&emulator, &directory).await;
-    // The plan's soft deletes alone: 45 independent writes.
-    plan.actions
-        .retain(|action| action.kind == ActionKind::SoftDelete);
+    // The plan's soft deletes and purges: 45 independent writes, then 45 more.
+    plan.actions.retain(|action| {
+        matches!(
+            action.kind,
+            ActionKind::SoftDelete | ActionKind::PurgeDeleted
+        )
+    });
     plan.actions_fingerprint = actions_fingerprint(&plan.actions);
-    assert_eq!(plan.actions.len(), USERS);
+    assert_eq!(plan.actions.len(), 2 * USERS);
     let cloud = GraphCloud::new(client(&emulator).await);
     let sync = EmulatorSync {
         emulator: &emulator,
@@ -650,8 +654,10 @@ async fn independent_writes_cost_one_request_per_twenty() {
     assert_eq!(summary.outcome, "completed", "{:#?}", summary.actions);
     let entries = log_entries(&emulator).split_off(served_before);
     let path = |entry: &Value| entry["path"].as_str().unwrap_or_default().to_owned();
-    // The emulator logs a batch's write items just before the batch itself.
+    // The emulator logs a batch's write items just before the batch itself; a batch
+    // without them carried reads.
     let mut write_batches = 0;
+    let mut read_batches = 0;
     let mut items_in_batch = Vec::new();
     let mut items = 0;
     for entry in &entries {
@@ -662,12 +668,19 @@ async fn independent_writes_cost_one_request_per_twenty() {
             if items > 0 {
                 write_batches += 1;
                 items_in_batch.push(items);
+            } else {
+                read_batches += 1;
             }
             items = 0;
         }
     }
-    assert_eq!(write_batches, USERS.div_ceil(20), "{items_in_batch:?}");
-    assert_eq!(items_in_batch, vec![20, 20, 5]);
+    assert_eq!(write_batches, 2 * USERS.div_ceil(20), "{items_in_batch:?}");
+    // The plan goes user by user (delete, purge, delete, purge…); the groups go by kind,
+    // 20 deletes, then those 20 users' purges.
+    assert_eq!(items_in_batch, vec![20, 20, 20, 20, 5, 5]);
+    // One re-read per group: the deletes' targets read among active users, the purges'
+    // in the recycle bin first, where they are.
+    assert_eq!(read_batches, 2 * USERS.div_ceil(20));
     // And no write went alone.
     let lone_writes = entries
         .iter()
@@ -675,7 +688,7 @@ async fn independent_writes_cost_one_request_per_twenty() {
         .filter(|entry| !path(entry).contains("/$batch/"))
         .count();
     assert_eq!(lone_writes, 0);
-    assert_eq!(writes(&emulator).len(), USERS);
+    assert_eq!(writes(&emulator).len(), 2 * USERS);
     emulator.shutdown().await;
 }
 
