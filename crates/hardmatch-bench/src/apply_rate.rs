@@ -1,5 +1,6 @@
-//! Bulk apply against the write quota: issue 7's goal of at least 90% of the quota's rate
-//! with zero failed actions, over 1000 ImmutableID writes.
+//! Bulk apply against the write quota: issue 8's goal of at least 90% of the quota's rate
+//! with zero failed actions, over 1000 ImmutableID writes, and a run of 6000 that is
+//! longer than the quota's window and so shows the rate the pacer sustains.
 //!
 //! One run (`hardmatch-bench apply-rate`) starts the emulator in this process with its
 //! throttling on, generates a directory where every AD user has a licensed cloud account
@@ -54,18 +55,43 @@ pub struct RunReport {
     pub unsuccessful_actions: usize,
     /// From the start of the apply to the last successful ImmutableID write.
     pub seconds: f64,
-    /// Over the second half of the writes, after the pacer's burst is long spent.
-    pub sustained_writes_per_second: f64,
+    /// The most writes that succeeded in any 150-second window (the write quota's), which
+    /// the pacer keeps within 90% of the quota.
+    pub busiest_window_writes: usize,
     /// HTTP requests the emulator served during the apply (a `$batch` counts once).
     pub requests: usize,
+    /// Of those, the requests that carried writes (a `$batch` of writes counts once).
+    pub write_requests: usize,
     pub throttled: usize,
     pub quota_writes_per_second: f64,
+    /// How long the Graph client's pacer held requests back, in all.
+    #[serde(default)]
+    pub pacing_wait_seconds: f64,
 }
 
 impl RunReport {
     fn writes_per_second(&self) -> f64 {
         self.writes as f64 / self.seconds.max(1e-9)
     }
+}
+
+/// The quota's window, over which the busiest stretch of a run is counted.
+const WRITE_WINDOW: Duration = Duration::from_secs(150);
+
+/// The most instants of `times` (sorted) in any window of `length`.
+fn busiest_window(times: &[Duration], length: Duration) -> usize {
+    let mut most = 0;
+    let mut start = 0;
+    for (end, time) in times.iter().enumerate() {
+        while times
+            .get(start)
+            .is_some_and(|first| *time - *first >= length)
+        {
+            start += 1;
+        }
+        most = most.max(end + 1 - start);
+    }
+    most
 }
 
 /// Timestamps every successful ImmutableID write.
@@ -212,27 +238,64 @@ async fn measure(arguments: &ApplyRateArgs) -> anyhow::Result<RunReport> {
     let summary =
         hardmatch_executor::apply(&planned, &mut workspace, &ports, &options, &clock).await?;
     let log = served(&emulator);
-    let during: Vec<&serde_json::Value> = log.iter().skip(requests_before).collect();
+    let during = &log[requests_before.min(log.len())..];
     let times = clock.writes.into_inner().unwrap_or_default();
+    let statistics = cloud.client().statistics();
     emulator.shutdown().await;
-    let (Some(last), Some(middle)) = (times.last(), times.get(times.len() / 2)) else {
+    let Some(last) = times.last() else {
         bail!("no ImmutableID write succeeded: {:?}", summary.outcome);
     };
     let pacing = PacingSettings::default();
+    let requests = Requests::of(during);
     Ok(RunReport {
         writes: times.len(),
         failed_actions: summary.count(ActionState::Failed),
         unsuccessful_actions: summary.actions.len() - summary.count(ActionState::Succeeded),
         seconds: last.as_secs_f64(),
-        sustained_writes_per_second: (times.len() - times.len() / 2 - 1) as f64
-            / (*last - *middle).as_secs_f64().max(1e-9),
-        requests: during.len(),
-        throttled: during
-            .iter()
-            .filter(|entry| entry["status"].as_u64() == Some(429))
-            .count(),
+        busiest_window_writes: busiest_window(&times, WRITE_WINDOW),
+        requests: requests.requests,
+        write_requests: requests.write_requests,
+        throttled: requests.throttled,
         quota_writes_per_second: pacing.writes_per_window / pacing.write_window.as_secs_f64(),
+        pacing_wait_seconds: statistics.pacing_wait.as_secs_f64(),
     })
+}
+
+/// What the emulator's log says about a stretch of requests.
+#[derive(Debug, Default, PartialEq)]
+struct Requests {
+    requests: usize,
+    write_requests: usize,
+    throttled: usize,
+}
+
+impl Requests {
+    /// The emulator logs each write item of a `$batch` as `…/$batch/{path}`, just before
+    /// the batch itself: those entries are not requests, but mark the batch as one that
+    /// carried writes. A 429 counts whether it answered a request or an item.
+    fn of(log: &[serde_json::Value]) -> Self {
+        let mut requests = Self::default();
+        let mut items_pending = false;
+        for entry in log {
+            let method = entry["method"].as_str().unwrap_or_default();
+            let path = entry["path"].as_str().unwrap_or_default();
+            if entry["status"].as_u64() == Some(429) {
+                requests.throttled += 1;
+            }
+            if path.contains("/$batch/") {
+                items_pending = true;
+                continue;
+            }
+            requests.requests += 1;
+            let batch_of_writes = path.ends_with("/$batch") && items_pending;
+            let lone_write = method != "GET" && method != "POST" && !path.contains("/oauth2/");
+            if batch_of_writes || lone_write {
+                requests.write_requests += 1;
+            }
+            items_pending = false;
+        }
+        requests
+    }
 }
 
 /// The emulator's request log, sign-ins included (they are requests too).
@@ -245,34 +308,40 @@ fn served(emulator: &RunningEmulator) -> Vec<serde_json::Value> {
         .unwrap_or_default()
 }
 
-/// The section's content.
+/// The section's content: runs per size.
 pub(crate) enum ApplyRate {
-    Measured { users: usize, runs: Vec<RunReport> },
+    Measured(Vec<(usize, Vec<RunReport>)>),
     Failed(String),
 }
 
-/// Runs `apply-rate` `runs` times, each in a fresh process.
+/// The run long enough to show the sustained rate: two windows' worth of writes and more.
+const LONG_RUN_USERS: usize = 6000;
+
+/// Runs `apply-rate` for 1000 writes `runs` times and for 6000 writes once (it lasts
+/// about five minutes, two quota windows), each in a fresh process.
 pub(crate) fn bench(this: &Path, arguments: &BenchArgs) -> ApplyRate {
-    let users = 1000;
-    output::message(&format!(
-        "bulk apply: {users} ImmutableID writes against the emulator's write quota × {} runs",
-        arguments.runs
-    ));
-    let run_arguments = vec![
-        "apply-rate".to_owned(),
-        "--users".to_owned(),
-        users.to_string(),
-        "--seed".to_owned(),
-        arguments.seed.to_string(),
-    ];
-    let mut runs = Vec::new();
-    for _ in 0..arguments.runs {
-        match run_once(this, &run_arguments) {
-            Ok(report) => runs.push(report),
-            Err(error) => return ApplyRate::Failed(format!("{error:#}")),
+    let mut sizes = Vec::new();
+    for (users, repeats) in [(1000, arguments.runs), (LONG_RUN_USERS, 1)] {
+        output::message(&format!(
+            "bulk apply: {users} ImmutableID writes against the emulator's write quota × {repeats} run(s)"
+        ));
+        let run_arguments = vec![
+            "apply-rate".to_owned(),
+            "--users".to_owned(),
+            users.to_string(),
+            "--seed".to_owned(),
+            arguments.seed.to_string(),
+        ];
+        let mut runs = Vec::new();
+        for _ in 0..repeats {
+            match run_once(this, &run_arguments) {
+                Ok(report) => runs.push(report),
+                Err(error) => return ApplyRate::Failed(format!("{error:#}")),
+            }
         }
+        sizes.push((users, runs));
     }
-    ApplyRate::Measured { users, runs }
+    ApplyRate::Measured(sizes)
 }
 
 /// One run in a child process, which times itself: the figure is the apply's, not the
@@ -298,9 +367,9 @@ fn run_once(this: &Path, arguments: &[String]) -> anyhow::Result<RunReport> {
 
 pub(crate) fn render(text: &mut String, section: &ApplyRate) {
     let _ = writeln!(text, "\n## Bulk apply\n");
-    let (users, runs) = match section {
-        ApplyRate::Measured { users, runs } if !runs.is_empty() => (*users, runs),
-        ApplyRate::Measured { .. } => {
+    let sizes = match section {
+        ApplyRate::Measured(sizes) if sizes.iter().all(|(_, runs)| !runs.is_empty()) => sizes,
+        ApplyRate::Measured(_) => {
             let _ = writeln!(text, "{NOT_MEASURED}no runs.");
             return;
         }
@@ -309,51 +378,97 @@ pub(crate) fn render(text: &mut String, section: &ApplyRate) {
             return;
         }
     };
-    let of = |value: fn(&RunReport) -> f64| median(&runs.iter().map(value).collect::<Vec<_>>());
-    let rate = of(RunReport::writes_per_second);
-    let sustained = of(|run| run.sustained_writes_per_second);
-    let seconds = of(|run| run.seconds);
-    let quota = of(|run| run.quota_writes_per_second);
-    let requests = of(|run| run.requests as f64);
-    let throttled = of(|run| run.throttled as f64);
-    let failed: usize = runs.iter().map(|run| run.failed_actions).sum();
-    let unsuccessful: usize = runs.iter().map(|run| run.unsuccessful_actions).sum();
-    let share = rate / quota.max(1e-9);
+    let quota = median(
+        &sizes
+            .iter()
+            .flat_map(|(_, runs)| runs.iter().map(|run| run.quota_writes_per_second))
+            .collect::<Vec<_>>(),
+    );
+    let window_budget = quota * WRITE_WINDOW.as_secs_f64();
     let _ = writeln!(
         text,
-        "`hardmatch-bench apply-rate --users {users}`: the emulator in-process with its real \
-         quotas on (graph-api.md §13: 3,000 writes per app and tenant per 150 s, {quota:.0} \
-         writes/s), a plan of {} ImmutableID writes (every AD user has a licensed cloud \
-         account to hard-match) and its closing sync cycle, applied through the executor and \
-         the Graph client as `hardmatch apply` does: every target re-read before its write \
-         (in `$batch`es of 20), each write journaled before and after, the ImmutableID read \
-         back. Timed from the start of the apply to the last successful write; {} fresh \
-         process(es), medians.\n\n\
-         | Writes | Time | Writes/s | Share of quota | Sustained (second half) | Failed actions | Requests per link | 429s |\n\
-         |---:|---:|---:|---:|---:|---:|---:|---:|\n\
-         | {} | {seconds:.1} s | {rate:.1} | {:.0}% | {sustained:.1}/s ({:.0}%) | {failed} | {:.2} | {throttled:.0} |\n\n\
-         Goal ≥ {:.0}% of the quota's rate with zero failed actions: {}.",
-        thousands(users),
-        runs.len(),
-        thousands(users),
-        share * 100.0,
-        sustained / quota.max(1e-9) * 100.0,
-        requests / users.max(1) as f64,
+        "`hardmatch-bench apply-rate --users N`: the emulator in-process with its real quotas \
+         on (graph-api.md §13: 3,000 writes per app and tenant per 150 s, {quota:.0} writes/s), \
+         a plan of N ImmutableID writes (every AD user has a licensed cloud account to \
+         hard-match) and its closing sync cycle, applied through the executor and the Graph \
+         client as `hardmatch apply` does: every group of 20 targets re-read in one `$batch`, \
+         journaled in flight, written in one `$batch`, its outcomes journaled, the \
+         ImmutableIDs read back in one more `$batch`. Timed from the start of the apply to the \
+         last successful write; 1,000 writes over fresh processes (medians), 6,000 once. \
+         \"Busiest 150 s\" is the most writes that succeeded in any window of the quota's \
+         length, as a share of the quota ({} writes): what the pacer promises to keep at or \
+         under 90%, and what a long job sustains.\n\n\
+         | Writes | Runs | Time | Writes/s | Share of quota rate | Busiest 150 s | Failed actions | Requests per link | Write requests | 429s |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        thousands(window_budget.round() as usize),
+    );
+    let mut verdicts = Vec::new();
+    let mut shares = Vec::new();
+    for (users, runs) in sizes {
+        let of = |value: fn(&RunReport) -> f64| median(&runs.iter().map(value).collect::<Vec<_>>());
+        let rate = of(RunReport::writes_per_second);
+        let seconds = of(|run| run.seconds);
+        let busiest = of(|run| run.busiest_window_writes as f64);
+        let requests = of(|run| run.requests as f64);
+        let write_requests = of(|run| run.write_requests as f64);
+        let throttled = of(|run| run.throttled as f64);
+        let failed: usize = runs.iter().map(|run| run.failed_actions).sum();
+        let unsuccessful: usize = runs.iter().map(|run| run.unsuccessful_actions).sum();
+        let share = rate / quota.max(1e-9);
+        let busiest_share = busiest / window_budget.max(1e-9);
+        let _ = writeln!(
+            text,
+            "| {} | {} | {seconds:.1} s | {rate:.1} | {:.0}% | {} ({:.0}%) | {failed} | {:.3} | {write_requests:.0} | {throttled:.0} |",
+            thousands(*users),
+            runs.len(),
+            share * 100.0,
+            thousands(busiest as usize),
+            busiest_share * 100.0,
+            requests / (*users).max(1) as f64,
+        );
+        shares.push(format!(
+            "{} writes at {:.0}% of the quota's rate (busiest window {:.0}%)",
+            thousands(*users),
+            share * 100.0,
+            busiest_share * 100.0
+        ));
+        if share < GOAL_SHARE {
+            verdicts.push(format!(
+                "{} writes at {:.0}% of the quota's rate, {:.0}% short",
+                thousands(*users),
+                share * 100.0,
+                (GOAL_SHARE - share) * 100.0
+            ));
+        }
+        if failed > 0 || unsuccessful > 0 {
+            verdicts.push(format!(
+                "{} writes: {unsuccessful} action(s) did not succeed, {failed} failed",
+                thousands(*users)
+            ));
+        }
+    }
+    let _ = writeln!(
+        text,
+        "\nGoal ≥ {:.0}% of the quota's rate with zero failed actions: {}.",
         GOAL_SHARE * 100.0,
-        if share >= GOAL_SHARE && failed == 0 && unsuccessful == 0 {
-            "met".to_owned()
-        } else if failed > 0 || unsuccessful > 0 {
-            format!("missed: {unsuccessful} action(s) did not succeed, {failed} failed")
+        if verdicts.is_empty() {
+            format!("met: {}", shares.join(", "))
         } else {
-            format!("missed by {:.0}%", (GOAL_SHARE / share - 1.0) * 100.0)
+            format!("missed: {}", verdicts.join("; "))
         },
     );
     let _ = writeln!(
         text,
-        "\nThe Graph client's pacer aims at 90% of each quota in any window: a burst of 10% \
-         of the window's quota (300 writes) goes at once, the rest at 80% of the rate, which \
-         is the sustained column. Over 1,000 writes the burst lifts the average above the \
-         sustained rate; a run much longer than one 150 s window settles at the sustained \
-         80%, which this benchmark does not reach."
+        "\nThe Graph client's pacer admits at most 90% of each quota in any trailing window (a \
+         log of what it sent, not a token bucket): 1,000 writes are below one window's budget \
+         of 2,700, so the quota does not slow them and the rate is the machine's and the \
+         emulator's, far above the quota's (the share column is over 100%, which the quota \
+         allows: 3,000 per 150 s, however fast). 6,000 writes are more than two windows' \
+         budget: the pacer lets 2,700 through, waits until they leave the window, and so on, \
+         so the busiest window holds 90% of the quota, never more, and no 429 is met; over a \
+         run of only two windows the average is higher, since the first window's writes go at \
+         once. A job of many windows sustains 90% of the quota's rate: the goal, met when the \
+         busiest-window column reads 90%. Requests per link count every HTTP request of the \
+         apply (sign-in, role reads, re-reads, writes, read-backs, sync) over the writes."
     );
 }
