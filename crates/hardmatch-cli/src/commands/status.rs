@@ -10,6 +10,7 @@ use hardmatch_core::tenant::TenantSnapshot;
 
 use crate::ExitStatus;
 use crate::args::{DiagnosisArgs, EngineChoice, StatusArgs};
+use crate::printer::Printer;
 use crate::sources::{
     AdInput, Context, TenantInput, load_ad, load_tenant, read_ad_snapshot, read_tenant_snapshot,
     resolve_ad, resolve_tenant,
@@ -29,17 +30,81 @@ pub(crate) fn run(arguments: &StatusArgs, context: &Context) -> anyhow::Result<E
         &diagnose_options(&arguments.diagnosis, &tenant),
     );
     select_users(&mut diagnosis, &ad.users, arguments);
-    let printer = &context.printer;
+    let mut out = Blocks::new(&context.printer);
     if arguments.json {
-        printer.data_line(&serde_json::to_string_pretty(&diagnosis)?)?;
+        serde_json::to_writer_pretty(&mut out, &diagnosis)?;
+        out.text.push('\n');
     } else if arguments.csv {
-        printer.data(&render_csv(&diagnosis))?;
+        render_csv(&diagnosis, &mut out)?;
     } else {
-        printer.data(&render_text(&diagnosis, &tenant, arguments))?;
+        render_text(&diagnosis, &tenant, arguments, &mut out)?;
     }
+    out.finish()?;
     release_at_exit(index);
     release_at_exit((ad, tenant, diagnosis));
     Ok(ExitStatus::Success)
+}
+
+/// Hands output to the printer in blocks of about a megabyte as it is rendered, so that the
+/// table, CSV or JSON of a million users (hundreds of megabytes) is never held whole.
+struct Blocks<'printer> {
+    printer: &'printer Printer,
+    text: String,
+    /// Bytes written through `io::Write` that do not yet end on a character boundary.
+    partial: Vec<u8>,
+}
+
+impl<'printer> Blocks<'printer> {
+    const SIZE: usize = 1 << 20;
+
+    fn new(printer: &'printer Printer) -> Self {
+        Self {
+            printer,
+            text: String::with_capacity(Self::SIZE + (Self::SIZE >> 4)),
+            partial: Vec::new(),
+        }
+    }
+
+    /// Prints what has been rendered once it fills a block.
+    fn pass_on_when_full(&mut self) -> std::io::Result<()> {
+        if self.text.len() >= Self::SIZE {
+            self.printer.data(&self.text)?;
+            self.text.clear();
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> std::io::Result<()> {
+        if !self.partial.is_empty() {
+            // Never reached with serde_json, which writes whole characters; kept visible.
+            self.text
+                .push_str(&String::from_utf8_lossy(&std::mem::take(&mut self.partial)));
+        }
+        if self.text.is_empty() {
+            return Ok(());
+        }
+        self.printer.data(&self.text)
+    }
+}
+
+impl std::io::Write for Blocks<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.partial.extend_from_slice(bytes);
+        let valid = match std::str::from_utf8(&self.partial) {
+            Ok(text) => text.len(),
+            Err(error) => error.valid_up_to(),
+        };
+        if let Ok(text) = std::str::from_utf8(&self.partial[..valid]) {
+            self.text.push_str(text);
+        }
+        self.partial.drain(..valid);
+        self.pass_on_when_full()?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Reads both directories; two snapshot files are parsed at the same time, one per thread,
@@ -163,12 +228,18 @@ pub(crate) fn describe(status: &Status) -> String {
     }
 }
 
-fn render_text(diagnosis: &Diagnosis, tenant: &TenantSnapshot, arguments: &StatusArgs) -> String {
+fn render_text(
+    diagnosis: &Diagnosis,
+    tenant: &TenantSnapshot,
+    arguments: &StatusArgs,
+    out: &mut Blocks<'_>,
+) -> std::io::Result<()> {
     let total: u64 = diagnosis.summary.values().sum();
-    let mut text = format!(
+    let text = &mut out.text;
+    text.push_str(&format!(
         "Tenant {} · tenant state of {} · {total} AD users\n\n",
         tenant.tenant.initial_domain, diagnosis.taken_at
-    );
+    ));
     for name in Status::NAMES {
         let count = diagnosis.summary.get(name).copied().unwrap_or_default();
         text.push_str(&format!("  {name:<16} {count:>8}\n"));
@@ -216,13 +287,16 @@ fn render_text(diagnosis: &Diagnosis, tenant: &TenantSnapshot, arguments: &Statu
         if rows.is_empty() {
             continue;
         }
+        let text = &mut out.text;
         text.push_str(&format!("\n{name} ({})\n", rows.len()));
         table::render_into(
-            &mut text,
+            text,
             &["AD USER", "STATUS", "CLOUD ACCOUNT", "EVIDENCE"],
             &rows,
         );
+        out.pass_on_when_full()?;
     }
+    let text = &mut out.text;
     if !diagnosis.tenant_findings.is_empty() {
         text.push_str(&format!(
             "\ntenant findings ({})\n",
@@ -266,11 +340,11 @@ fn render_text(diagnosis: &Diagnosis, tenant: &TenantSnapshot, arguments: &Statu
             &rows,
         ));
     }
-    text
+    Ok(())
 }
 
-fn render_csv(diagnosis: &Diagnosis) -> String {
-    let mut text = String::from(
+fn render_csv(diagnosis: &Diagnosis, out: &mut Blocks<'_>) -> std::io::Result<()> {
+    out.text.push_str(
         "distinguished_name,user_principal_name,sam_account_name,immutable_id,status,detail,cloud_user_id,cloud_user_principal_name,evidence\n",
     );
     for user in &diagnosis.users {
@@ -293,10 +367,11 @@ fn render_csv(diagnosis: &Diagnosis) -> String {
             &evidence.join("; "),
         ];
         let row: Vec<String> = fields.iter().map(|field| table::csv_field(field)).collect();
-        text.push_str(&row.join(","));
-        text.push('\n');
+        out.text.push_str(&row.join(","));
+        out.text.push('\n');
+        out.pass_on_when_full()?;
     }
-    text
+    Ok(())
 }
 
 /// The snake_case name serde gives a unit enum variant.
@@ -304,5 +379,24 @@ pub(crate) fn json_name(value: &impl serde::Serialize) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(name)) => name,
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    #[test]
+    fn blocks_keep_a_character_split_across_writes_whole() {
+        let printer = Printer::new(true, false);
+        let mut blocks = Blocks::new(&printer);
+        let bytes = "zoë".as_bytes();
+        blocks.write_all(&bytes[..3]).unwrap();
+        assert_eq!(blocks.text, "zo");
+        blocks.write_all(&bytes[3..]).unwrap();
+        assert_eq!(blocks.text, "zoë");
+        assert!(blocks.partial.is_empty());
     }
 }
