@@ -459,16 +459,18 @@ pub(crate) fn render(text: &mut String, section: &ApplyRate) {
     );
     let _ = writeln!(
         text,
-        "\nThe Graph client's pacer admits at most 90% of each quota in any trailing window (a \
-         log of what it sent, not a token bucket): 1,000 writes are below one window's budget \
-         of 2,700, so the quota does not slow them and the rate is the machine's and the \
-         emulator's, far above the quota's (the share column is over 100%, which the quota \
-         allows: 3,000 per 150 s, however fast). 6,000 writes are more than two windows' \
-         budget: the pacer lets 2,700 through, waits until they leave the window, and so on, \
-         so the busiest window holds 90% of the quota, never more, and no 429 is met; over a \
-         run of only two windows the average is higher, since the first window's writes go at \
-         once. A job of many windows sustains 90% of the quota's rate: the goal, met when the \
-         busiest-window column reads 90%. Requests per link count every HTTP request of the \
-         apply (sign-in, role reads, re-reads, writes, read-backs, sync) over the writes."
+        "\nThe Graph client's pacer admits at most 90% of each quota in any trailing window of \
+         its send instants (a log of what it sent, not a token bucket). 1,000 writes are below \
+         one window's budget of 2,700: the quota does not slow them, and the rate is the \
+         machine's and the emulator's (a share above 100% is within the quota, which limits a \
+         window's count, not a speed). 6,000 writes are more than two windows' budget: the \
+         pacer lets 2,700 through, then holds each further write until a sent one leaves the \
+         window, so no 429 is met and a job of many windows sustains 90% of the quota's rate; \
+         over a run of two windows the average is higher, since the first window's writes go \
+         at once. The busiest-window column counts successes, which lag their sends by the \
+         batch's answer and the read-back, unevenly: it can show one batch (20 writes) more \
+         than the 2,700 the pacer sent in any window. Requests per link count every HTTP \
+         request of the apply (sign-in, tenant size, role reads, re-reads, writes, read-backs) \
+         over the writes."
     );
 }

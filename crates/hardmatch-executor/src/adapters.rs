@@ -26,6 +26,7 @@ use crate::ports::{
 pub struct GraphCloud {
     client: GraphClient,
     roles: AsyncMutex<Option<Arc<RoleCounts>>>,
+    sized: tokio::sync::OnceCell<()>,
 }
 
 /// Active role assignments and PIM eligibilities per principal id.
@@ -49,11 +50,26 @@ impl GraphCloud {
         Self {
             client,
             roles: AsyncMutex::new(None),
+            sized: tokio::sync::OnceCell::new(),
         }
     }
 
     pub fn client(&self) -> &GraphClient {
         &self.client
+    }
+
+    /// Sizes the pacer's resource-unit quota to the tenant once per port (one request): a
+    /// tenant above 500 users has 8,000 RU per 10 s, not the smallest tier's 3,500 the
+    /// client assumes, and a run's re-reads and read-backs cost twice its writes in RU.
+    /// Unknown, the smallest tier stays: slower, never over the quota.
+    async fn size_the_pacer(&self) {
+        self.sized
+            .get_or_init(|| async {
+                if let Ok(users) = self.client.count_users().await {
+                    self.client.adopt_tenant_size(users);
+                }
+            })
+            .await;
     }
 
     /// The tenant's role holders, read on first use and kept for the port's life (one run).
@@ -185,6 +201,7 @@ impl CloudPort for GraphCloud {
         likely: LikelyPlace,
     ) -> Vec<Result<CloudRead, PortError>> {
         let failed = |error: PortError| user_ids.iter().map(|_| Err(error.clone())).collect();
+        self.size_the_pacer().await;
         let roles = match self.roles().await {
             Ok(roles) => roles,
             Err(error) => return failed(error),
