@@ -176,24 +176,16 @@ pub fn read_json_file<T: DeserializeOwned>(
     what: &str,
     how_to_make_one: &str,
 ) -> anyhow::Result<T> {
-    let cannot_read = |error: &dyn std::fmt::Display| {
+    // Bytes, not a String: serde_json checks UTF-8 as it parses, so a separate validation
+    // pass over a snapshot of a gigabyte would only add time.
+    let bytes = std::fs::read(path).map_err(|error| {
         anyhow::Error::new(Hinted::new(
             format!("cannot read `{}`: {error}", path.display()),
             format!("check the path; `{how_to_make_one}` writes {what}"),
         ))
-    };
-    let file = std::fs::File::open(path).map_err(|error| cannot_read(&error))?;
-    // Parsed as it is read rather than read whole first: a million-user snapshot is a
-    // gigabyte, and holding its text next to the values parsed from it was the peak memory
-    // of status and plan (docs/BENCHMARKS.md). Bytes, not text: serde_json checks UTF-8
-    // as it parses.
-    let reader = std::io::BufReader::with_capacity(1 << 20, file);
-    serde_json::from_reader(reader).map_err(|error| {
-        if error.is_io() {
-            return cannot_read(&error);
-        }
-        // Only on failure, so read again: is it another of our files, on the wrong flag?
-        let bytes = std::fs::read(path).unwrap_or_default();
+    })?;
+    serde_json::from_slice(&bytes).map_err(|error| {
+        // Only on failure: is it another of our files, passed to the wrong flag?
         if let Some((kind, flag)) = kind_of_file(&bytes).filter(|(kind, _)| *kind != what) {
             return Hinted::new(
                 format!("`{}` is {kind}, not {what}", path.display()),
