@@ -57,13 +57,23 @@ impl DirectoryEntry {
     /// Appends a value; attribute options such as `;binary` are dropped from the name,
     /// except `;range=`, which marks an incomplete answer (see [`user_from_entry`]).
     pub fn push(&mut self, attribute: &str, value: Vec<u8>) {
+        self.push_values(attribute, vec![value]);
+    }
+
+    /// Appends several values of one attribute, as [`DirectoryEntry::push`] does one.
+    pub fn push_values(&mut self, attribute: &str, values: Vec<Vec<u8>>) {
         let lowered = attribute.to_ascii_lowercase();
         let name = if lowered.contains(";range=") {
             lowered
         } else {
             lowered.split(';').next().unwrap_or(&lowered).to_owned()
         };
-        self.attributes.entry(name).or_default().push(value);
+        let stored = self.attributes.entry(name).or_default();
+        if stored.is_empty() {
+            *stored = values;
+        } else {
+            stored.extend(values);
+        }
     }
 
     pub fn values(&self, attribute: &str) -> &[Vec<u8>] {

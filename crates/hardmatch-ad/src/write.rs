@@ -11,10 +11,10 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use hardmatch_core::anchor::ObjectGuid;
-use ldap3::{Ldap, Mod, Scope, SearchEntry};
+use ldap3::{Ldap, Mod, Scope};
 
 use crate::error::AdError;
-use crate::ldap::{check, classify, connect};
+use crate::ldap::{check, classify, connect, directory_entry};
 use crate::reporter::Reporter;
 use crate::settings::{Bind, TlsOptions};
 
@@ -214,24 +214,8 @@ impl DirectoryWriter {
                 distinguished_name: distinguished_name.to_owned(),
             });
         };
-        let entry =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| SearchEntry::construct(raw)))
-                .map_err(|_| AdError::MalformedEntry {
-                    distinguished_name: distinguished_name.to_owned(),
-                    detail: "the server sent an entry that is not valid LDAP (BER)".to_owned(),
-                })?;
-        let mut values = Vec::new();
-        for (name, texts) in entry.attrs {
-            if name.eq_ignore_ascii_case(attribute) {
-                values.extend(texts.into_iter().map(String::into_bytes));
-            }
-        }
-        for (name, bytes) in entry.bin_attrs {
-            if name.eq_ignore_ascii_case(attribute) {
-                values.extend(bytes);
-            }
-        }
-        Ok(values)
+        // Attribute options such as `;binary` do not make another attribute here either.
+        Ok(directory_entry(raw)?.values(attribute).to_vec())
     }
 
     fn require(

@@ -147,7 +147,7 @@ const TIME: &str = "/usr/bin/time";
 
 /// Runs `program args…` under `/usr/bin/time`, with stdout sent to `stdout_to` (or
 /// discarded), and returns what it measured.
-fn timed(
+pub(crate) fn timed(
     program: &Path,
     args: &[String],
     stdout_to: Option<&Path>,
@@ -279,20 +279,6 @@ struct ParseRow {
     skim: Measured,
 }
 
-struct AdReadRow {
-    /// `hardmatch --version`, to name the build that was measured.
-    version: String,
-    base_dn: String,
-    users: usize,
-    hardmatch: Measured,
-    ldapsearch: Measured,
-}
-
-enum AdRead {
-    Measured(AdReadRow),
-    Skipped(String),
-}
-
 pub fn run(arguments: &BenchArgs) -> anyhow::Result<()> {
     if arguments.runs == 0 {
         bail!("--runs must be at least 1");
@@ -321,11 +307,11 @@ pub fn run(arguments: &BenchArgs) -> anyhow::Result<()> {
         crate::status_plan::StatusPlan::Skipped("not selected with --only".to_owned())
     };
     let ad_read = if !arguments.runs_section(Section::AdRead) {
-        AdRead::Skipped("not selected with --only".to_owned())
+        crate::ad_read::AdRead::Skipped("not selected with --only".to_owned())
     } else if arguments.skip_ad_read {
-        AdRead::Skipped("skipped with --skip-ad-read".to_owned())
+        crate::ad_read::AdRead::Skipped("skipped with --skip-ad-read".to_owned())
     } else {
-        bench_ad_read(arguments, work)?
+        crate::ad_read::bench(arguments, work)?
     };
     let version = hardmatch_version(arguments);
     let tenant_read = if arguments.runs_section(Section::TenantRead) {
@@ -487,168 +473,9 @@ fn bench_parse(
     })
 }
 
-/// Lab settings from `eval "$(scripts/ad-lab env)"`.
-struct Lab {
-    url: String,
-    bind_dn: String,
-    password: String,
-    base_dn: String,
-    ca_cert: String,
-}
-
-impl Lab {
-    fn from_environment() -> Option<Self> {
-        let variable = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-        Some(Self {
-            url: variable("HARDMATCH_LAB_LDAPS_URL")?,
-            bind_dn: variable("HARDMATCH_LAB_BIND_DN")?,
-            password: variable("HARDMATCH_LAB_BIND_PASSWORD")?,
-            base_dn: variable("HARDMATCH_LAB_BASE_DN")?,
-            ca_cert: variable("HARDMATCH_LAB_CA_CERT")?,
-        })
-    }
-}
-
-/// The attributes hardmatch-ad requests (crates/hardmatch-ad/src/entry.rs), so that
-/// ldapsearch fetches the same data.
-const AD_ATTRIBUTES: [&str; 15] = [
-    "objectGUID",
-    "mS-DS-ConsistencyGuid",
-    "userPrincipalName",
-    "mail",
-    "proxyAddresses",
-    "sAMAccountName",
-    "displayName",
-    "givenName",
-    "sn",
-    "distinguishedName",
-    "userAccountControl",
-    "objectSid",
-    "whenChanged",
-    "objectClass",
-    "objectCategory",
-];
-/// hardmatch-ad's default user filter.
-const AD_FILTER: &str = "(&(objectCategory=person)(objectClass=user))";
-
-/// `hardmatch snapshot ad` against OpenLDAP's `ldapsearch` (paged, 1000 per page, the
-/// same attributes, filter and server), alternating runs.
-fn bench_ad_read(arguments: &BenchArgs, work: &Path) -> anyhow::Result<AdRead> {
-    if !arguments.hardmatch.exists() {
-        return Ok(AdRead::Skipped(format!(
-            "the hardmatch CLI was not built ({})",
-            arguments.hardmatch.display()
-        )));
-    }
-    let Some(lab) = Lab::from_environment() else {
-        return Ok(AdRead::Skipped(
-            "the Samba lab's settings were not in the environment (eval \"$(scripts/ad-lab env)\")"
-                .to_owned(),
-        ));
-    };
-    let ldapsearch = Path::new("/usr/bin/ldapsearch");
-    if !ldapsearch.exists() {
-        return Ok(AdRead::Skipped(
-            "ldapsearch (ldap-utils) is not installed".to_owned(),
-        ));
-    }
-    let base_dn = arguments
-        .ad_read_base_dn
-        .clone()
-        .unwrap_or_else(|| format!("OU=Bulk,{}", lab.base_dn));
-    // ldapsearch and hardmatch both verify the lab's certificate against its CA.
-    let ldapsearch_args: Vec<String> = [
-        "-LLL",
-        "-x",
-        "-H",
-        &lab.url,
-        "-D",
-        &lab.bind_dn,
-        "-w",
-        &lab.password,
-        "-E",
-        "pr=1000/noprompt",
-        "-b",
-        &base_dn,
-        AD_FILTER,
-    ]
-    .iter()
-    .map(|&text| text.to_owned())
-    .chain(AD_ATTRIBUTES.iter().map(|&name| name.to_owned()))
-    .collect();
-    let snapshot = work.join("ad-read.json");
-    let hardmatch_args: Vec<String> = [
-        "snapshot",
-        "ad",
-        "--ldap-url",
-        &lab.url,
-        "--base-dn",
-        &base_dn,
-        "--bind-dn",
-        &lab.bind_dn,
-        "--bind-password-env",
-        "HARDMATCH_LAB_BIND_PASSWORD",
-        "--ca-cert",
-        &lab.ca_cert,
-        "-o",
-        &snapshot.display().to_string(),
-    ]
-    .iter()
-    .map(|&text| text.to_owned())
-    .collect();
-    let ldif = work.join("ad-read.ldif");
-    output::message(&format!(
-        "AD read: {base_dn}, hardmatch vs ldapsearch × {} runs",
-        arguments.runs
-    ));
-    let run_ldapsearch = || {
-        timed_with_env(
-            ldapsearch,
-            &ldapsearch_args,
-            Some(&ldif),
-            work,
-            &[
-                ("LDAPTLS_CACERT", &lab.ca_cert),
-                ("LDAPTLS_REQCERT", "demand"),
-            ],
-        )
-    };
-    // One untimed run of each warms Samba's caches, so that neither side pays for the
-    // other's cold start.
-    run_ldapsearch()?;
-    timed(&arguments.hardmatch, &hardmatch_args, None, work)?;
-    let mut hardmatch = Vec::new();
-    let mut baseline = Vec::new();
-    for _ in 0..arguments.runs {
-        hardmatch.push(timed(&arguments.hardmatch, &hardmatch_args, None, work)?);
-        baseline.push(run_ldapsearch()?);
-    }
-    let ldif_text = std::fs::read_to_string(&ldif).unwrap_or_default();
-    let entries = ldif_text
-        .lines()
-        .filter(|line| line.starts_with("dn:"))
-        .count();
-    let snapshot_users = std::fs::read(&snapshot)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<hardmatch_core::ad::AdSnapshot>(&bytes).ok())
-        .map(|snapshot| snapshot.users.len());
-    if snapshot_users != Some(entries) {
-        bail!(
-            "hardmatch read {snapshot_users:?} users but ldapsearch returned {entries} entries from {base_dn}"
-        );
-    }
-    Ok(AdRead::Measured(AdReadRow {
-        version: hardmatch_version(arguments),
-        base_dn,
-        users: entries,
-        hardmatch: Measured::of(&hardmatch),
-        ldapsearch: Measured::of(&baseline),
-    }))
-}
-
 /// How the document names the measured hardmatch build: `--hardmatch-label`, else its
 /// `--version`.
-fn hardmatch_version(arguments: &BenchArgs) -> String {
+pub(crate) fn hardmatch_version(arguments: &BenchArgs) -> String {
     let version = arguments.hardmatch_label.clone().or_else(|| {
         Command::new(&arguments.hardmatch)
             .arg("--version")
@@ -660,7 +487,7 @@ fn hardmatch_version(arguments: &BenchArgs) -> String {
     version.unwrap_or_else(|| "unknown version".to_owned())
 }
 
-fn timed_with_env(
+pub(crate) fn timed_with_env(
     program: &Path,
     args: &[String],
     stdout_to: Option<&Path>,
@@ -703,7 +530,7 @@ fn render(
     generator_rows: &[GeneratorRow],
     parse_rows: &[ParseRow],
     status_plan: &crate::status_plan::StatusPlan,
-    ad_read: &AdRead,
+    ad_read: &crate::ad_read::AdRead,
 ) -> String {
     let mut text = String::new();
     // Writing to a String cannot fail; the results are ignored with that knowledge.
@@ -801,76 +628,7 @@ fn render(
 
     crate::status_plan::render(&mut text, status_plan);
 
-    let _ = writeln!(
-        text,
-        "\n## AD read: hardmatch against OpenLDAP's ldapsearch\n"
-    );
-    match ad_read {
-        AdRead::Measured(row) => {
-            let measured = ratio(row.hardmatch.wall_seconds, row.ldapsearch.wall_seconds);
-            let _ = writeln!(
-                text,
-                "`hardmatch snapshot ad` against `ldapsearch -E pr=1000/noprompt` with the same \
-                 filter (`{AD_FILTER}`), the same {} attributes and the same Samba lab server over \
-                 LDAPS, base `{}`; ldapsearch writes LDIF, hardmatch (`{}`) writes the JSON \
-                 snapshot. One untimed warm-up run each, then alternating runs. CPU is the \
-                 client's user + system time.\n\n\
-                 | | Wall (median) | Wall (fastest–slowest) | Client CPU | Peak RSS |\n\
-                 |---|---:|---:|---:|---:|\n\
-                 | hardmatch | {:.2} s | {:.2}–{:.2} s | {:.2} s | {:.0} MiB |\n\
-                 | ldapsearch | {:.2} s | {:.2}–{:.2} s | {:.2} s | {:.0} MiB |\n\n\
-                 {} users. Ratio {:.2}×; goal ≤ 1.2×: {}.",
-                AD_ATTRIBUTES.len(),
-                row.base_dn,
-                row.version,
-                row.hardmatch.wall_seconds,
-                row.hardmatch.fastest_wall_seconds,
-                row.hardmatch.slowest_wall_seconds,
-                row.hardmatch.cpu_seconds,
-                row.hardmatch.rss_mib(),
-                row.ldapsearch.wall_seconds,
-                row.ldapsearch.fastest_wall_seconds,
-                row.ldapsearch.slowest_wall_seconds,
-                row.ldapsearch.cpu_seconds,
-                row.ldapsearch.rss_mib(),
-                thousands(row.users),
-                measured,
-                if measured <= 1.2 {
-                    "met".to_owned()
-                } else {
-                    format!("missed by {:.0}%", (measured / 1.2 - 1.0) * 100.0)
-                },
-            );
-            let extra_cpu = row.hardmatch.cpu_seconds - row.ldapsearch.cpu_seconds;
-            let extra_wall = row.hardmatch.wall_seconds - row.ldapsearch.wall_seconds;
-            if measured > 1.2 {
-                // hardmatch decodes on another thread while the next page is fetched, so
-                // its extra CPU competes with Samba for the cores rather than sitting
-                // between pages; what CPU does not explain is waiting between pages.
-                let pages = row.users.div_ceil(1000).max(1);
-                let unexplained = (extra_wall - extra_cpu.max(0.0)).max(0.0);
-                let _ = writeln!(
-                    text,
-                    "\nWhy: the server does the same work for both, so the gap ({:.2} s) is on \
-                     the client side. hardmatch decodes entries on another thread while the next \
-                     page is fetched, yet spends {:.2} s more CPU than ldapsearch (decoding \
-                     entries into typed users, sorting, writing JSON), and on this {}-core \
-                     machine that CPU competes with Samba, which is busy for the whole read. \
-                     The remaining {:.2} s ({:.0} ms per page over {} pages) is extra waiting \
-                     between pages, a per-request latency of hardmatch's LDAP client to look for.",
-                    extra_wall,
-                    extra_cpu,
-                    std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
-                    unexplained,
-                    unexplained * 1000.0 / pages as f64,
-                    pages,
-                );
-            }
-        }
-        AdRead::Skipped(reason) => {
-            let _ = writeln!(text, "Not measured in this run: {reason}.");
-        }
-    }
+    crate::ad_read::render(&mut text, ad_read);
 
     text
 }

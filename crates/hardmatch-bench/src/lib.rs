@@ -5,6 +5,7 @@
 //! Benchmarks live here and never in timed tests: the tests of this crate check only that
 //! generated data is correct and reproducible; the figures come from `scripts/bench`.
 
+pub mod ad_read;
 pub mod apply_rate;
 pub mod bench;
 pub mod calendar;

@@ -22,5 +22,6 @@ mod rehearse;
 mod report;
 mod safe_defaults;
 mod secrets;
+mod snapshot_ad_lab;
 mod status;
 mod support;
