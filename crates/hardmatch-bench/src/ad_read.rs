@@ -114,24 +114,28 @@ fn samba_cpu_seconds() -> Option<f64> {
         if !command_line.starts_with(b"samba") {
             continue;
         }
-        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
-            continue;
-        };
-        // The command name in parentheses may hold spaces; the fields after it do not.
-        let Some((_, fields)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let fields: Vec<&str> = fields.split_whitespace().collect();
-        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-        let (Some(user), Some(system)) = (fields.get(11), fields.get(12)) else {
-            continue;
-        };
-        if let (Ok(user), Ok(system)) = (user.parse::<u64>(), system.parse::<u64>()) {
-            ticks += user + system;
+        if let Some(used) = std::fs::read_to_string(path.join("stat"))
+            .ok()
+            .as_deref()
+            .and_then(cpu_ticks)
+        {
+            ticks += used;
             found = true;
         }
     }
     found.then(|| ticks as f64 / TICKS_PER_SECOND)
+}
+
+/// utime + stime of a `/proc/<pid>/stat` line, in ticks.
+fn cpu_ticks(stat: &str) -> Option<u64> {
+    // The command name in parentheses may hold spaces and parentheses; the fields after
+    // its last `)` do not.
+    let (_, fields) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = fields.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let user: u64 = fields.get(11)?.parse().ok()?;
+    let system: u64 = fields.get(12)?.parse().ok()?;
+    Some(user + system)
 }
 
 fn load_average() -> Option<f64> {
@@ -374,5 +378,87 @@ pub(crate) fn render(text: &mut String, ad_read: &AdRead) {
              of hardmatch's LDAP client to look for.",
             unexplained * 1000.0 / pages as f64,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_ticks_are_read_after_a_command_name_with_spaces_and_parentheses() {
+        let stat = "29420 (ldap(0) x) S 29419 29398 29398 0 -1 4194624 6131 0 0 0 3661 485 0 0 20 0 1 0 2201 0";
+        assert_eq!(cpu_ticks(stat), Some(3661 + 485));
+        assert_eq!(cpu_ticks("29420 (samba) S 1 2"), None);
+        assert_eq!(cpu_ticks("no parentheses"), None);
+    }
+
+    fn measured(wall_seconds: f64, cpu_seconds: f64) -> Measured {
+        Measured {
+            wall_seconds,
+            peak_rss_kib: 1024,
+            cpu_seconds,
+            fastest_wall_seconds: wall_seconds,
+            slowest_wall_seconds: wall_seconds,
+        }
+    }
+
+    fn rendered(hardmatch_wall: f64, server_cpu: Option<ServerCpu>) -> String {
+        let mut text = String::new();
+        render(
+            &mut text,
+            &AdRead::Measured(AdReadRow {
+                version: "hardmatch 0.1.0".to_owned(),
+                base_dn: "OU=Bulk,DC=hardmatch,DC=test".to_owned(),
+                users: 100_000,
+                hardmatch: measured(hardmatch_wall, 1.8),
+                ldapsearch: measured(10.0, 0.5),
+                server_cpu,
+                load: (Some(0.5), None),
+            }),
+        );
+        text
+    }
+
+    #[test]
+    fn the_section_says_met_with_the_margin_or_missed_with_why() {
+        let met = rendered(
+            11.0,
+            Some(ServerCpu {
+                hardmatch: 9.1,
+                ldapsearch: 9.0,
+            }),
+        );
+        assert!(
+            met.contains("Ratio 1.10×; goal ≤ 1.2×: met, 8% under the limit."),
+            "{met}"
+        );
+        assert!(
+            met.contains("| 9.10 s |") && met.contains("| 9.00 s |"),
+            "{met}"
+        );
+        assert!(met.contains("spent 9.00 s of CPU on ldapsearch's read (90% of its wall time)"));
+        assert!(met.contains("was 0.50 before the section and unknown after it"));
+        assert!(!met.contains("Why the goal is missed"));
+
+        let missed = rendered(15.0, None);
+        assert!(
+            missed.contains("Ratio 1.50×; goal ≤ 1.2×: missed by 25%."),
+            "{missed}"
+        );
+        assert!(missed.contains("| not measured |"));
+        assert!(!missed.contains("of CPU on ldapsearch's read"));
+        assert!(missed.contains("Why the goal is missed"));
+        assert!(missed.contains("1.30 s more client CPU"));
+    }
+
+    #[test]
+    fn a_skipped_section_says_why() {
+        let mut text = String::new();
+        render(
+            &mut text,
+            &AdRead::Skipped("the lab is not running".to_owned()),
+        );
+        assert!(text.ends_with("Not measured in this run: the lab is not running.\n"));
     }
 }
