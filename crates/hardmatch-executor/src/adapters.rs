@@ -450,16 +450,33 @@ fn parse_guid(text: Option<&str>) -> Result<Option<ObjectGuid>, PortError> {
 
 /// An AD held in memory, from a snapshot: the AD side of a rehearsal against the emulator.
 /// Writes are guarded exactly like the LDAP writer's (refused when the current value is not
-/// the expected one), and the users can be handed to the emulator's sync cycle.
+/// the expected one), and the users can be handed to the emulator's sync cycle. Users are
+/// found through maps by DN and objectGUID (neither changes by the writes it takes), so a
+/// plan of N AD actions costs O(N), not a scan of the directory per action.
 #[derive(Debug, Default)]
 pub struct SnapshotDirectory {
     users: Mutex<Vec<AdUser>>,
+    /// Lowercased DN and objectGUID text → position in `users`; the first of duplicates.
+    by_distinguished_name: HashMap<String, usize>,
+    by_object_guid: HashMap<String, usize>,
 }
 
 impl SnapshotDirectory {
     pub fn new(users: Vec<AdUser>) -> Self {
+        let mut by_distinguished_name = HashMap::with_capacity(users.len());
+        let mut by_object_guid = HashMap::with_capacity(users.len());
+        for (position, user) in users.iter().enumerate() {
+            by_distinguished_name
+                .entry(user.distinguished_name.to_ascii_lowercase())
+                .or_insert(position);
+            by_object_guid
+                .entry(user.object_guid.to_string().to_ascii_lowercase())
+                .or_insert(position);
+        }
         Self {
             users: Mutex::new(users),
+            by_distinguished_name,
+            by_object_guid,
         }
     }
 
@@ -480,12 +497,10 @@ impl SnapshotDirectory {
             .users
             .lock()
             .map_err(|_| PortError::new("the in-memory directory is poisoned"))?;
-        let user = users
-            .iter_mut()
-            .find(|user| {
-                user.distinguished_name
-                    .eq_ignore_ascii_case(distinguished_name)
-            })
+        let user = self
+            .by_distinguished_name
+            .get(&distinguished_name.to_ascii_lowercase())
+            .and_then(|position| users.get_mut(*position))
             .ok_or_else(|| PortError::new(format!("no AD object `{distinguished_name}`")))?;
         change(user)
     }
@@ -504,16 +519,17 @@ impl DirectoryPort for SnapshotDirectory {
             .users
             .lock()
             .map_err(|_| PortError::new("the in-memory directory is poisoned"))?;
-        let found = users.iter().find(|user| {
-            target
-                .id
-                .as_deref()
-                .is_some_and(|id| user.object_guid.to_string().eq_ignore_ascii_case(id))
-                || target
+        let position = target
+            .id
+            .as_deref()
+            .and_then(|id| self.by_object_guid.get(&id.to_ascii_lowercase()))
+            .or_else(|| {
+                target
                     .distinguished_name
                     .as_deref()
-                    .is_some_and(|dn| user.distinguished_name.eq_ignore_ascii_case(dn))
-        });
+                    .and_then(|name| self.by_distinguished_name.get(&name.to_ascii_lowercase()))
+            });
+        let found = position.and_then(|position| users.get(*position));
         Ok(found.and_then(|user| serde_json::to_value(user).ok()))
     }
 
