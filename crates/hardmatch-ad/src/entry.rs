@@ -20,7 +20,7 @@ use crate::settings::AnchorChoice;
 const ACCOUNT_DISABLED: u32 = 0x0002;
 
 /// The attributes a user snapshot needs, as requested from the server.
-pub(crate) const USER_ATTRIBUTES: [&str; 15] = [
+pub const USER_ATTRIBUTES: [&str; 15] = [
     "objectGUID",
     "mS-DS-ConsistencyGuid",
     "userPrincipalName",

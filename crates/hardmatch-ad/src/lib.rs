@@ -48,7 +48,9 @@ mod settings;
 mod tls;
 mod write;
 
-pub use entry::{DirectoryEntry, domain_from_distinguished_name, sid_to_string, user_from_entry};
+pub use entry::{
+    DirectoryEntry, USER_ATTRIBUTES, domain_from_distinguished_name, sid_to_string, user_from_entry,
+};
 pub use error::AdError;
 pub use export::{ExportFormat, read_export, read_export_bytes};
 pub use hardmatch_core::ad::{AdSnapshot, AdSnapshotSource, AdUser, AnchorAttribute};

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::bail;
+use hardmatch_ad::{DEFAULT_USER_FILTER, USER_ATTRIBUTES};
 
 use crate::bench::{
     BenchArgs, Measured, Sample, hardmatch_version, median, ratio, thousands, timed, timed_with_env,
@@ -37,27 +38,9 @@ impl Lab {
     }
 }
 
-/// The attributes hardmatch-ad requests (crates/hardmatch-ad/src/entry.rs), so that
-/// ldapsearch fetches the same data.
-const AD_ATTRIBUTES: [&str; 15] = [
-    "objectGUID",
-    "mS-DS-ConsistencyGuid",
-    "userPrincipalName",
-    "mail",
-    "proxyAddresses",
-    "sAMAccountName",
-    "displayName",
-    "givenName",
-    "sn",
-    "distinguishedName",
-    "userAccountControl",
-    "objectSid",
-    "whenChanged",
-    "objectClass",
-    "objectCategory",
-];
-/// hardmatch-ad's default user filter.
-const AD_FILTER: &str = "(&(objectCategory=person)(objectClass=user))";
+/// ldapsearch asks for what hardmatch-ad asks for, with the same filter.
+const AD_ATTRIBUTES: [&str; USER_ATTRIBUTES.len()] = USER_ATTRIBUTES;
+const AD_FILTER: &str = DEFAULT_USER_FILTER;
 
 /// Linux reports process CPU in `/proc/<pid>/stat` in USER_HZ ticks, 100 per second on
 /// every architecture hardmatch builds for.
