@@ -1269,12 +1269,47 @@ pub struct Verdict {
 /// Checks that each planned link took effect: the target holds the ImmutableID and is
 /// synced, the duplicates are gone, and no provisioning error is left.
 pub async fn verify<C: CloudPort>(plan: &Plan, cloud: &C) -> Result<Vec<Verdict>, ExecutorError> {
+    // Every target, then every duplicate, read up front in bulk (20 per request where the
+    // port can), not one or two requests per user.
+    let targets: Vec<String> = plan
+        .users
+        .iter()
+        .map(|user| user.target_id.clone())
+        .collect();
+    let mut seen = HashSet::new();
+    let duplicates: Vec<String> = plan
+        .actions
+        .iter()
+        .filter(|action| {
+            matches!(
+                action.kind,
+                ActionKind::SoftDelete | ActionKind::PurgeDeleted
+            )
+        })
+        .filter_map(|action| action.target.id.clone())
+        .filter(|id| seen.insert(id.clone()))
+        .collect();
+    let mut reads: HashMap<String, CloudRead> = HashMap::new();
+    for (ids, likely) in [
+        (&targets, LikelyPlace::Active),
+        (&duplicates, LikelyPlace::RecycleBin),
+    ] {
+        for (id, read) in ids.iter().zip(cloud.read_many(ids, likely).await) {
+            reads.insert(id.clone(), read?);
+        }
+    }
+    let read = |id: &str| {
+        reads
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ExecutorError::Read(PortError::new(format!("no answer for {id}"))))
+    };
     let mut verdicts = Vec::new();
     for user in &plan.users {
         let mut problems = Vec::new();
         let mut unsynced = false;
         let mut not_set = false;
-        match cloud.read(&user.target_id).await? {
+        match read(&user.target_id)? {
             CloudRead::Active(state) => {
                 let anchor = state
                     .get("onPremisesImmutableId")
@@ -1334,7 +1369,7 @@ pub async fn verify<C: CloudPort>(plan: &Plan, cloud: &C) -> Result<Vec<Verdict>
             if !checked.insert(id) {
                 continue;
             }
-            match cloud.read(id).await? {
+            match read(id)? {
                 CloudRead::Active(_) => problems.push(format!(
                     "the duplicate {} is still active",
                     describe_target(removal)

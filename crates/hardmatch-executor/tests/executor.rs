@@ -200,7 +200,11 @@ async fn the_field_story_plan_applies_syncs_and_verifies_linked() {
     );
 
     // The plan ends with a cycle (trigger_sync); if it did not, sync now.
+    let served_before_verify = log_entries(&emulator).len();
     let verdicts = hardmatch_executor::verify(&plan, &cloud).await.unwrap();
+    // Verify reads in bulk: one `$batch` for the three targets, one for the three
+    // duplicates in the recycle bin and one more among active users (they are purged).
+    assert_eq!(log_entries(&emulator).len() - served_before_verify, 3);
     assert!(
         verdicts.iter().all(|verdict| verdict.status == "linked"),
         "{verdicts:#?}"
