@@ -67,6 +67,11 @@ pub struct BenchArgs {
     /// Runs of the manual-procedure comparison (each side takes minutes at 50 ms).
     #[arg(long, default_value_t = 3)]
     pub manual_runs: usize,
+    /// Users the manual procedure links while scanning the whole tenant per user, as the
+    /// classic guides do (minutes per user at 50k): the first of the links, once; the
+    /// document extrapolates the sample's per-user figures to all the links.
+    #[arg(long, default_value_t = 25)]
+    pub manual_scan_sample: usize,
     /// Python of the Graph SDK venv (scripts/graph-sdk-venv); the comparison is skipped
     /// without it.
     #[arg(long, env = "HARDMATCH_GRAPH_SDK_PYTHON")]

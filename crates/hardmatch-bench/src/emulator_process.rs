@@ -156,6 +156,12 @@ impl EmulatorProcess {
         Ok(log.requests)
     }
 
+    /// The emulator's whole tenant as it stands (fixture format).
+    pub(crate) fn state(&self) -> anyhow::Result<serde_json::Value> {
+        let body = self.control("GET", "/_emulator/state")?;
+        serde_json::from_slice(&body).context("reading the emulator's state")
+    }
+
     pub(crate) fn clear_requests(&self) -> anyhow::Result<()> {
         self.control("DELETE", "/_emulator/requests").map(drop)
     }
