@@ -217,6 +217,12 @@ impl ActionKind {
                 | Self::RestoreDeleted
         )
     }
+
+    /// Whether the action takes a user out of the tenant (soft delete or purge): what the
+    /// separate purge confirmation and the post-apply checks count.
+    pub const fn removes_a_user(self) -> bool {
+        matches!(self, Self::SoftDelete | Self::PurgeDeleted)
+    }
 }
 
 /// Where an action's target lives.

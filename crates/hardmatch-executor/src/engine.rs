@@ -1280,12 +1280,7 @@ pub async fn verify<C: CloudPort>(plan: &Plan, cloud: &C) -> Result<Vec<Verdict>
     let duplicates: Vec<String> = plan
         .actions
         .iter()
-        .filter(|action| {
-            matches!(
-                action.kind,
-                ActionKind::SoftDelete | ActionKind::PurgeDeleted
-            )
-        })
+        .filter(|action| action.kind.removes_a_user())
         .filter_map(|action| action.target.id.clone())
         .filter(|id| seen.insert(id.clone()))
         .collect();
@@ -1353,10 +1348,7 @@ pub async fn verify<C: CloudPort>(plan: &Plan, cloud: &C) -> Result<Vec<Verdict>
         }
         let removals = plan.actions.iter().filter(|action| {
             action.for_user.as_deref() == Some(user.distinguished_name.as_str())
-                && matches!(
-                    action.kind,
-                    ActionKind::SoftDelete | ActionKind::PurgeDeleted
-                )
+                && action.kind.removes_a_user()
         });
         let mut checked = HashSet::new();
         for removal in removals {

@@ -631,12 +631,7 @@ async fn independent_writes_and_their_re_reads_cost_one_request_per_twenty() {
     let directory = SnapshotDirectory::new(ad_users(USERS));
     let mut plan = field_story(&emulator, &directory).await;
     // The plan's soft deletes and purges: 45 independent writes, then 45 more.
-    plan.actions.retain(|action| {
-        matches!(
-            action.kind,
-            ActionKind::SoftDelete | ActionKind::PurgeDeleted
-        )
-    });
+    plan.actions.retain(|action| action.kind.removes_a_user());
     plan.actions_fingerprint = actions_fingerprint(&plan.actions);
     assert_eq!(plan.actions.len(), 2 * USERS);
     let cloud = GraphCloud::new(client(&emulator).await);

@@ -416,12 +416,7 @@ fn confirm(
     let deletes = plan
         .actions
         .iter()
-        .filter(|action| {
-            matches!(
-                action.kind,
-                ActionKind::SoftDelete | ActionKind::PurgeDeleted
-            )
-        })
+        .filter(|action| action.kind.removes_a_user())
         .count();
     let refused = || -> anyhow::Error {
         Hinted::new(

@@ -6,7 +6,7 @@
 use hardmatch_core::ad::{AdUser, AnchorAttribute};
 use hardmatch_core::anchor::{ImmutableId, ObjectGuid};
 use hardmatch_core::diagnose::{DiagnoseOptions, diagnose};
-use hardmatch_core::plan::{ActionKind, MappingEntry, PlanInput, PlanPolicy, Selection, plan};
+use hardmatch_core::plan::{MappingEntry, PlanInput, PlanPolicy, Selection, plan};
 use hardmatch_core::sync::{ConnectorSpace, SyncOptions, SyncScope};
 use hardmatch_core::tenant::{
     AssignedLicense, CloudUser, Domain, OnPremisesSynchronization, SyncFeatures, TenantInfo,
@@ -291,10 +291,7 @@ fn check_plan(
         Err(refusal) => return Err(TestCaseError::fail(format!("refused: {refusal}"))),
     };
     for action in &planned.actions {
-        if matches!(
-            action.kind,
-            ActionKind::SoftDelete | ActionKind::PurgeDeleted
-        ) {
+        if action.kind.removes_a_user() {
             let id = action.target.id.as_deref().unwrap_or_default();
             let holder = snapshot.users.iter().find(|user| user.id == id);
             prop_assert!(
