@@ -593,8 +593,9 @@ fn render(
         text,
         "\n## Snapshot parse (AD + tenant into the core types)\n\n\
          `hardmatch-bench parse --mode typed` reads ad.json and tenant.json and deserialises them \
-         into `AdSnapshot` and `TenantSnapshot`, holding both at once as a plan will. Baseline: \
-         `--mode skim`, the same bytes through serde_json with `IgnoredAny` (syntax only, \
+         into `AdSnapshot` and `TenantSnapshot` with the parser `status` and `plan` use \
+         (sonic-rs), holding both at once as a plan will. Baseline: `--mode skim`, the same \
+         bytes through the same parser with `IgnoredAny` (syntax only, \
          nothing built). This is the floor under the later status + plan goal \
          (1M × 1M in at most 5 s and 2 GiB).\n\n\
          | AD users | Cloud users | JSON | Typed wall | Typed peak RSS | Skim wall | Skim peak RSS | Ratio to skim |\n\

@@ -54,13 +54,13 @@ pub fn parse_snapshots(ad: &Path, tenant: &Path, mode: Mode) -> anyhow::Result<P
     let started = Instant::now();
     let report = match mode {
         Mode::Typed => {
-            let ad_snapshot: AdSnapshot = serde_json::from_slice(&ad_bytes)
+            let ad_snapshot: AdSnapshot = sonic_rs::from_slice(&ad_bytes)
                 .with_context(|| format!("{} is not an AD snapshot", ad.display()))?;
             drop(ad_bytes);
             parse += started.elapsed();
             let tenant_bytes = load(tenant)?;
             let started = Instant::now();
-            let tenant_snapshot: TenantSnapshot = serde_json::from_slice(&tenant_bytes)
+            let tenant_snapshot: TenantSnapshot = sonic_rs::from_slice(&tenant_bytes)
                 .with_context(|| format!("{} is not a tenant snapshot", tenant.display()))?;
             parse += started.elapsed();
             ParseReport {
@@ -73,13 +73,13 @@ pub fn parse_snapshots(ad: &Path, tenant: &Path, mode: Mode) -> anyhow::Result<P
             }
         }
         Mode::Skim => {
-            let _: IgnoredAny = serde_json::from_slice(&ad_bytes)
+            let _: IgnoredAny = sonic_rs::from_slice(&ad_bytes)
                 .with_context(|| format!("{} is not JSON", ad.display()))?;
             drop(ad_bytes);
             parse += started.elapsed();
             let tenant_bytes = load(tenant)?;
             let started = Instant::now();
-            let _: IgnoredAny = serde_json::from_slice(&tenant_bytes)
+            let _: IgnoredAny = sonic_rs::from_slice(&tenant_bytes)
                 .with_context(|| format!("{} is not JSON", tenant.display()))?;
             parse += started.elapsed();
             ParseReport {

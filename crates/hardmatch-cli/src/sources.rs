@@ -176,7 +176,7 @@ pub fn read_json_file<T: DeserializeOwned>(
     what: &str,
     how_to_make_one: &str,
 ) -> anyhow::Result<T> {
-    // Bytes, not a String: serde_json checks UTF-8 as it parses, so a separate validation
+    // Bytes, not a String: the parsers check UTF-8 as they go, so a separate validation
     // pass over a snapshot of a gigabyte would only add time.
     let bytes = std::fs::read(path).map_err(|error| {
         anyhow::Error::new(Hinted::new(
@@ -184,6 +184,12 @@ pub fn read_json_file<T: DeserializeOwned>(
             format!("check the path; `{how_to_make_one}` writes {what}"),
         ))
     })?;
+    if let Ok(value) = sonic_rs::from_slice(&bytes) {
+        return Ok(value);
+    }
+    // The fast parser's errors are terse; serde_json, reading the same bytes again only on
+    // failure, names the line, column and expected type. Should it accept what the fast
+    // parser refused, its reading stands.
     serde_json::from_slice(&bytes).map_err(|error| {
         // Only on failure: is it another of our files, passed to the wrong flag?
         if let Some((kind, flag)) = kind_of_file(&bytes).filter(|(kind, _)| *kind != what) {
