@@ -16,10 +16,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::ad::AdUser;
 use crate::index::{Folded, HashSet, MultiIndex, domain_of, smtp_value};
+use crate::parallel;
 use crate::sync::{
     CloudIndex, ConflictProperty, ConnectorSpace, JoinSource, Operations, SoftMatchAttribute,
     SyncCycleInput, SyncErrorKind, SyncOptions, SyncReport, SyncScope, UserDecision,
-    cloud_smtp_addresses, effective_features, is_placeholder_upn, run_sync_cycle_with,
+    UserSyncResult, cloud_smtp_addresses, effective_features, is_placeholder_upn,
+    run_sync_cycle_with,
 };
 use crate::tenant::{CloudUser, TenantInfo, TenantSnapshot};
 
@@ -94,14 +96,19 @@ pub enum Status {
 impl Status {
     /// The status name used in summaries and filters.
     pub const fn name(&self) -> &'static str {
+        Self::NAMES[self.position()]
+    }
+
+    /// Where the status comes in [`Status::NAMES`].
+    const fn position(&self) -> usize {
         match self {
-            Self::Linked => "linked",
-            Self::WillHardMatch => "will_hard_match",
-            Self::WillSoftMatch { .. } => "will_soft_match",
-            Self::WillCreate => "will_create",
-            Self::Blocked { .. } => "blocked",
-            Self::Conflicting { .. } => "conflicting",
-            Self::OutOfScope => "out_of_scope",
+            Self::Linked => 0,
+            Self::WillHardMatch => 1,
+            Self::WillSoftMatch { .. } => 2,
+            Self::WillCreate => 3,
+            Self::Blocked { .. } => 4,
+            Self::Conflicting { .. } => 5,
+            Self::OutOfScope => 6,
         }
     }
 
@@ -241,53 +248,71 @@ pub fn diagnose_with(
         Some(space) => (space, JoinSource::ConnectorSpace),
         None => (&empty, JoinSource::Inferred),
     };
-    let outcome = run_sync_cycle_with(
-        &SyncCycleInput {
-            ad_users,
-            scope: &options.scope,
-            tenant: &tenant.tenant,
-            cloud_users: &tenant.users,
-            role_assignments: &tenant.role_assignments,
-            role_eligibilities: &tenant.role_eligibilities,
-            connector_space,
-            options: &options.sync,
-            now: &tenant.taken_at,
+    // The hygiene checks and the orphan search need neither the prediction nor each other's
+    // results: they run on the other core while this one predicts the cycle.
+    let ((outcome, statuses), (orphans, hygiene)) = parallel::both(
+        || {
+            let outcome = run_sync_cycle_with(
+                &SyncCycleInput {
+                    ad_users,
+                    scope: &options.scope,
+                    tenant: &tenant.tenant,
+                    cloud_users: &tenant.users,
+                    role_assignments: &tenant.role_assignments,
+                    role_eligibilities: &tenant.role_eligibilities,
+                    connector_space,
+                    options: &options.sync,
+                    now: &tenant.taken_at,
+                },
+                index,
+                join_source,
+                Operations::Skip,
+            );
+            let context = Context {
+                tenant: &tenant.tenant,
+                cloud: &tenant.users,
+                index,
+                block_soft_match: effective_features(&tenant.tenant).block_soft_match_enabled,
+            };
+            let statuses = context.statuses_in_halves(ad_users, &outcome.decisions);
+            (outcome, statuses)
         },
-        index,
-        join_source,
-        Operations::Skip,
+        || {
+            (
+                orphans(ad_users, &tenant.users),
+                hygiene(ad_users, &tenant.tenant),
+            )
+        },
     );
-    let context = Context {
-        tenant: &tenant.tenant,
-        cloud: &tenant.users,
-        index,
-        block_soft_match: effective_features(&tenant.tenant).block_soft_match_enabled,
-    };
-
-    let mut users = Vec::with_capacity(ad_users.len());
-    let mut summary: BTreeMap<String, u64> = Status::NAMES
-        .iter()
-        .map(|name| ((*name).to_owned(), 0))
-        .collect();
-    let mut tenant_findings = Vec::new();
-    for (ad_index, (ad, result)) in ad_users.iter().zip(&outcome.decisions).enumerate() {
-        let status = context.status_of(ad_index, ad, &result.decision);
-        *summary.entry(status.status.name().to_owned()).or_default() += 1;
-        context.findings_for(ad, &status, &mut tenant_findings);
-        users.push(status);
-    }
-    tenant_findings.extend(orphans(ad_users, &tenant.users));
+    let Statuses {
+        users,
+        counts,
+        mut tenant_findings,
+    } = statuses;
+    tenant_findings.extend(orphans);
     tenant_findings.sort_by(|left, right| {
         (left.kind, &left.cloud_user_id).cmp(&(right.kind, &right.cloud_user_id))
     });
     Diagnosis {
         taken_at: tenant.taken_at.clone(),
-        summary,
+        summary: Status::NAMES
+            .iter()
+            .zip(counts)
+            .map(|(name, count)| ((*name).to_owned(), count))
+            .collect(),
         users,
         tenant_findings,
-        hygiene: hygiene(ad_users, &tenant.tenant),
+        hygiene,
         predicted_sync: outcome.report,
     }
+}
+
+/// The per-user half of a diagnosis, in AD order.
+struct Statuses {
+    users: Vec<UserStatus>,
+    /// Users per status, in the order of [`Status::NAMES`].
+    counts: [u64; Status::NAMES.len()],
+    tenant_findings: Vec<TenantFinding>,
 }
 
 struct Context<'a> {
@@ -454,6 +479,43 @@ impl<'a> Context<'a> {
                         && is_on_initial_domain(user, self.tenant))
             })
             .map(|(position, attribute)| (position, attribute.to_owned()))
+    }
+
+    /// Every user's status, the first half of the users on this thread and the second on
+    /// another: each status depends only on its own user and the shared, read-only indexes.
+    fn statuses_in_halves(&self, ad_users: &[AdUser], decisions: &[UserSyncResult]) -> Statuses {
+        let half = ad_users.len().div_ceil(2);
+        let (mut first, second) = parallel::both(
+            || self.statuses(0, &ad_users[..half], &decisions[..half]),
+            || self.statuses(half, &ad_users[half..], &decisions[half..]),
+        );
+        first.users.extend(second.users);
+        for (count, more) in first.counts.iter_mut().zip(second.counts) {
+            *count += more;
+        }
+        first.tenant_findings.extend(second.tenant_findings);
+        first
+    }
+
+    /// The statuses of `ad_users`, the first of which is AD user `offset`.
+    fn statuses(
+        &self,
+        offset: usize,
+        ad_users: &[AdUser],
+        decisions: &[UserSyncResult],
+    ) -> Statuses {
+        let mut statuses = Statuses {
+            users: Vec::with_capacity(ad_users.len()),
+            counts: [0; Status::NAMES.len()],
+            tenant_findings: Vec::new(),
+        };
+        for (position, (ad, result)) in ad_users.iter().zip(decisions).enumerate() {
+            let status = self.status_of(offset + position, ad, &result.decision);
+            statuses.counts[status.status.position()] += 1;
+            self.findings_for(ad, &status, &mut statuses.tenant_findings);
+            statuses.users.push(status);
+        }
+        statuses
     }
 
     fn status_of(&self, ad_index: usize, ad: &AdUser, decision: &UserDecision) -> UserStatus {

@@ -9,6 +9,7 @@ pub mod ad;
 pub mod anchor;
 pub mod diagnose;
 mod index;
+mod parallel;
 pub mod plan;
 pub mod sync;
 pub mod tenant;

@@ -55,11 +55,14 @@
 //! Every written user gets `onPremisesSyncEnabled = true` and `onPremisesLastSyncDateTime`
 //! = the caller's `now`.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::ad::AdUser;
 use crate::anchor::ImmutableId;
 use crate::index::{Fnv1a, Folded, HashMap, HashSet, MultiIndex, domain_of, smtp_value};
+use crate::parallel;
 use crate::tenant::{
     CloudUser, OnPremisesProvisioningError, RoleAssignment, SyncFeatures, TenantInfo,
     TenantSnapshot,
@@ -545,6 +548,77 @@ impl SyncedAttributes {
     /// The Graph names of the properties this write would change on `user`; the sync
     /// time does not count, so an unchanged user is not touched.
     pub fn changes(&self, user: &CloudUser) -> Vec<&'static str> {
+        AttributeValues {
+            user_principal_name: Cow::Borrowed(&self.user_principal_name),
+            display_name: self.display_name.as_deref(),
+            mail: self.mail.as_deref(),
+            proxy_addresses: self
+                .proxy_addresses
+                .iter()
+                .map(|address| Cow::Borrowed(address.as_str()))
+                .collect(),
+            account_enabled: self.account_enabled,
+            on_premises_immutable_id: &self.on_premises_immutable_id,
+            on_premises_last_sync_date_time: &self.on_premises_last_sync_date_time,
+            on_premises_distinguished_name: &self.on_premises_distinguished_name,
+            on_premises_sam_account_name: self.on_premises_sam_account_name.as_deref(),
+            on_premises_user_principal_name: self.on_premises_user_principal_name.as_deref(),
+            on_premises_domain_name: self.on_premises_domain_name.as_deref(),
+            on_premises_security_identifier: self.on_premises_security_identifier.as_deref(),
+            on_premises_object_identifier: self.on_premises_object_identifier.clone(),
+        }
+        .changes(user)
+    }
+}
+
+/// [`SyncedAttributes`] borrowing every value the sync copies unchanged from AD. A cycle
+/// builds these for each user it exports, a million in a large prediction, and makes an
+/// owned copy only for the operations it records.
+struct AttributeValues<'a> {
+    user_principal_name: Cow<'a, str>,
+    display_name: Option<&'a str>,
+    mail: Option<&'a str>,
+    proxy_addresses: Vec<Cow<'a, str>>,
+    account_enabled: bool,
+    on_premises_immutable_id: &'a ImmutableId,
+    on_premises_last_sync_date_time: &'a str,
+    on_premises_distinguished_name: &'a str,
+    on_premises_sam_account_name: Option<&'a str>,
+    on_premises_user_principal_name: Option<&'a str>,
+    on_premises_domain_name: Option<&'a str>,
+    on_premises_security_identifier: Option<&'a str>,
+    on_premises_object_identifier: String,
+}
+
+impl AttributeValues<'_> {
+    fn to_owned_attributes(&self) -> SyncedAttributes {
+        SyncedAttributes {
+            user_principal_name: self.user_principal_name.clone().into_owned(),
+            display_name: self.display_name.map(str::to_owned),
+            mail: self.mail.map(str::to_owned),
+            proxy_addresses: self
+                .proxy_addresses
+                .iter()
+                .map(|address| address.clone().into_owned())
+                .collect(),
+            account_enabled: self.account_enabled,
+            on_premises_immutable_id: self.on_premises_immutable_id.clone(),
+            on_premises_last_sync_date_time: self.on_premises_last_sync_date_time.to_owned(),
+            on_premises_distinguished_name: self.on_premises_distinguished_name.to_owned(),
+            on_premises_sam_account_name: self.on_premises_sam_account_name.map(str::to_owned),
+            on_premises_user_principal_name: self
+                .on_premises_user_principal_name
+                .map(str::to_owned),
+            on_premises_domain_name: self.on_premises_domain_name.map(str::to_owned),
+            on_premises_security_identifier: self
+                .on_premises_security_identifier
+                .map(str::to_owned),
+            on_premises_object_identifier: self.on_premises_object_identifier.clone(),
+        }
+    }
+
+    /// See [`SyncedAttributes::changes`].
+    fn changes(&self, user: &CloudUser) -> Vec<&'static str> {
         let mut changed = Vec::new();
         let mut check = |name: &'static str, same: bool| {
             if !same {
@@ -557,12 +631,15 @@ impl SyncedAttributes {
         );
         check(
             "displayName",
-            self.display_name.is_none() || user.display_name == self.display_name,
+            self.display_name.is_none() || user.display_name.as_deref() == self.display_name,
         );
-        check("mail", user.mail == self.mail);
+        check("mail", user.mail.as_deref() == self.mail);
         check(
             "proxyAddresses",
-            user.proxy_addresses == self.proxy_addresses,
+            user.proxy_addresses
+                .iter()
+                .map(String::as_str)
+                .eq(self.proxy_addresses.iter().map(|address| &**address)),
         );
         check(
             "accountEnabled",
@@ -570,29 +647,29 @@ impl SyncedAttributes {
         );
         check(
             "onPremisesImmutableId",
-            user.on_premises_immutable_id.as_ref() == Some(&self.on_premises_immutable_id),
+            user.on_premises_immutable_id.as_ref() == Some(self.on_premises_immutable_id),
         );
         check("onPremisesSyncEnabled", user.is_synced());
         check(
             "onPremisesDistinguishedName",
             user.on_premises_distinguished_name.as_deref()
-                == Some(self.on_premises_distinguished_name.as_str()),
+                == Some(self.on_premises_distinguished_name),
         );
         check(
             "onPremisesSamAccountName",
-            user.on_premises_sam_account_name == self.on_premises_sam_account_name,
+            user.on_premises_sam_account_name.as_deref() == self.on_premises_sam_account_name,
         );
         check(
             "onPremisesUserPrincipalName",
-            user.on_premises_user_principal_name == self.on_premises_user_principal_name,
+            user.on_premises_user_principal_name.as_deref() == self.on_premises_user_principal_name,
         );
         check(
             "onPremisesDomainName",
-            user.on_premises_domain_name == self.on_premises_domain_name,
+            user.on_premises_domain_name.as_deref() == self.on_premises_domain_name,
         );
         check(
             "onPremisesSecurityIdentifier",
-            user.on_premises_security_identifier == self.on_premises_security_identifier,
+            user.on_premises_security_identifier.as_deref() == self.on_premises_security_identifier,
         );
         check(
             "onPremisesObjectIdentifier",
@@ -860,14 +937,19 @@ impl<'a> CloudIndex<'a> {
         role_assignments: &'a [RoleAssignment],
         role_eligibilities: &'a [RoleAssignment],
     ) -> Self {
-        let count = cloud_users.len();
-        let mut index = Self {
+        // Two halves of the indexes, one per core: ids and anchors, names and addresses.
+        let ((by_id, active_by_anchor, deleted_by_anchor), (active_by_upn, active_by_smtp)) =
+            parallel::both(
+                || Self::index_keys(cloud_users),
+                || Self::index_names(cloud_users),
+            );
+        Self {
             users: cloud_users,
-            by_id: HashMap::with_capacity_and_hasher(count, Default::default()),
-            active_by_anchor: MultiIndex::with_capacity(count),
-            deleted_by_anchor: MultiIndex::with_capacity(count / 8),
-            active_by_upn: MultiIndex::with_capacity(count),
-            active_by_smtp: MultiIndex::with_capacity(count * 2),
+            by_id,
+            active_by_anchor,
+            deleted_by_anchor,
+            active_by_upn,
+            active_by_smtp,
             assigned_roles: role_assignments
                 .iter()
                 .map(|assignment| assignment.principal_id.as_str())
@@ -876,35 +958,68 @@ impl<'a> CloudIndex<'a> {
                 .iter()
                 .map(|assignment| assignment.principal_id.as_str())
                 .collect(),
-        };
-        for (position, user) in cloud_users.iter().enumerate() {
-            let Ok(position) = u32::try_from(position) else {
-                break;
-            };
-            index.by_id.insert(user.id.as_str(), position);
-            let anchor = user
+        }
+    }
+
+    /// Users by id, and active and deleted users by ImmutableID.
+    #[allow(clippy::type_complexity)]
+    fn index_keys(
+        cloud_users: &'a [CloudUser],
+    ) -> (
+        HashMap<&'a str, u32>,
+        MultiIndex<&'a str>,
+        MultiIndex<&'a str>,
+    ) {
+        let count = cloud_users.len();
+        let mut by_id = HashMap::with_capacity_and_hasher(count, Default::default());
+        let mut active_by_anchor = MultiIndex::with_capacity(count);
+        let mut deleted_by_anchor = MultiIndex::with_capacity(count / 8);
+        for (position, user) in positions(cloud_users) {
+            by_id.insert(user.id.as_str(), position);
+            let Some(anchor) = user
                 .on_premises_immutable_id
                 .as_ref()
                 .map(ImmutableId::as_str)
-                .filter(|anchor| !anchor.is_empty());
-            if user.is_deleted() {
-                if let Some(anchor) = anchor {
-                    index.deleted_by_anchor.insert(anchor, position);
-                }
+                .filter(|anchor| !anchor.is_empty())
+            else {
                 continue;
-            }
-            if let Some(anchor) = anchor {
-                index.active_by_anchor.insert(anchor, position);
-            }
-            index
-                .active_by_upn
-                .insert(Folded(user.user_principal_name.as_str()), position);
-            for address in cloud_smtp_addresses(user) {
-                index.active_by_smtp.insert(Folded(address), position);
+            };
+            if user.is_deleted() {
+                deleted_by_anchor.insert(anchor, position);
+            } else {
+                active_by_anchor.insert(anchor, position);
             }
         }
-        index
+        (by_id, active_by_anchor, deleted_by_anchor)
     }
+
+    /// Active users by UPN and by SMTP address; users in the recycle bin hold neither.
+    fn index_names(
+        cloud_users: &'a [CloudUser],
+    ) -> (MultiIndex<Folded<'a>>, MultiIndex<Folded<'a>>) {
+        let count = cloud_users.len();
+        let mut active_by_upn = MultiIndex::with_capacity(count);
+        let mut active_by_smtp = MultiIndex::with_capacity(count * 2);
+        for (position, user) in positions(cloud_users) {
+            if user.is_deleted() {
+                continue;
+            }
+            active_by_upn.insert(Folded(user.user_principal_name.as_str()), position);
+            for address in cloud_smtp_addresses(user) {
+                active_by_smtp.insert(Folded(address), position);
+            }
+        }
+        (active_by_upn, active_by_smtp)
+    }
+}
+
+/// Users with their positions, which the indexes keep as `u32` to halve their size (a
+/// directory of over four billion users is indexed up to there).
+fn positions(cloud_users: &[CloudUser]) -> impl Iterator<Item = (u32, &CloudUser)> {
+    cloud_users
+        .iter()
+        .enumerate()
+        .map_while(|(position, user)| Some((u32::try_from(position).ok()?, user)))
 }
 
 /// A cloud user's SMTP addresses for uniqueness: every smtp proxy address and `mail`.
@@ -933,8 +1048,12 @@ struct Cycle<'a, 'input> {
     rewritten: Vec<bool>,
     /// Cloud users soft-deleted by this cycle.
     deleting: Vec<bool>,
-    /// UPNs and SMTP addresses written in this cycle (lowercased), with the AD user index.
-    written_values: HashMap<String, u32>,
+    /// UPNs and SMTP addresses written in this cycle, with the AD user index: borrowed
+    /// from AD where the value is AD's own, compared without regard to ASCII case.
+    written_values: HashMap<Folded<'a>, u32>,
+    /// Written values the cycle made up (initial-domain and placeholder UPNs, `SMTP:`
+    /// from `mail`), lowercased.
+    written_made_up: HashMap<String, u32>,
     operations_wanted: Operations,
     operations: Vec<SyncOperation>,
     report: SyncReport,
@@ -966,6 +1085,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
                 input.ad_users.len() * 2,
                 Default::default(),
             ),
+            written_made_up: HashMap::default(),
             operations_wanted,
             operations: Vec::new(),
             report: SyncReport {
@@ -1171,7 +1291,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
     }
 
     /// Attribute flow for an AD user joined to an active cloud user.
-    fn update_joined(&mut self, ad_index: u32, user: &AdUser, cloud: u32) -> UserDecision {
+    fn update_joined(&mut self, ad_index: u32, user: &'a AdUser, cloud: u32) -> UserDecision {
         let cloud_user = self.cloud(cloud);
         // Most joined users have nothing to flow: say so without building their values.
         // Entra checks uniqueness only on what is exported, so an unchanged user raises no
@@ -1227,7 +1347,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
                 self.operations.push(SyncOperation::Update {
                     cloud_user_id: cloud_user.id.clone(),
                     source_anchor: user.immutable_id.clone(),
-                    attributes: built.attributes,
+                    attributes: built.attributes.to_owned_attributes(),
                 });
                 self.operations.extend(quarantines);
             }
@@ -1298,7 +1418,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
     }
 
     /// Hard match, soft match or creation for an object new to the connector space.
-    fn provision(&mut self, ad_index: u32, user: &AdUser) -> UserDecision {
+    fn provision(&mut self, ad_index: u32, user: &'a AdUser) -> UserDecision {
         match self.hard_match(user) {
             HardMatch::Target { cloud, restore } => {
                 return self.join(ad_index, user, cloud, MatchKind::HardMatch, restore);
@@ -1397,7 +1517,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
         {
             attempts.push((
                 SoftMatchAttribute::UserPrincipalName,
-                self.effective_upn(user),
+                self.effective_upn(user).into_owned(),
             ));
         }
         for (attribute, value) in attempts {
@@ -1461,7 +1581,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
     fn join(
         &mut self,
         ad_index: u32,
-        user: &AdUser,
+        user: &'a AdUser,
         cloud: u32,
         match_kind: MatchKind,
         restore: bool,
@@ -1491,7 +1611,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
             source_anchor: user.immutable_id.clone(),
             distinguished_name: user.distinguished_name.clone(),
             cloud_user_id: target.id.clone(),
-            user_principal_name: built.attributes.user_principal_name.clone(),
+            user_principal_name: built.attributes.user_principal_name.to_string(),
             match_kind,
             restored: restore,
         });
@@ -1509,7 +1629,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
                 source_anchor: user.immutable_id.clone(),
                 match_kind,
                 restore,
-                attributes: built.attributes,
+                attributes: built.attributes.to_owned_attributes(),
             });
             self.operations.extend(quarantines);
         }
@@ -1532,7 +1652,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
     fn create(
         &mut self,
         ad_index: u32,
-        user: &AdUser,
+        user: &'a AdUser,
         refused: Option<SoftMatchRefusal>,
     ) -> UserDecision {
         let refused_cloud = refused.and_then(|refusal| u32::try_from(refusal.cloud_index).ok());
@@ -1566,7 +1686,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
             provisional_key: key.clone(),
             source_anchor: user.immutable_id.clone(),
             distinguished_name: user.distinguished_name.clone(),
-            user_principal_name: built.attributes.user_principal_name.clone(),
+            user_principal_name: built.attributes.user_principal_name.to_string(),
             quarantined: built.quarantined.clone(),
         });
         if self.operations_wanted == Operations::Record {
@@ -1580,7 +1700,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
             self.operations.push(SyncOperation::Create {
                 provisional_key: key,
                 source_anchor: user.immutable_id.clone(),
-                attributes: built.attributes,
+                attributes: built.attributes.to_owned_attributes(),
             });
             self.operations.extend(quarantines);
         }
@@ -1592,19 +1712,19 @@ impl<'a, 'input> Cycle<'a, 'input> {
 
     /// The UPN the sync exports: the AD value with an unverified suffix replaced by the
     /// initial domain (§15 A, issue 4 "a UPN suffix that is not a verified domain").
-    fn effective_upn(&self, user: &AdUser) -> String {
+    fn effective_upn(&self, user: &'a AdUser) -> Cow<'a, str> {
         let tenant = self.input.tenant;
         match user.user_principal_name.as_deref() {
             Some(upn) => match upn.rsplit_once('@') {
-                Some((_, suffix)) if tenant.verified_domain(suffix).is_some() => upn.to_owned(),
-                Some((prefix, _)) => format!("{prefix}@{}", tenant.initial_domain),
-                None => format!("{upn}@{}", tenant.initial_domain),
+                Some((_, suffix)) if tenant.verified_domain(suffix).is_some() => Cow::Borrowed(upn),
+                Some((prefix, _)) => Cow::Owned(format!("{prefix}@{}", tenant.initial_domain)),
+                None => Cow::Owned(format!("{upn}@{}", tenant.initial_domain)),
             },
             None => {
                 let prefix = user.sam_account_name.clone().unwrap_or_else(|| {
                     format!("user{:04}", placeholder_number(&user.immutable_id))
                 });
-                format!("{prefix}@{}", tenant.initial_domain)
+                Cow::Owned(format!("{prefix}@{}", tenant.initial_domain))
             }
         }
     }
@@ -1630,8 +1750,17 @@ impl<'a, 'input> Cycle<'a, 'input> {
 
     /// The AD user whose export in this cycle wrote `value` (any ASCII case), if any.
     fn written_by(&self, value: &str) -> Option<u32> {
-        // Lowercased on the stack: this runs for every value of every exported user, and
-        // almost every value fits.
+        // A made-up value claimed after AD's own spelling of it is the later write.
+        if !self.written_made_up.is_empty()
+            && let Some(writer) = self.written_made_up_by(value)
+        {
+            return Some(writer);
+        }
+        self.written_values.get(&Folded(value)).copied()
+    }
+
+    fn written_made_up_by(&self, value: &str) -> Option<u32> {
+        // Lowercased on the stack: almost every value fits.
         let mut buffer = [0u8; 128];
         let lowered = match buffer.get_mut(..value.len()) {
             Some(slot) => {
@@ -1643,9 +1772,9 @@ impl<'a, 'input> Cycle<'a, 'input> {
             None => None,
         };
         match lowered {
-            Some(lowered) => self.written_values.get(lowered).copied(),
+            Some(lowered) => self.written_made_up.get(lowered).copied(),
             None => self
-                .written_values
+                .written_made_up
                 .get(&value.to_ascii_lowercase())
                 .copied(),
         }
@@ -1670,9 +1799,9 @@ impl<'a, 'input> Cycle<'a, 'input> {
     fn build_attributes(
         &self,
         ad_index: u32,
-        user: &AdUser,
+        user: &'a AdUser,
         own_cloud: Option<u32>,
-    ) -> Result<Built, ConflictProperty> {
+    ) -> Result<Built<'a>, ConflictProperty> {
         let mut quarantined = Vec::new();
         let wanted_upn = self.effective_upn(user);
         let mut upn = wanted_upn.clone();
@@ -1682,23 +1811,29 @@ impl<'a, 'input> Cycle<'a, 'input> {
                 Resolution::Quarantine => {
                     upn = match own_cloud {
                         // An existing object keeps its current UPN.
-                        Some(cloud) => self.cloud(cloud).user_principal_name.clone(),
-                        None => self.placeholder_upn(ad_index, user, &wanted_upn),
+                        Some(cloud) => {
+                            Cow::Borrowed(self.cloud(cloud).user_principal_name.as_str())
+                        }
+                        None => Cow::Owned(self.placeholder_upn(ad_index, user, &wanted_upn)),
                     };
                     quarantined.push(QuarantinedValue {
                         property: ConflictProperty::UserPrincipalName,
-                        value: wanted_upn,
+                        value: wanted_upn.into_owned(),
                     });
                 }
             }
         }
 
         // Connect exports `mail` as the primary address when AD has no SMTP proxy.
-        let mut proxies: Vec<String> = user.proxy_addresses.clone();
+        let mut proxies: Vec<Cow<'a, str>> = user
+            .proxy_addresses
+            .iter()
+            .map(|address| Cow::Borrowed(address.as_str()))
+            .collect();
         if !proxies.iter().any(|address| smtp_value(address).is_some())
             && let Some(mail) = &user.mail
         {
-            proxies.push(format!("SMTP:{mail}"));
+            proxies.push(Cow::Owned(format!("SMTP:{mail}")));
         }
         let mut kept = Vec::with_capacity(proxies.len());
         let mut dropped_addresses: Vec<String> = Vec::new();
@@ -1717,31 +1852,31 @@ impl<'a, 'input> Cycle<'a, 'input> {
                     }
                     quarantined.push(QuarantinedValue {
                         property: ConflictProperty::ProxyAddress,
-                        value: proxy,
+                        value: proxy.into_owned(),
                     });
                 }
             }
         }
         // A quarantined address does not stay behind as `mail` either.
-        let mail = user.mail.clone().filter(|mail| {
+        let mail = user.mail.as_deref().filter(|mail| {
             !dropped_addresses
                 .iter()
                 .any(|address| address.eq_ignore_ascii_case(mail))
         });
         Ok(Built {
-            attributes: SyncedAttributes {
+            attributes: AttributeValues {
                 user_principal_name: upn,
-                display_name: user.display_name.clone(),
+                display_name: user.display_name.as_deref(),
                 mail,
                 proxy_addresses: kept,
                 account_enabled: user.enabled,
-                on_premises_immutable_id: user.immutable_id.clone(),
-                on_premises_last_sync_date_time: self.input.now.to_owned(),
-                on_premises_distinguished_name: user.distinguished_name.clone(),
-                on_premises_sam_account_name: user.sam_account_name.clone(),
-                on_premises_user_principal_name: user.user_principal_name.clone(),
-                on_premises_domain_name: user.domain.clone(),
-                on_premises_security_identifier: user.object_sid.clone(),
+                on_premises_immutable_id: &user.immutable_id,
+                on_premises_last_sync_date_time: self.input.now,
+                on_premises_distinguished_name: &user.distinguished_name,
+                on_premises_sam_account_name: user.sam_account_name.as_deref(),
+                on_premises_user_principal_name: user.user_principal_name.as_deref(),
+                on_premises_domain_name: user.domain.as_deref(),
+                on_premises_security_identifier: user.object_sid.as_deref(),
                 on_premises_object_identifier: user.object_guid.to_string(),
             },
             quarantined,
@@ -1763,20 +1898,43 @@ impl<'a, 'input> Cycle<'a, 'input> {
         candidate
     }
 
-    fn claim_values(&mut self, ad_index: u32, attributes: &SyncedAttributes) {
-        self.written_values.insert(
-            attributes.user_principal_name.to_ascii_lowercase(),
-            ad_index,
-        );
-        for address in attributes
-            .proxy_addresses
-            .iter()
-            .filter_map(|proxy| smtp_value(proxy))
-            .chain(attributes.mail.as_deref())
-        {
-            self.written_values
-                .insert(address.to_ascii_lowercase(), ad_index);
+    fn claim_values(&mut self, ad_index: u32, attributes: &AttributeValues<'a>) {
+        match &attributes.user_principal_name {
+            Cow::Borrowed(upn) => self.claim(upn, ad_index),
+            Cow::Owned(upn) => self.claim_made_up(upn, ad_index),
         }
+        for proxy in &attributes.proxy_addresses {
+            match proxy {
+                Cow::Borrowed(proxy) => {
+                    if let Some(address) = smtp_value(proxy) {
+                        self.claim(address, ad_index);
+                    }
+                }
+                Cow::Owned(proxy) => {
+                    if let Some(address) = smtp_value(proxy) {
+                        self.claim_made_up(address, ad_index);
+                    }
+                }
+            }
+        }
+        if let Some(mail) = attributes.mail {
+            self.claim(mail, ad_index);
+        }
+    }
+
+    /// Records that AD user `ad_index` writes AD's own `value`; the last writer wins.
+    fn claim(&mut self, value: &'a str, ad_index: u32) {
+        if !self.written_made_up.is_empty() {
+            self.written_made_up.remove(&value.to_ascii_lowercase());
+        }
+        self.written_values.insert(Folded(value), ad_index);
+    }
+
+    /// Records a value the cycle made up; it counts before an earlier claim of AD's own
+    /// spelling (see [`Self::written_by`]).
+    fn claim_made_up(&mut self, value: &str, ad_index: u32) {
+        self.written_made_up
+            .insert(value.to_ascii_lowercase(), ad_index);
     }
 
     /// Keeps an operation when the caller applies them (see [`Operations`]).
@@ -1818,8 +1976,8 @@ impl<'a, 'input> Cycle<'a, 'input> {
     }
 }
 
-struct Built {
-    attributes: SyncedAttributes,
+struct Built<'a> {
+    attributes: AttributeValues<'a>,
     quarantined: Vec<QuarantinedValue>,
 }
 

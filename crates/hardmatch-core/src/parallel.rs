@@ -1,0 +1,27 @@
+//! The core's use of a second processor: scoped threads over borrowed inputs.
+//!
+//! A million-user diagnosis has independent parts (the tenant's indexes, the on-premises
+//! hygiene, each half of the per-user statuses) that would otherwise leave one of two cores
+//! idle. Work is split and joined in a fixed order, so results never depend on scheduling.
+
+use std::thread::ScopedJoinHandle;
+
+/// Runs `second` on another thread while `first` runs on this one, and returns both.
+/// A panic on either side is a bug and is carried on unchanged.
+pub(crate) fn both<First, Second: Send>(
+    first: impl FnOnce() -> First,
+    second: impl FnOnce() -> Second + Send,
+) -> (First, Second) {
+    std::thread::scope(|scope| {
+        let handle = scope.spawn(second);
+        let first = first();
+        (first, joined(handle))
+    })
+}
+
+/// The value of a finished scoped thread; its panic, if it had one, continues here.
+pub(crate) fn joined<T>(handle: ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|payload| std::panic::resume_unwind(payload))
+}
