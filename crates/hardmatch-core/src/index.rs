@@ -95,6 +95,15 @@ impl Hash for Folded<'_> {
     }
 }
 
+/// Objects with their positions, which the indexes keep as `u32` to halve their size (a
+/// directory of over four billion objects is indexed up to there).
+pub(crate) fn positions<T>(objects: &[T]) -> impl Iterator<Item = (u32, &T)> {
+    objects
+        .iter()
+        .enumerate()
+        .map_while(|(position, object)| Some((u32::try_from(position).ok()?, object)))
+}
+
 /// The objects holding one value: almost always one, sometimes several (a conflict).
 #[derive(Clone, Debug)]
 pub(crate) enum Holders {

@@ -25,3 +25,24 @@ pub(crate) fn joined<T>(handle: ScopedJoinHandle<'_, T>) -> T {
         .join()
         .unwrap_or_else(|payload| std::panic::resume_unwind(payload))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_returns_each_side_in_place() {
+        let numbers: Vec<u64> = (1..=1000).collect();
+        let (first, second) = both(
+            || numbers[..500].iter().sum::<u64>(),
+            || numbers[500..].iter().sum::<u64>(),
+        );
+        assert_eq!((first, second), (125_250, 375_250));
+    }
+
+    #[test]
+    #[should_panic(expected = "the second side's own message")]
+    fn a_panic_on_the_other_thread_continues_unchanged() {
+        let _: ((), ()) = both(|| (), || panic!("the second side's own message"));
+    }
+}

@@ -84,7 +84,8 @@ use crate::diagnose::{
     BlockReason, ConflictReason, Diagnosis, Status, addresses_lost_in_takeover, has_mailbox,
     is_on_initial_domain,
 };
-use crate::index::{Fnv1a, Folded, HashMap, MultiIndex, domain_of, smtp_value};
+use crate::index::{Fnv1a, Folded, HashMap, MultiIndex, domain_of, positions, smtp_value};
+use crate::parallel;
 use crate::sync::{CloudIndex, ConnectorSpace, effective_features};
 use crate::tenant::{CloudUser, TenantSnapshot};
 
@@ -669,29 +670,37 @@ impl<'a, 'input> Planner<'a, 'input> {
         // Names resolve `--user` and mapping entries; an all-safe plan looks none up, and at a
         // million users this index alone takes seconds and hundreds of megabytes.
         let by_name = !matches!(input.selection, Selection::AllSafe);
-        let mut ad_by_name =
-            MultiIndex::with_capacity(if by_name { input.ad_users.len() * 3 } else { 0 });
-        let mut ad_by_smtp = MultiIndex::with_capacity(input.ad_users.len());
-        let mut ad_anchors =
-            HashMap::with_capacity_and_hasher(input.ad_users.len(), Default::default());
-        for (position, user) in input.ad_users.iter().enumerate() {
-            let Ok(position) = u32::try_from(position) else {
-                break;
-            };
-            ad_anchors.insert(user.immutable_id.as_str(), position);
-            if by_name {
-                ad_by_name.insert(Folded(user.distinguished_name.as_str()), position);
-                if let Some(upn) = &user.user_principal_name {
-                    ad_by_name.insert(Folded(upn.as_str()), position);
+        // Names and anchors on this core, addresses on the other.
+        let ((ad_by_name, ad_anchors), ad_by_smtp) = parallel::both(
+            || {
+                let mut ad_by_name =
+                    MultiIndex::with_capacity(if by_name { input.ad_users.len() * 3 } else { 0 });
+                let mut ad_anchors =
+                    HashMap::with_capacity_and_hasher(input.ad_users.len(), Default::default());
+                for (position, user) in positions(input.ad_users) {
+                    ad_anchors.insert(user.immutable_id.as_str(), position);
+                    if by_name {
+                        ad_by_name.insert(Folded(user.distinguished_name.as_str()), position);
+                        if let Some(upn) = &user.user_principal_name {
+                            ad_by_name.insert(Folded(upn.as_str()), position);
+                        }
+                        if let Some(sam) = &user.sam_account_name {
+                            ad_by_name.insert(Folded(sam.as_str()), position);
+                        }
+                    }
                 }
-                if let Some(sam) = &user.sam_account_name {
-                    ad_by_name.insert(Folded(sam.as_str()), position);
+                (ad_by_name, ad_anchors)
+            },
+            || {
+                let mut ad_by_smtp = MultiIndex::with_capacity(input.ad_users.len());
+                for (position, user) in positions(input.ad_users) {
+                    for address in user.smtp_addresses().chain(user.mail.as_deref()) {
+                        ad_by_smtp.insert(Folded(address), position);
+                    }
                 }
-            }
-            for address in user.smtp_addresses().chain(user.mail.as_deref()) {
-                ad_by_smtp.insert(Folded(address), position);
-            }
-        }
+                ad_by_smtp
+            },
+        );
         Self {
             input,
             index,
@@ -741,43 +750,62 @@ impl<'a, 'input> Planner<'a, 'input> {
         }
 
         let selected = self.selected()?;
+        // Targets are resolved in order (a target goes to the first user who names it); each
+        // user's actions then depend only on the inputs, so the two halves are planned on the
+        // two cores and put back in order.
+        let mut claimed_targets: HashMap<usize, usize> = HashMap::default();
+        let steps: Vec<Result<(usize, usize), SkippedUser>> = selected
+            .into_iter()
+            .map(|(ad_index, target, selection_text)| {
+                let ad = &input.ad_users[ad_index];
+                let target = match target {
+                    Some(target) => Some(target),
+                    None => self.target_from_diagnosis(ad_index),
+                };
+                match target {
+                    Some(Ok(target)) => {
+                        if let Some(&other) = claimed_targets.get(&target) {
+                            Err(skip(
+                                &ad.distinguished_name,
+                                "target_taken",
+                                format!(
+                                    "{} is already the target of {}",
+                                    self.cloud(target).user_principal_name,
+                                    input.ad_users[other].distinguished_name
+                                ),
+                            ))
+                        } else {
+                            claimed_targets.insert(target, ad_index);
+                            Ok((ad_index, target))
+                        }
+                    }
+                    Some(Err(skipped_user)) => Err(skipped_user),
+                    None => Err(skip(
+                        &ad.distinguished_name,
+                        "no_target",
+                        format!(
+                            "no cloud account found for {}; name it with a mapping",
+                            selection_text
+                        ),
+                    )),
+                }
+            })
+            .collect();
+        drop(claimed_targets);
+        let plan_steps = |steps: Vec<Result<(usize, usize), SkippedUser>>| {
+            steps
+                .into_iter()
+                .map(|step| step.and_then(|(ad_index, target)| self.plan_user(ad_index, target)))
+                .collect::<Vec<_>>()
+        };
+        let mut first_half = steps;
+        let second_half = first_half.split_off(first_half.len() / 2);
+        let (first_half, second_half) =
+            parallel::both(|| plan_steps(first_half), || plan_steps(second_half));
         let mut users = Vec::new();
         let mut skipped = Vec::new();
         let mut per_user: Vec<UserActions> = Vec::new();
-        let mut claimed_targets: HashMap<usize, usize> = HashMap::default();
-        for (ad_index, target, selection_text) in selected {
-            let ad = &input.ad_users[ad_index];
-            let target = match target {
-                Some(target) => Some(target),
-                None => self.target_from_diagnosis(ad_index),
-            };
-            let outcome = match target {
-                Some(Ok(target)) => {
-                    if let Some(&other) = claimed_targets.get(&target) {
-                        Err(skip(
-                            &ad.distinguished_name,
-                            "target_taken",
-                            format!(
-                                "{} is already the target of {}",
-                                self.cloud(target).user_principal_name,
-                                input.ad_users[other].distinguished_name
-                            ),
-                        ))
-                    } else {
-                        claimed_targets.insert(target, ad_index);
-                        self.plan_user(ad_index, target)
-                    }
-                }
-                Some(Err(skipped_user)) => Err(skipped_user),
-                None => Err(skip(
-                    &ad.distinguished_name,
-                    "no_target",
-                    format!(
-                        "no cloud account found for {}; name it with a mapping",
-                        selection_text
-                    ),
-                )),
-            };
+        for outcome in first_half.into_iter().chain(second_half) {
             match outcome {
                 Ok((planned, actions)) => {
                     users.push(planned);
@@ -807,12 +835,16 @@ impl<'a, 'input> Planner<'a, 'input> {
                 threshold: input.policy.deletion_threshold,
             });
         }
-        let actions = assemble(per_user);
+        // The inputs' hash needs no action: it is taken on the other core meanwhile.
+        let (actions, fingerprint) = parallel::both(
+            || assemble(per_user),
+            || inputs_fingerprint(input.ad_users, input.tenant),
+        );
         let features_known = input.tenant.tenant.on_premises_synchronization.is_some();
         Ok(Plan {
             format_version: PLAN_FORMAT_VERSION,
             generated_at: input.generated_at.to_owned(),
-            fingerprint: inputs_fingerprint(input.ad_users, input.tenant),
+            fingerprint,
             actions_fingerprint: actions_fingerprint(&actions),
             tenant_id: input.tenant.tenant.id.clone(),
             password_hash_sync: features_known

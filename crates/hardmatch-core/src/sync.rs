@@ -61,7 +61,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ad::AdUser;
 use crate::anchor::ImmutableId;
-use crate::index::{Fnv1a, Folded, HashMap, HashSet, MultiIndex, domain_of, smtp_value};
+use crate::index::{Fnv1a, Folded, HashMap, HashSet, MultiIndex, domain_of, positions, smtp_value};
 use crate::parallel;
 use crate::tenant::{
     CloudUser, OnPremisesProvisioningError, RoleAssignment, SyncFeatures, TenantInfo,
@@ -1011,15 +1011,6 @@ impl<'a> CloudIndex<'a> {
         }
         (active_by_upn, active_by_smtp)
     }
-}
-
-/// Users with their positions, which the indexes keep as `u32` to halve their size (a
-/// directory of over four billion users is indexed up to there).
-fn positions(cloud_users: &[CloudUser]) -> impl Iterator<Item = (u32, &CloudUser)> {
-    cloud_users
-        .iter()
-        .enumerate()
-        .map_while(|(position, user)| Some((u32::try_from(position).ok()?, user)))
 }
 
 /// A cloud user's SMTP addresses for uniqueness: every smtp proxy address and `mail`.
