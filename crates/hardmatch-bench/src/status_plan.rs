@@ -221,27 +221,33 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
     if !met {
         let _ = writeln!(
             text,
-            "\nWhy the goal is missed: the parsed input alone is over both budgets, and each later \
-             phase adds per-user allocations and random lookups. Where the time and memory go, \
-             from a perf profile and an RSS trace of `plan` at 1M (sampled per second, on a \
-             loaded machine, so shares rather than exact seconds): parsing the two snapshots \
-             (two threads) is about a quarter of the run and leaves about 2.5 GiB of `AdUser` \
-             and `CloudUser` values, whose every field is an owned `String`; the sync \
-             prediction is the next largest phase, almost all of it hash lookups of UPNs, SMTP \
-             addresses, anchors and ids (`Cycle::value_taken`, `Cycle::run`) that miss the \
-             caches over a multi-gigabyte heap, which is also why time grows faster than the \
-             user count; per-user `UserStatus` values (copied names and evidence strings) and \
-             the hygiene indexes take status to its peak of about 4 GiB; the planner's actions \
-             take plan to about 5.5 GiB, and its two fingerprints (inputs, and the actions \
-             serialised once more) and the plan file of over a gigabyte (written and synced \
-             while the summary is rendered) add several seconds. Already done: snapshots parsed \
-             from bytes on two threads, mimalloc, one tenant index shared by the prediction, \
-             the diagnosis and the planner, a prediction that keeps no sync operations, no name \
-             index for all-safe plans, status output and the plan file streamed. What remains \
-             is a compact in-memory directory: only the fields the rules read, interned or \
-             borrowed from one buffer, with lower-cased keys computed once; an index-based \
-             `UserStatus` with evidence rendered lazily; and planner actions that borrow \
-             rather than copy."
+            "\nWhy the goal is missed, from phase timings and a perf profile of both commands at \
+             1M on an idle machine (shares rather than exact seconds). Memory: the parsed input \
+             alone is about 2.5 GiB, over the budget before any work, because every field of \
+             `AdUser` and `CloudUser` is an owned `String`; while the two files are parsed, \
+             their 1.7 GB of JSON is held too. Status time: parsing (sonic-rs, two threads) is \
+             about a fifth of the run, the tenant's indexes under a tenth, the sync prediction \
+             about half, with the hygiene checks and the orphan search beside it on the other \
+             core, the statuses (in two halves) about a tenth and the output the rest. The \
+             prediction is \
+             sequential, as Entra Connect's export is (each user's export claims values that \
+             later users are checked against), and bound by memory latency: for each joined \
+             user it compares about fifteen properties of its cloud user, every one a separate \
+             heap string at a random place in gigabytes of heap. In the generated tenant, as in \
+             a snapshot read from Graph v1.0, `onPremisesObjectIdentifier` is absent, so all \
+             600,000 joined users take the full path with its uniqueness lookups. Plan: after \
+             the same diagnosis, the planner (indexes of AD, the users' actions in two halves, \
+             assembly and the actions' fingerprint) takes about a third of the run, and writing \
+             the plan file of 1.3 GB beside rendering the 477 MB summary that `plan` prints \
+             about a fifth; its actions take memory to about 6 GiB. Already done: sonic-rs, mimalloc, one tenant index shared by the \
+             prediction, the diagnosis and the planner, a prediction that keeps no operations \
+             and borrows each user's values from AD, both cores for indexes, hygiene, statuses \
+             and planning, streamed status output and plan file. What remains is a compact \
+             in-memory directory (only the fields the rules read, in one string arena per \
+             snapshot, with lower-cased keys computed once), which would cut both the memory \
+             and the cache misses; an index-based `UserStatus` with evidence rendered lazily; \
+             and a condensed `plan` summary for large plans (`hardmatch show` keeps the full \
+             rendering)."
         );
     }
 }
