@@ -962,7 +962,10 @@ impl<'a> CloudIndex<'a> {
     }
 
     /// Users by id, and active and deleted users by ImmutableID.
-    #[allow(clippy::type_complexity)]
+    #[allow(
+        clippy::type_complexity,
+        reason = "a private triple, built and taken apart once"
+    )]
     fn index_keys(
         cloud_users: &'a [CloudUser],
     ) -> (
