@@ -33,7 +33,7 @@ pub(crate) fn run(arguments: &StatusArgs, context: &Context) -> anyhow::Result<E
     let mut out = Blocks::new(&context.printer);
     if arguments.json {
         serde_json::to_writer_pretty(&mut out, &diagnosis)?;
-        out.text.push('\n');
+        std::io::Write::write_all(&mut out, b"\n")?;
     } else if arguments.csv {
         render_csv(&diagnosis, &mut out)?;
     } else {
@@ -50,12 +50,16 @@ pub(crate) fn run(arguments: &StatusArgs, context: &Context) -> anyhow::Result<E
 struct Blocks<'printer> {
     printer: &'printer Printer,
     text: String,
-    /// Bytes written through `io::Write` that do not yet end on a character boundary.
+    /// Bytes written through `io::Write` and not yet checked to be UTF-8. serde_json writes
+    /// a value in many small pieces; checking them in batches keeps that check off the
+    /// profile.
     partial: Vec<u8>,
 }
 
 impl<'printer> Blocks<'printer> {
     const SIZE: usize = 1 << 20;
+    /// How many bytes written through `io::Write` are checked at once.
+    const CHECKED_AT_ONCE: usize = 1 << 16;
 
     fn new(printer: &'printer Printer) -> Self {
         Self {
@@ -74,7 +78,26 @@ impl<'printer> Blocks<'printer> {
         Ok(())
     }
 
+    /// Moves the whole characters of `partial` to `text`; a character split across two
+    /// writes stays behind until its last byte arrives.
+    fn take_whole_characters(&mut self) {
+        match std::str::from_utf8(&self.partial) {
+            Ok(text) => {
+                self.text.push_str(text);
+                self.partial.clear();
+            }
+            Err(error) => {
+                let valid = error.valid_up_to();
+                if let Ok(text) = std::str::from_utf8(&self.partial[..valid]) {
+                    self.text.push_str(text);
+                }
+                self.partial.drain(..valid);
+            }
+        }
+    }
+
     fn finish(mut self) -> std::io::Result<()> {
+        self.take_whole_characters();
         if !self.partial.is_empty() {
             // Never reached with serde_json, which writes whole characters; kept visible.
             self.text
@@ -90,19 +113,15 @@ impl<'printer> Blocks<'printer> {
 impl std::io::Write for Blocks<'_> {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         self.partial.extend_from_slice(bytes);
-        let valid = match std::str::from_utf8(&self.partial) {
-            Ok(text) => text.len(),
-            Err(error) => error.valid_up_to(),
-        };
-        if let Ok(text) = std::str::from_utf8(&self.partial[..valid]) {
-            self.text.push_str(text);
+        if self.partial.len() >= Self::CHECKED_AT_ONCE {
+            self.take_whole_characters();
+            self.pass_on_when_full()?;
         }
-        self.partial.drain(..valid);
-        self.pass_on_when_full()?;
         Ok(bytes.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
+        self.take_whole_characters();
         Ok(())
     }
 }
@@ -394,9 +413,26 @@ mod tests {
         let mut blocks = Blocks::new(&printer);
         let bytes = "zoë".as_bytes();
         blocks.write_all(&bytes[..3]).unwrap();
+        blocks.flush().unwrap();
         assert_eq!(blocks.text, "zo");
         blocks.write_all(&bytes[3..]).unwrap();
+        blocks.flush().unwrap();
         assert_eq!(blocks.text, "zoë");
         assert!(blocks.partial.is_empty());
+    }
+
+    #[test]
+    fn blocks_check_a_full_batch_without_splitting_a_character() {
+        let printer = Printer::new(true, false);
+        let mut blocks = Blocks::new(&printer);
+        // "ë" is two bytes: an odd length ends inside one.
+        let text = "ë".repeat(Blocks::CHECKED_AT_ONCE);
+        let odd = Blocks::CHECKED_AT_ONCE + 1;
+        blocks.write_all(&text.as_bytes()[..odd]).unwrap();
+        assert_eq!(blocks.text.len(), Blocks::CHECKED_AT_ONCE);
+        assert_eq!(blocks.partial.len(), 1);
+        blocks.write_all(&text.as_bytes()[odd..]).unwrap();
+        blocks.flush().unwrap();
+        assert_eq!(blocks.text, text);
     }
 }
