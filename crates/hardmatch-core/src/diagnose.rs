@@ -124,34 +124,33 @@ impl Status {
     ];
 }
 
-/// One fact behind a status.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Evidence {
+/// One fact behind a status. It borrows what it names from the directories: a million
+/// statuses would otherwise copy a million sets of names and ids.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Evidence<'a> {
     /// A stable key, e.g. `holder`, `candidate`, `duplicate`, `real_account`, `sync_error`.
-    pub code: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cloud_user_id: Option<String>,
+    pub code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud_user_id: Option<&'a str>,
     pub detail: String,
 }
 
-/// The status of one AD user.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserStatus {
-    pub distinguished_name: String,
-    #[serde(default)]
-    pub user_principal_name: Option<String>,
-    #[serde(default)]
-    pub sam_account_name: Option<String>,
-    pub immutable_id: String,
+/// The status of one AD user, borrowing its names from the AD user and the cloud user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UserStatus<'a> {
+    pub distinguished_name: &'a str,
+    pub user_principal_name: Option<&'a str>,
+    pub sam_account_name: Option<&'a str>,
+    pub immutable_id: &'a str,
     #[serde(flatten)]
     pub status: Status,
     /// The cloud user the status is about: joined, matched, candidate or real account.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cloud_user_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cloud_user_principal_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub evidence: Vec<Evidence>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud_user_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud_user_principal_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Evidence<'a>>,
     /// Index into the AD users given to [`diagnose`].
     #[serde(skip)]
     pub ad_index: usize,
@@ -207,13 +206,13 @@ pub struct HygieneFinding {
 }
 
 /// Everything `hardmatch status` shows.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Diagnosis {
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Diagnosis<'a> {
     /// When the tenant snapshot was taken; the prediction runs "now" at that time.
     pub taken_at: String,
     /// Users per status name.
     pub summary: BTreeMap<String, u64>,
-    pub users: Vec<UserStatus>,
+    pub users: Vec<UserStatus<'a>>,
     pub tenant_findings: Vec<TenantFinding>,
     pub hygiene: Vec<HygieneFinding>,
     /// The report the next sync cycle would produce.
@@ -221,23 +220,23 @@ pub struct Diagnosis {
 }
 
 /// Diagnoses every AD user against the tenant. Never fails.
-pub fn diagnose(
-    ad_users: &[AdUser],
-    tenant: &TenantSnapshot,
+pub fn diagnose<'a>(
+    ad_users: &'a [AdUser],
+    tenant: &'a TenantSnapshot,
     options: &DiagnoseOptions,
-) -> Diagnosis {
+) -> Diagnosis<'a> {
     diagnose_with(ad_users, tenant, &CloudIndex::of(tenant), options)
 }
 
 /// [`diagnose`] on an index the caller built with [`CloudIndex::of`] and passes on to
 /// [`crate::plan::plan_with`], so that a run indexes the tenant once. An index of other
 /// users than `tenant`'s is not used: the tenant is then indexed again.
-pub fn diagnose_with(
-    ad_users: &[AdUser],
-    tenant: &TenantSnapshot,
+pub fn diagnose_with<'a>(
+    ad_users: &'a [AdUser],
+    tenant: &'a TenantSnapshot,
     index: &CloudIndex<'_>,
     options: &DiagnoseOptions,
-) -> Diagnosis {
+) -> Diagnosis<'a> {
     if !index.indexes(&tenant.users) {
         return diagnose(ad_users, tenant, options);
     }
@@ -308,17 +307,18 @@ pub fn diagnose_with(
 }
 
 /// The per-user half of a diagnosis, in AD order.
-struct Statuses {
-    users: Vec<UserStatus>,
+struct Statuses<'a> {
+    users: Vec<UserStatus<'a>>,
     /// Users per status, in the order of [`Status::NAMES`].
     counts: [u64; Status::NAMES.len()],
     tenant_findings: Vec<TenantFinding>,
 }
 
-struct Context<'a> {
+/// `'a` is the directories', which statuses borrow from; `'i` the index's, which they don't.
+struct Context<'a, 'i> {
     tenant: &'a TenantInfo,
     cloud: &'a [CloudUser],
-    index: &'a CloudIndex<'a>,
+    index: &'i CloudIndex<'i>,
     block_soft_match: bool,
 }
 
@@ -362,11 +362,16 @@ pub fn has_mailbox(user: &CloudUser) -> bool {
     user.mail.is_some() && user.is_licensed()
 }
 
-impl<'a> Context<'a> {
-    fn evidence(&self, code: &str, cloud: usize, detail: impl Into<String>) -> Evidence {
+impl<'a> Context<'a, '_> {
+    fn evidence(
+        &self,
+        code: &'static str,
+        cloud: usize,
+        detail: impl Into<String>,
+    ) -> Evidence<'a> {
         Evidence {
-            code: code.to_owned(),
-            cloud_user_id: self.cloud.get(cloud).map(|user| user.id.clone()),
+            code,
+            cloud_user_id: self.cloud.get(cloud).map(|user| user.id.as_str()),
             detail: detail.into(),
         }
     }
@@ -483,7 +488,11 @@ impl<'a> Context<'a> {
 
     /// Every user's status, the first half of the users on this thread and the second on
     /// another: each status depends only on its own user and the shared, read-only indexes.
-    fn statuses_in_halves(&self, ad_users: &[AdUser], decisions: &[UserSyncResult]) -> Statuses {
+    fn statuses_in_halves(
+        &self,
+        ad_users: &'a [AdUser],
+        decisions: &[UserSyncResult],
+    ) -> Statuses<'a> {
         let half = ad_users.len().div_ceil(2);
         let (mut first, second) = parallel::both(
             || self.statuses(0, &ad_users[..half], &decisions[..half]),
@@ -501,9 +510,9 @@ impl<'a> Context<'a> {
     fn statuses(
         &self,
         offset: usize,
-        ad_users: &[AdUser],
+        ad_users: &'a [AdUser],
         decisions: &[UserSyncResult],
-    ) -> Statuses {
+    ) -> Statuses<'a> {
         let mut statuses = Statuses {
             users: Vec::with_capacity(ad_users.len()),
             counts: [0; Status::NAMES.len()],
@@ -518,7 +527,12 @@ impl<'a> Context<'a> {
         statuses
     }
 
-    fn status_of(&self, ad_index: usize, ad: &AdUser, decision: &UserDecision) -> UserStatus {
+    fn status_of(
+        &self,
+        ad_index: usize,
+        ad: &'a AdUser,
+        decision: &UserDecision,
+    ) -> UserStatus<'a> {
         let mut evidence = Vec::new();
         let mut cloud_index = None;
         let status = match decision {
@@ -588,7 +602,7 @@ impl<'a> Context<'a> {
             } => {
                 for value in quarantined {
                     evidence.push(Evidence {
-                        code: "quarantined".to_owned(),
+                        code: "quarantined",
                         cloud_user_id: None,
                         detail: format!(
                             "the new user's {} {} would be quarantined",
@@ -640,10 +654,10 @@ impl<'a> Context<'a> {
             } => {
                 cloud_index = *failed;
                 evidence.push(Evidence {
-                    code: "sync_error".to_owned(),
+                    code: "sync_error",
                     cloud_user_id: failed
                         .and_then(|position| self.cloud.get(position))
-                        .map(|user| user.id.clone()),
+                        .map(|user| user.id.as_str()),
                     detail: format!(
                         "{}{}",
                         error.code(),
@@ -675,13 +689,13 @@ impl<'a> Context<'a> {
         };
         let cloud = cloud_index.and_then(|position| self.cloud.get(position));
         UserStatus {
-            distinguished_name: ad.distinguished_name.clone(),
-            user_principal_name: ad.user_principal_name.clone(),
-            sam_account_name: ad.sam_account_name.clone(),
-            immutable_id: ad.immutable_id.as_str().to_owned(),
+            distinguished_name: &ad.distinguished_name,
+            user_principal_name: ad.user_principal_name.as_deref(),
+            sam_account_name: ad.sam_account_name.as_deref(),
+            immutable_id: ad.immutable_id.as_str(),
             status,
-            cloud_user_id: cloud.map(|user| user.id.clone()),
-            cloud_user_principal_name: cloud.map(|user| user.user_principal_name.clone()),
+            cloud_user_id: cloud.map(|user| user.id.as_str()),
+            cloud_user_principal_name: cloud.map(|user| user.user_principal_name.as_str()),
             evidence,
             ad_index,
             cloud_index,
@@ -692,7 +706,7 @@ impl<'a> Context<'a> {
         &self,
         ad: &AdUser,
         joined: usize,
-        evidence: &mut Vec<Evidence>,
+        evidence: &mut Vec<Evidence<'a>>,
         cloud_index: &mut Option<usize>,
     ) -> Status {
         let user = &self.cloud[joined];
@@ -765,7 +779,12 @@ impl<'a> Context<'a> {
         }
     }
 
-    fn findings_for(&self, ad: &AdUser, status: &UserStatus, findings: &mut Vec<TenantFinding>) {
+    fn findings_for(
+        &self,
+        ad: &AdUser,
+        status: &UserStatus<'_>,
+        findings: &mut Vec<TenantFinding>,
+    ) {
         let Some(target) = status.cloud_index else {
             return;
         };
@@ -780,8 +799,8 @@ impl<'a> Context<'a> {
                 .iter()
                 .filter(|evidence| evidence.code == "duplicate")
             {
-                if let Some(id) = &duplicate.cloud_user_id
-                    && let Some(&position) = self.index.by_id.get(id.as_str())
+                if let Some(id) = duplicate.cloud_user_id
+                    && let Some(&position) = self.index.by_id.get(id)
                 {
                     let user = &self.cloud[position as usize];
                     findings.push(TenantFinding {

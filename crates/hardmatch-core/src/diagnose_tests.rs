@@ -21,10 +21,10 @@ fn snapshot(world: &World) -> TenantSnapshot {
     }
 }
 
-fn diagnosed(world: &World) -> Diagnosis {
+fn diagnosed<'a>(world: &'a World, tenant: &'a TenantSnapshot) -> Diagnosis<'a> {
     diagnose(
         &world.ad,
-        &snapshot(world),
+        tenant,
         &DiagnoseOptions {
             scope: world.scope.clone(),
             sync: world.options.clone(),
@@ -34,7 +34,7 @@ fn diagnosed(world: &World) -> Diagnosis {
 }
 
 fn status(world: &World) -> Status {
-    diagnosed(world).users[0].status.clone()
+    diagnosed(world, &snapshot(world)).users[0].status.clone()
 }
 
 #[test]
@@ -189,7 +189,8 @@ fn conflicting_statuses_name_their_reason() {
     );
     world.features().block_soft_match_enabled = true;
     world.cloud[0].display_name = None;
-    let diagnosis = diagnosed(&world);
+    let tenant = snapshot(&world);
+    let diagnosis = diagnosed(&world, &tenant);
     assert!(matches!(diagnosis.users[0].status, Status::Blocked { .. }));
     world.features().block_soft_match_enabled = false;
     world.cloud[0].user_principal_name = "z@contoso.com".into();
@@ -236,7 +237,8 @@ fn conflicting_statuses_name_their_reason() {
 
     let mut world = World::new(vec![ad.clone(), ad.clone()], vec![]);
     world.ad[1].distinguished_name = "CN=copy,OU=Staff,DC=corp,DC=contoso,DC=com".into();
-    let diagnosis = diagnosed(&world);
+    let tenant = snapshot(&world);
+    let diagnosis = diagnosed(&world, &tenant);
     assert_eq!(
         diagnosis.users[1].status,
         Status::Conflicting {
@@ -263,7 +265,8 @@ fn field_story_duplicate_is_found_with_the_real_account() {
         .push("smtp:adele.vance@contoso.com".into());
     let duplicate = synced_from("dup", "adele@contoso.onmicrosoft.com", &ad);
     let world = World::new(vec![ad], vec![real, duplicate]);
-    let diagnosis = diagnosed(&world);
+    let tenant = snapshot(&world);
+    let diagnosis = diagnosed(&world, &tenant);
     let user = &diagnosis.users[0];
     assert_eq!(
         user.status,
@@ -271,7 +274,7 @@ fn field_story_duplicate_is_found_with_the_real_account() {
             reason: ConflictReason::SyncCreatedDuplicate
         }
     );
-    assert_eq!(user.cloud_user_id.as_deref(), Some("real"));
+    assert_eq!(user.cloud_user_id, Some("real"));
     let kinds: Vec<_> = diagnosis
         .tenant_findings
         .iter()
@@ -315,7 +318,8 @@ fn out_of_scope_users_and_orphans() {
         include: vec!["OU=Other,DC=corp,DC=contoso,DC=com".into()],
         exclude: vec![],
     };
-    let diagnosis = diagnosed(&world);
+    let tenant = snapshot(&world);
+    let diagnosis = diagnosed(&world, &tenant);
     assert_eq!(diagnosis.users[0].status, Status::OutOfScope);
     assert_eq!(diagnosis.tenant_findings[0].kind, TenantFindingKind::Orphan);
     assert_eq!(diagnosis.tenant_findings[0].cloud_user_id, "gone");
@@ -337,7 +341,7 @@ fn hygiene_finds_duplicates_and_bad_characters_in_ad() {
 #[test]
 fn diagnosis_serializes_status_inline() {
     let world = World::new(vec![ad_user(1, "adele@contoso.com")], vec![]);
-    let json = serde_json::to_value(diagnosed(&world)).unwrap();
+    let json = serde_json::to_value(diagnosed(&world, &snapshot(&world))).unwrap();
     assert_eq!(json["users"][0]["status"], "will_create");
     assert_eq!(json["summary"]["will_create"], 1);
     assert_eq!(
@@ -356,7 +360,10 @@ fn field_story_diagnosis_as_json() {
     ));
     let duplicate = synced_from("dup", "adele@contoso.onmicrosoft.com", &ad);
     let world = World::new(vec![ad], vec![real, duplicate]);
-    insta::assert_json_snapshot!("field_story_diagnosis", diagnosed(&world));
+    insta::assert_json_snapshot!(
+        "field_story_diagnosis",
+        diagnosed(&world, &snapshot(&world))
+    );
 }
 
 #[test]

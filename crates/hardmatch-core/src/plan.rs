@@ -589,7 +589,7 @@ pub struct PlanInput<'a> {
     pub ad_users: &'a [AdUser],
     pub tenant: &'a TenantSnapshot,
     /// The diagnosis of exactly these inputs, from [`crate::diagnose::diagnose`].
-    pub diagnosis: &'a Diagnosis,
+    pub diagnosis: &'a Diagnosis<'a>,
     /// Connect's joins when known; else inferred from the tenant, as the diagnosis does.
     pub connector_space: Option<&'a ConnectorSpace>,
     pub selection: &'a Selection,
@@ -718,7 +718,7 @@ impl<'a, 'input> Planner<'a, 'input> {
 
     /// The diagnosis of one AD user. Diagnoses are in AD order, but a caller may have
     /// filtered one for display: then the user is looked up by its `ad_index`.
-    fn status_of(&self, ad_index: usize) -> Option<&'a crate::diagnose::UserStatus> {
+    fn status_of(&self, ad_index: usize) -> Option<&'a crate::diagnose::UserStatus<'a>> {
         let users = &self.input.diagnosis.users;
         match users.get(ad_index) {
             Some(status) if status.ad_index == ad_index => Some(status),
@@ -880,7 +880,7 @@ impl<'a, 'input> Planner<'a, 'input> {
                 .users
                 .iter()
                 .filter(|status| all_safe_candidate(&status.status))
-                .map(|status| (status.ad_index, None, status.distinguished_name.clone()))
+                .map(|status| (status.ad_index, None, status.distinguished_name.to_owned()))
                 .collect()),
         }
     }

@@ -176,10 +176,10 @@ fn a_licensed_duplicate_is_never_planned_for_deletion() {
 fn a_recent_sign_in_on_the_duplicate_blocks_its_deletion() {
     // graph-api.md §9 (signInActivity; unknown is not unused).
     let mut world = field_story();
-    world.cloud[1].sign_in_activity = Some(SignInActivity {
+    world.cloud[1].sign_in_activity = Some(Box::new(SignInActivity {
         last_sign_in_date_time: Some("2026-11-20T08:00:00Z".into()),
         ..SignInActivity::default()
-    });
+    }));
     let plan = make_plan(
         &world,
         Selection::Users(vec!["adele@corp.local".into()]),

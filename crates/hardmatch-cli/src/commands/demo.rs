@@ -309,8 +309,9 @@ pub(crate) fn run(arguments: &DemoArgs, context: &Context) -> anyhow::Result<Exi
         ));
     }
     let after_tenant = load_tenant(&emulated.tenant_input(), context)?;
+    let after_users = directory.users();
     let after = diagnose(
-        &directory.users(),
+        &after_users,
         &after_tenant,
         &diagnose_options(&DiagnosisArgs::default(), &after_tenant),
     );
@@ -427,11 +428,10 @@ fn upn_of<'a>(tenant: &'a TenantSnapshot, id: Option<&str>) -> &'a str {
         .map_or("?", |user| user.user_principal_name.as_str())
 }
 
-fn name_of(status: &UserStatus) -> &str {
+fn name_of<'a>(status: &UserStatus<'a>) -> &'a str {
     status
         .user_principal_name
-        .as_deref()
-        .unwrap_or(status.distinguished_name.as_str())
+        .unwrap_or(status.distinguished_name)
 }
 
 /// The active account named like the AD user (their UPN, or their primary address when the
@@ -449,7 +449,7 @@ fn real_account<'a>(
     ];
     tenant.users.iter().find(|cloud| {
         !cloud.is_deleted()
-            && Some(cloud.id.as_str()) != user.cloud_user_id.as_deref()
+            && Some(cloud.id.as_str()) != user.cloud_user_id
             && names
                 .iter()
                 .flatten()
@@ -459,7 +459,7 @@ fn real_account<'a>(
 
 fn is_licensed_holder(tenant: &TenantSnapshot, ad_users: &[AdUser], user: &UserStatus) -> bool {
     user.status == Status::WillHardMatch
-        && user.cloud_user_id.as_deref().is_some_and(|id| {
+        && user.cloud_user_id.is_some_and(|id| {
             tenant
                 .users
                 .iter()
@@ -493,13 +493,13 @@ fn narrate_cases(
             .evidence
             .iter()
             .find(|evidence| evidence.code == "duplicate")
-            .and_then(|evidence| evidence.cloud_user_id.as_deref());
+            .and_then(|evidence| evidence.cloud_user_id);
         lines.push(format!(
             "  {} sync-created duplicates: an earlier cycle could not match the person's own \
              account and created a second one, e.g. {} next to the licensed {}.",
             duplicates.len(),
             upn_of(tenant, duplicate),
-            upn_of(tenant, example.cloud_user_id.as_deref())
+            upn_of(tenant, example.cloud_user_id)
         ));
     }
     let restores: Vec<&UserStatus> = diagnosis
@@ -533,7 +533,7 @@ fn narrate_cases(
             "  {} licensed holders: another licensed account holds the ImmutableID, so the sync \
              would take over {} instead of {}'s own account.",
             holders.len(),
-            example.cloud_user_principal_name.as_deref().unwrap_or("?"),
+            example.cloud_user_principal_name.unwrap_or("?"),
             name_of(example)
         ));
     }
@@ -555,7 +555,7 @@ fn narrate_cases(
             "  {} admin-role targets: the account to match holds an admin role, and Entra ID \
              refuses to let the sync take it over, e.g. {}.",
             admins.len(),
-            example.cloud_user_principal_name.as_deref().unwrap_or("?")
+            example.cloud_user_principal_name.unwrap_or("?")
         ));
     }
     let conflicts = proxy_address_conflicts(ad_users, tenant, diagnosis);
@@ -599,8 +599,8 @@ fn narrate_cases(
 fn proxy_address_conflicts<'a>(
     ad_users: &[AdUser],
     tenant: &'a TenantSnapshot,
-    diagnosis: &'a Diagnosis,
-) -> Vec<(&'a UserStatus, &'a CloudUser)> {
+    diagnosis: &'a Diagnosis<'a>,
+) -> Vec<(&'a UserStatus<'a>, &'a CloudUser)> {
     let mut secondary_holders: HashMap<String, &CloudUser> = HashMap::new();
     for cloud in tenant.users.iter().filter(|cloud| !cloud.is_deleted()) {
         let primary = cloud.primary_smtp_address();
@@ -642,7 +642,7 @@ fn left_to_a_person(
     let mut left: Vec<LeftOut> = proxy_address_conflicts(ad_users, tenant, diagnosis)
         .into_iter()
         .map(|(status, holder)| LeftOut {
-            distinguished_name: status.distinguished_name.clone(),
+            distinguished_name: status.distinguished_name.to_owned(),
             user: name_of(status).to_owned(),
             reason: format!(
                 "{} also holds this address: remove it there first, or the sync quarantines it \
@@ -659,7 +659,7 @@ fn left_to_a_person(
                 .any(|evidence| evidence.code == "restores");
         if let (true, Some(own)) = (restores, real_account(tenant, ad_users, status)) {
             left.push(LeftOut {
-                distinguished_name: status.distinguished_name.clone(),
+                distinguished_name: status.distinguished_name.to_owned(),
                 user: name_of(status).to_owned(),
                 reason: format!(
                     "a deleted account holds the ImmutableID next to {}: restoring it clashes \
@@ -694,7 +694,7 @@ fn make_plan(
         .filter_map(|user| {
             let target = real_account(tenant, ad_users, user)
                 .map(|cloud| cloud.id.clone())
-                .or_else(|| user.cloud_user_id.clone())?;
+                .or_else(|| user.cloud_user_id.map(str::to_owned))?;
             Some(MappingEntry {
                 ad: ad_users.get(user.ad_index)?.distinguished_name.clone(),
                 cloud: target,

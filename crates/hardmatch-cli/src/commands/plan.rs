@@ -84,8 +84,9 @@ pub(crate) fn run(arguments: &PlanArgs, context: &Context) -> anyhow::Result<Exi
     } else {
         ExitStatus::Success
     };
+    release_at_exit((diagnosis, plan));
     release_at_exit(index);
-    release_at_exit((ad, tenant, diagnosis, plan));
+    release_at_exit((ad, tenant));
     Ok(status)
 }
 

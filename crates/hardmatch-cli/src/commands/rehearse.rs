@@ -340,7 +340,7 @@ pub(crate) fn predict(
             }
             let linked = status.is_some_and(|status| {
                 status.status == Status::Linked
-                    && status.cloud_user_id.as_deref() == Some(planned.target_id.as_str())
+                    && status.cloud_user_id == Some(planned.target_id.as_str())
             }) && sync_errors.is_empty();
             Prediction {
                 user: planned.distinguished_name.clone(),

@@ -97,7 +97,8 @@ pub(crate) fn run(arguments: &ReportArgs, context: &Context) -> anyhow::Result<E
             .unwrap_or_default(),
         arguments.html.display()
     ));
-    release_at_exit((ad, tenant, diagnosis, plan));
+    release_at_exit((diagnosis, plan));
+    release_at_exit((ad, tenant));
     Ok(ExitStatus::Success)
 }
 
@@ -137,7 +138,7 @@ struct PlanView<'a> {
 struct Report<'a> {
     ad: &'a AdSnapshot,
     tenant: &'a TenantSnapshot,
-    diagnosis: &'a Diagnosis,
+    diagnosis: &'a Diagnosis<'a>,
     plan: Option<PlanView<'a>>,
     generated_at: String,
 }
@@ -451,17 +452,17 @@ impl Report<'_> {
                     out,
                     "{}<div class=\"dn\">{}</div>",
                     escaped(upn),
-                    escaped(&user.distinguished_name)
+                    escaped(user.distinguished_name)
                 )?,
-                None => write!(out, "{}", escaped(&user.distinguished_name))?,
+                None => write!(out, "{}", escaped(user.distinguished_name))?,
             }
             write!(
                 out,
                 "</td><td>{sam}</td><td><span class=\"badge s-{name}\">{name}</span> {phrase}</td>\
                  <td>{cloud}</td><td>",
-                sam = escaped(user.sam_account_name.as_deref().unwrap_or("")),
+                sam = escaped(user.sam_account_name.unwrap_or("")),
                 phrase = escaped(&describe(&user.status)),
-                cloud = escaped(user.cloud_user_principal_name.as_deref().unwrap_or("—")),
+                cloud = escaped(user.cloud_user_principal_name.unwrap_or("—")),
             )?;
             write_lines(out, user.evidence.iter().map(|evidence| &evidence.detail))?;
             writeln!(out, "</td></tr>")?;
@@ -816,17 +817,12 @@ fn none_if_empty(value: &str) -> &str {
 
 /// The cloud objects a status names, each once with the role it plays: the evidence's
 /// objects first (duplicate, holder, candidate…), then the status's own account.
-fn involved_cloud_ids(user: &UserStatus) -> impl Iterator<Item = (&str, &str)> {
+fn involved_cloud_ids<'a>(user: &UserStatus<'a>) -> impl Iterator<Item = (&'a str, &'a str)> {
     let mut seen: Vec<&str> = Vec::new();
     user.evidence
         .iter()
-        .filter_map(|evidence| {
-            evidence
-                .cloud_user_id
-                .as_deref()
-                .map(|id| (evidence.code.as_str(), id))
-        })
-        .chain(user.cloud_user_id.as_deref().map(|id| ("target", id)))
+        .filter_map(|evidence| evidence.cloud_user_id.map(|id| (evidence.code, id)))
+        .chain(user.cloud_user_id.map(|id| ("target", id)))
         .filter(move |(_, id)| {
             let new = !seen.contains(id);
             seen.push(id);

@@ -40,8 +40,10 @@ pub(crate) fn run(arguments: &StatusArgs, context: &Context) -> anyhow::Result<E
         render_text(&diagnosis, &tenant, arguments, &mut out)?;
     }
     out.finish()?;
+    // The diagnosis borrows from the directories, so it goes first.
+    release_at_exit(diagnosis);
     release_at_exit(index);
-    release_at_exit((ad, tenant, diagnosis));
+    release_at_exit((ad, tenant));
     Ok(ExitStatus::Success)
 }
 
@@ -289,14 +291,12 @@ fn render_text(
             .iter()
             .map(|user| {
                 [
-                    user.user_principal_name
-                        .as_deref()
-                        .unwrap_or(user.distinguished_name.as_str()),
+                    user.user_principal_name.unwrap_or(user.distinguished_name),
                     phrases
                         .iter()
                         .find(|(status, _)| *status == &user.status)
                         .map_or("", |(_, phrase)| phrase.as_str()),
-                    user.cloud_user_principal_name.as_deref().unwrap_or("-"),
+                    user.cloud_user_principal_name.unwrap_or("-"),
                     user.evidence
                         .first()
                         .map_or("", |evidence| evidence.detail.as_str()),
@@ -373,16 +373,14 @@ fn render_csv(diagnosis: &Diagnosis, out: &mut Blocks<'_>) -> std::io::Result<()
             .map(|evidence| evidence.detail.as_str())
             .collect();
         let fields = [
-            user.distinguished_name.as_str(),
-            user.user_principal_name.as_deref().unwrap_or_default(),
-            user.sam_account_name.as_deref().unwrap_or_default(),
-            user.immutable_id.as_str(),
+            user.distinguished_name,
+            user.user_principal_name.unwrap_or_default(),
+            user.sam_account_name.unwrap_or_default(),
+            user.immutable_id,
             user.status.name(),
             &describe(&user.status),
-            user.cloud_user_id.as_deref().unwrap_or_default(),
-            user.cloud_user_principal_name
-                .as_deref()
-                .unwrap_or_default(),
+            user.cloud_user_id.unwrap_or_default(),
+            user.cloud_user_principal_name.unwrap_or_default(),
             &evidence.join("; "),
         ];
         let row: Vec<String> = fields.iter().map(|field| table::csv_field(field)).collect();

@@ -225,9 +225,11 @@ fn cloud_user(spec: &CloudSpec, ad: &BTreeMap<String, AdUser>) -> CloudUser {
         } else {
             Vec::new()
         },
-        sign_in_activity: spec.last_sign_in.as_ref().map(|last| SignInActivity {
-            last_sign_in_date_time: Some(last.clone()),
-            ..SignInActivity::default()
+        sign_in_activity: spec.last_sign_in.as_ref().map(|last| {
+            Box::new(SignInActivity {
+                last_sign_in_date_time: Some(last.clone()),
+                ..SignInActivity::default()
+            })
         }),
         ..CloudUser::default()
     }
@@ -398,7 +400,7 @@ fn run_scenario(path: &Path, coverage: &mut Coverage) -> Result<(), String> {
         let user = diagnosis
             .users
             .iter()
-            .find(|user| name_of(&user.distinguished_name) == *name)
+            .find(|user| name_of(user.distinguished_name) == *name)
             .ok_or_else(|| format!("no status for {name}"))?;
         let actual = status_text(&user.status);
         if &actual != expected {
