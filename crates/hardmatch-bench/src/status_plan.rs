@@ -221,15 +221,17 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
     if !met {
         let _ = writeln!(
             text,
-            "\nWhy the goal is missed, from phase timings and a perf profile of both commands at \
-             1M on an idle machine (shares rather than exact seconds). Memory: the parsed input \
-             alone is about 2.5 GiB, over the budget before any work, because every field of \
+            "\nWhy the goal is missed, from phase timings, an RSS trace and a perf profile of both \
+             commands at 1M (shares rather than exact seconds). Memory: the parsed input alone \
+             is about 2.5 GiB, over the budget before any work, because every field of \
              `AdUser` and `CloudUser` is an owned `String`; while the two files are parsed, \
-             their 1.7 GB of JSON is held too. Status time: parsing (sonic-rs, two threads) is \
-             about a fifth of the run, the tenant's indexes under a tenth, the sync prediction \
-             about half, with the hygiene checks and the orphan search beside it on the other \
-             core, the statuses (in two halves) about a tenth and the output the rest. The \
-             prediction is \
+             their 1.7 GB of JSON is held too, and that is where `status` now peaks (its \
+             statuses borrow names from the directories instead of copying them). Time follows \
+             memory: in a perf profile of `status`, about a sixth of the samples are the kernel \
+             zeroing fresh pages. Status time: parsing (sonic-rs, two threads) is about a fifth \
+             of the run, the tenant's indexes under a tenth, the sync prediction about half, \
+             with the hygiene checks and the orphan search beside it on the other core, the \
+             statuses (in two halves) about a tenth and the output the rest. The prediction is \
              sequential, as Entra Connect's export is (each user's export claims values that \
              later users are checked against), and bound by memory latency: for each joined \
              user it compares about fifteen properties of its cloud user, every one a separate \
@@ -239,15 +241,16 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
              the same diagnosis, the planner (indexes of AD, the users' actions in two halves, \
              assembly and the actions' fingerprint) takes about a third of the run, and writing \
              the plan file of 1.3 GB beside rendering the 477 MB summary that `plan` prints \
-             about a fifth; its actions take memory to about 6 GiB. Already done: sonic-rs, mimalloc, one tenant index shared by the \
-             prediction, the diagnosis and the planner, a prediction that keeps no operations \
-             and borrows each user's values from AD, both cores for indexes, hygiene, statuses \
-             and planning, streamed status output and plan file. What remains is a compact \
+             about a fifth; its actions take memory to about 5.5 GiB. Already done: sonic-rs, \
+             mimalloc, one tenant index shared by the prediction, the diagnosis and the \
+             planner, a prediction that keeps no operations and borrows each user's values \
+             from AD, statuses that borrow, both cores for indexes, hygiene, statuses and \
+             planning, streamed status output and plan file. What remains is a compact \
              in-memory directory (only the fields the rules read, in one string arena per \
-             snapshot, with lower-cased keys computed once), which would cut both the memory \
-             and the cache misses; an index-based `UserStatus` with evidence rendered lazily; \
-             and a condensed `plan` summary for large plans (`hardmatch show` keeps the full \
-             rendering)."
+             snapshot filled while the file is read, with lower-cased keys computed once), \
+             which would cut the memory, the page zeroing and the cache misses; evidence \
+             rendered lazily; plan actions that borrow; and a condensed `plan` summary for \
+             large plans (`hardmatch show` keeps the full rendering)."
         );
     }
 }

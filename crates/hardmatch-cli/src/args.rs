@@ -77,7 +77,8 @@ pub enum Command {
     #[command(after_help = STATUS_EXAMPLES)]
     Status(StatusArgs),
     /// Work out the exact, safe changes that link the chosen users, and write them to a plan
-    /// file for review. Exit status: 0 no changes needed, 2 the plan has changes, 1 error.
+    /// file for review. It prints the plan's first 50 users and actions; `hardmatch show`
+    /// renders all of it. Exit status: 0 no changes needed, 2 the plan has changes, 1 error.
     #[command(after_help = PLAN_EXAMPLES)]
     Plan(PlanArgs),
     /// Show a plan file for review: what changes, what is irreversible, what a takeover

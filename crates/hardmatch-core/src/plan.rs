@@ -2036,6 +2036,14 @@ pub fn action_counts(plan: &Plan) -> BTreeMap<&'static str, usize> {
 /// The plan for a change-approval reader: what changes, what is irreversible, and which
 /// cloud values the takeovers overwrite.
 pub fn render_show(plan: &Plan) -> String {
+    render_show_up_to(plan, usize::MAX)
+}
+
+/// [`render_show`] with at most `limit` users, actions and users not planned, each list
+/// followed by how many it leaves out, and the actions counted per kind when some are left
+/// out: `hardmatch plan` prints this, so that a plan for a million users prints a page, not
+/// half a gigabyte. The plan file, and `hardmatch show` on it, keep everything.
+pub fn render_show_up_to(plan: &Plan, limit: usize) -> String {
     let mut text = String::new();
     let irreversible = plan
         .actions
@@ -2052,13 +2060,20 @@ pub fn render_show(plan: &Plan) -> String {
         plan.actions.len(),
         irreversible
     );
+    if plan.actions.len() > limit {
+        let counts: Vec<String> = action_counts(plan)
+            .iter()
+            .map(|(kind, count)| format!("{kind} {count}"))
+            .collect();
+        let _ = writeln!(text, "  by kind:      {}", counts.join(", "));
+    }
     let _ = writeln!(text);
     if plan.actions.is_empty() {
         let _ = writeln!(text, "No changes.");
     }
     if !plan.users.is_empty() {
         let _ = writeln!(text, "Users to link ({}):", plan.users.len());
-        for user in &plan.users {
+        for user in plan.users.iter().take(limit) {
             let _ = writeln!(
                 text,
                 "  {} ({}) -> {} ({}), route: {}",
@@ -2100,11 +2115,12 @@ pub fn render_show(plan: &Plan) -> String {
                 }
             );
         }
+        left_out(&mut text, plan.users.len(), limit, "users to link");
         let _ = writeln!(text);
     }
     if !plan.actions.is_empty() {
         let _ = writeln!(text, "Actions, in order:");
-        for action in &plan.actions {
+        for action in plan.actions.iter().take(limit) {
             let target = match (&action.target.user_principal_name, &action.target.id) {
                 (Some(upn), Some(id)) => format!("{upn} ({id})"),
                 (Some(upn), None) => upn.clone(),
@@ -2134,19 +2150,32 @@ pub fn render_show(plan: &Plan) -> String {
                 let _ = writeln!(text, "       after:      {}", action.depends_on.join(", "));
             }
         }
+        left_out(&mut text, plan.actions.len(), limit, "actions");
         let _ = writeln!(text);
     }
     if !plan.skipped.is_empty() {
         let _ = writeln!(text, "Not planned ({}):", plan.skipped.len());
-        for skipped in &plan.skipped {
+        for skipped in plan.skipped.iter().take(limit) {
             let _ = writeln!(
                 text,
                 "  {} [{}]: {}",
                 skipped.user, skipped.code, skipped.reason
             );
         }
+        left_out(&mut text, plan.skipped.len(), limit, "users not planned");
     }
     text
+}
+
+/// The line after a list shortened to `limit` entries of `total`.
+fn left_out(text: &mut String, total: usize, limit: usize, what: &str) {
+    if total > limit {
+        let _ = writeln!(
+            text,
+            "  ... and {} more {what}: `hardmatch show` on the plan file lists every one",
+            total - limit
+        );
+    }
 }
 
 fn empty_as_none(value: &str) -> &str {

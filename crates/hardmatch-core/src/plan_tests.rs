@@ -459,6 +459,53 @@ fn show_names_changes_irreversible_steps_and_overwrites() {
 }
 
 #[test]
+fn a_shortened_rendering_counts_what_it_leaves_out() {
+    let world = field_story();
+    let plan = make_plan(&world, Selection::AllSafe, &PlanPolicy::default()).unwrap();
+    assert!(
+        plan.actions.len() > 1,
+        "the field story plans several actions"
+    );
+    assert_eq!(
+        render_show_up_to(&plan, plan.actions.len()),
+        render_show(&plan)
+    );
+    let short = render_show_up_to(&plan, 1);
+    let first = &plan.actions[0];
+    let second = &plan.actions[1];
+    assert!(
+        short.contains(&format!("  {:<4} {}", first.id, first.kind.name())),
+        "{short}"
+    );
+    assert!(
+        !short.contains(&format!("  {:<4} {}", second.id, second.kind.name())),
+        "{short}"
+    );
+    assert!(
+        short.contains(&format!(
+            "... and {} more actions: `hardmatch show` on the plan file lists every one",
+            plan.actions.len() - 1
+        )),
+        "{short}"
+    );
+    let counts = action_counts(&plan);
+    let by_kind = counts
+        .iter()
+        .map(|(kind, count)| format!("{kind} {count}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    assert!(
+        short.contains(&format!("  by kind:      {by_kind}\n")),
+        "{short}"
+    );
+    // The header's totals are the whole plan's.
+    assert!(
+        short.contains(&format!("  actions:      {} (", plan.actions.len())),
+        "{short}"
+    );
+}
+
+#[test]
 fn powershell_uses_the_graph_and_ad_cmdlets() {
     let plan = make_plan(&field_story(), Selection::AllSafe, &PlanPolicy::default()).unwrap();
     let script = render_powershell(&plan);

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use hardmatch_core::diagnose::diagnose_with;
 use hardmatch_core::plan::{
     MappingEntry, Plan, PlanFileError, PlanInput, PlanPolicy, RoutePreference, Selection,
-    plan_with, render_powershell, render_show,
+    plan_with, render_powershell, render_show, render_show_up_to,
 };
 use hardmatch_core::sync::CloudIndex;
 
@@ -20,6 +20,9 @@ use crate::output::{Visibility, write_atomically_with};
 use crate::settings::{PolicyProfile, pick};
 use crate::sources::{Context, resolve_ad, resolve_tenant};
 use crate::table;
+
+/// How many users, actions and users not planned `plan` lists; `show` lists them all.
+const SUMMARY_ENTRIES: usize = 50;
 
 pub(crate) fn run(arguments: &PlanArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let selection = selection(&arguments.selection)?;
@@ -63,7 +66,7 @@ pub(crate) fn run(arguments: &PlanArgs, context: &Context) -> anyhow::Result<Exi
                 writer.flush()
             })
         });
-        let summary = with_final_newline(render_show(&plan));
+        let summary = with_final_newline(render_show_up_to(&plan, SUMMARY_ENTRIES));
         (writer.join(), summary)
     });
     match written {
