@@ -240,8 +240,8 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
              600,000 joined users take the full path with its uniqueness lookups. Plan: after \
              the same diagnosis, the planner (indexes of AD, the users' actions in two halves, \
              assembly and the actions' fingerprint) takes about a third of the run, and writing \
-             the plan file of 1.3 GB beside rendering the 477 MB summary that `plan` prints \
-             about a fifth; its actions take memory to about 5.5 GiB. Already done: sonic-rs, \
+             the plan file of 1.3 GB about a fifth (`plan` prints only its first 50 users and \
+             actions); its actions take memory to about 5.5 GiB. Already done: sonic-rs, \
              mimalloc, one tenant index shared by the prediction, the diagnosis and the \
              planner, a prediction that keeps no operations and borrows each user's values \
              from AD, statuses that borrow, both cores for indexes, hygiene, statuses and \
@@ -249,8 +249,8 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
              in-memory directory (only the fields the rules read, in one string arena per \
              snapshot filled while the file is read, with lower-cased keys computed once), \
              which would cut the memory, the page zeroing and the cache misses; evidence \
-             rendered lazily; plan actions that borrow; and a condensed `plan` summary for \
-             large plans (`hardmatch show` keeps the full rendering)."
+             rendered lazily; and plan actions that borrow, serialised once for both the file \
+             and the fingerprint."
         );
     }
 }
