@@ -180,7 +180,10 @@ pub(crate) fn timed_accepting(
         .arg(program)
         .args(args)
         .stdin(Stdio::null())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        // With RUST_BACKTRACE set, an error's backtrace would fill the tail of stderr shown
+        // below and hide the message; panics keep their backtraces.
+        .env("RUST_LIB_BACKTRACE", "0");
     match stdout_to {
         Some(path) => {
             let file = std::fs::File::create(path)
