@@ -54,14 +54,15 @@ pub(crate) fn bench(
             arguments.runs
         ));
         let directory = data_dir(work, users);
-        if !directory.join("ad.json").exists() {
+        let ad = directory.join("ad.json");
+        if !ad.exists() {
             anyhow::bail!(
                 "no generated data for {users} users in {}: the generator section writes it \
                  (scripts/bench --only generator,status-plan)",
                 directory.display()
             );
         }
-        let ad = directory.join("ad.json").display().to_string();
+        let ad = ad.display().to_string();
         let tenant = directory.join("tenant.json").display().to_string();
         let plan_file = work
             .join(format!("plan-{users}.json"))
