@@ -9,8 +9,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use hardmatch_core::ad::AdSnapshot;
-use hardmatch_core::tenant::TenantSnapshot;
 use serde::Serialize;
 use serde::de::IgnoredAny;
 
@@ -32,7 +30,8 @@ pub struct ParseReport {
     /// Users found, `None` in skim mode.
     pub ad_users: Option<usize>,
     pub cloud_users: Option<usize>,
-    pub read_seconds: f64,
+    /// Reading alone, in skim mode: the typed reader reads and parses in one pass.
+    pub read_seconds: Option<f64>,
     pub parse_seconds: f64,
 }
 
@@ -40,57 +39,53 @@ pub struct ParseReport {
 /// parsed, so the peak memory is that of holding a full AD and tenant at once, as a plan
 /// does.
 pub fn parse_snapshots(ad: &Path, tenant: &Path, mode: Mode) -> anyhow::Result<ParseReport> {
+    match mode {
+        Mode::Typed => parse_typed(ad, tenant),
+        Mode::Skim => skim(ad, tenant),
+    }
+}
+
+/// As `status` and `plan` read their snapshots: with the command line's reader, which
+/// parses the users as it reads, the two files at once.
+fn parse_typed(ad: &Path, tenant: &Path) -> anyhow::Result<ParseReport> {
+    let started = Instant::now();
+    let (ad_snapshot, tenant_snapshot) = hardmatch::sources::read_snapshot_pair(ad, tenant)?;
+    Ok(ParseReport {
+        mode: "typed",
+        bytes: file_length(ad)? + file_length(tenant)?,
+        ad_users: Some(ad_snapshot.users.len()),
+        cloud_users: Some(tenant_snapshot.users.len()),
+        read_seconds: None,
+        parse_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn skim(ad: &Path, tenant: &Path) -> anyhow::Result<ParseReport> {
     let mut read = Duration::ZERO;
     let mut parse = Duration::ZERO;
     let mut bytes = 0u64;
-    let mut load = |path: &Path| -> anyhow::Result<Vec<u8>> {
+    for path in [ad, tenant] {
         let started = Instant::now();
         let content = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         read += started.elapsed();
         bytes += content.len() as u64;
-        Ok(content)
-    };
-    let ad_bytes = load(ad)?;
-    let started = Instant::now();
-    let report = match mode {
-        Mode::Typed => {
-            let ad_snapshot: AdSnapshot = sonic_rs::from_slice(&ad_bytes)
-                .with_context(|| format!("{} is not an AD snapshot", ad.display()))?;
-            drop(ad_bytes);
-            parse += started.elapsed();
-            let tenant_bytes = load(tenant)?;
-            let started = Instant::now();
-            let tenant_snapshot: TenantSnapshot = sonic_rs::from_slice(&tenant_bytes)
-                .with_context(|| format!("{} is not a tenant snapshot", tenant.display()))?;
-            parse += started.elapsed();
-            ParseReport {
-                mode: "typed",
-                bytes,
-                ad_users: Some(ad_snapshot.users.len()),
-                cloud_users: Some(tenant_snapshot.users.len()),
-                read_seconds: read.as_secs_f64(),
-                parse_seconds: parse.as_secs_f64(),
-            }
-        }
-        Mode::Skim => {
-            let _: IgnoredAny = sonic_rs::from_slice(&ad_bytes)
-                .with_context(|| format!("{} is not JSON", ad.display()))?;
-            drop(ad_bytes);
-            parse += started.elapsed();
-            let tenant_bytes = load(tenant)?;
-            let started = Instant::now();
-            let _: IgnoredAny = sonic_rs::from_slice(&tenant_bytes)
-                .with_context(|| format!("{} is not JSON", tenant.display()))?;
-            parse += started.elapsed();
-            ParseReport {
-                mode: "skim",
-                bytes,
-                ad_users: None,
-                cloud_users: None,
-                read_seconds: read.as_secs_f64(),
-                parse_seconds: parse.as_secs_f64(),
-            }
-        }
-    };
-    Ok(report)
+        let started = Instant::now();
+        let _: IgnoredAny = sonic_rs::from_slice(&content)
+            .with_context(|| format!("{} is not JSON", path.display()))?;
+        parse += started.elapsed();
+    }
+    Ok(ParseReport {
+        mode: "skim",
+        bytes,
+        ad_users: None,
+        cloud_users: None,
+        read_seconds: Some(read.as_secs_f64()),
+        parse_seconds: parse.as_secs_f64(),
+    })
+}
+
+fn file_length(path: &Path) -> anyhow::Result<u64> {
+    Ok(std::fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .len())
 }

@@ -11,6 +11,7 @@ pub mod diagnose;
 mod index;
 mod parallel;
 pub mod plan;
+pub mod snapshot_text;
 pub mod sync;
 pub mod tenant;
 #[cfg(test)]

@@ -12,8 +12,8 @@ use crate::ExitStatus;
 use crate::args::{DiagnosisArgs, EngineChoice, StatusArgs};
 use crate::printer::Printer;
 use crate::sources::{
-    AdInput, Context, TenantInput, load_ad, load_tenant, read_ad_snapshot, read_tenant_snapshot,
-    resolve_ad, resolve_tenant,
+    AdInput, Context, TenantInput, load_ad, load_tenant, read_snapshot_pair, resolve_ad,
+    resolve_tenant,
 };
 use crate::table;
 
@@ -128,9 +128,8 @@ impl std::io::Write for Blocks<'_> {
     }
 }
 
-/// Reads both directories; two snapshot files are parsed at the same time, one per thread,
-/// which halves the longest step of a million-user run on two cores. Live sources are read
-/// one after the other: each reports its own progress.
+/// Reads both directories: two snapshot files at once ([`read_snapshot_pair`]); live
+/// sources one after the other, as each reports its own progress.
 pub(crate) fn load_directories(
     ad_input: &AdInput,
     tenant_input: &TenantInput,
@@ -139,17 +138,7 @@ pub(crate) fn load_directories(
     if let (AdInput::Snapshot(ad_path), TenantInput::Snapshot(tenant_path)) =
         (ad_input, tenant_input)
     {
-        let (ad, tenant) = std::thread::scope(|scope| {
-            let tenant = scope.spawn(|| read_tenant_snapshot(tenant_path));
-            let ad = read_ad_snapshot(ad_path);
-            (ad, tenant.join())
-        });
-        let tenant = match tenant {
-            Ok(tenant) => tenant,
-            // A panic in the parser is a bug; carry it on rather than report it as bad input.
-            Err(payload) => std::panic::resume_unwind(payload),
-        };
-        return Ok((ad?, tenant?));
+        return read_snapshot_pair(ad_path, tenant_path);
     }
     let ad = load_ad(ad_input, context)?;
     let tenant = load_tenant(tenant_input, context)?;
