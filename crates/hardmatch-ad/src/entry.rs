@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use hardmatch_core::CompactString;
 use hardmatch_core::ad::{AdUser, AnchorAttribute};
 use hardmatch_core::anchor::{ImmutableId, ObjectGuid};
 
@@ -86,9 +87,13 @@ impl DirectoryEntry {
         self.values(attribute).first().map(Vec::as_slice)
     }
 
-    fn text(&self, attribute: &str) -> Result<Option<String>, AdError> {
+    fn text(&self, attribute: &str) -> Result<Option<CompactString>, AdError> {
         self.first(attribute)
-            .map(|bytes| self.utf8(attribute, bytes))
+            .map(|bytes| {
+                std::str::from_utf8(bytes)
+                    .map(CompactString::from)
+                    .map_err(|_| self.malformed(format!("{attribute} is not UTF-8 text")))
+            })
             .transpose()
     }
 
@@ -196,8 +201,8 @@ pub fn user_from_entry(
         .transpose()
         .map_err(|detail| entry.malformed(format!("objectSid: {detail}")))?;
     let user = AdUser {
-        distinguished_name: entry.distinguished_name.clone(),
-        domain: domain_from_distinguished_name(&entry.distinguished_name),
+        distinguished_name: entry.distinguished_name.as_str().into(),
+        domain: domain_from_distinguished_name(&entry.distinguished_name).map(Into::into),
         object_guid,
         consistency_guid,
         anchor_attribute,
@@ -210,7 +215,7 @@ pub fn user_from_entry(
         given_name: entry.text("givenName")?,
         surname: entry.text("sn")?,
         enabled,
-        object_sid,
+        object_sid: object_sid.map(Into::into),
         when_changed: entry.text("whenChanged")?,
     };
     Ok((user, warnings))

@@ -21,6 +21,7 @@ use hardmatch_core::tenant::{
     OnPremisesSynchronization, RoleAssignment, RoleDefinition, SyncConfiguration, SyncFeatures,
     TENANT_SNAPSHOT_FORMAT_VERSION, TenantInfo, TenantSnapshotSource,
 };
+use hardmatch_core::{CompactString, format_compact};
 use serde::Serialize;
 
 use crate::calendar::{Instant, SECONDS_PER_DAY};
@@ -533,23 +534,23 @@ impl<'options> Generator<'options> {
             .minus_seconds(random.i64(0..365 * SECONDS_PER_DAY))
             .generalized_time();
         let user = AdUser {
-            distinguished_name: format!("CN={},{}", person.common_name, self.ou_dn(ou)),
-            domain: Some(self.dns_domain.clone()),
+            distinguished_name: format!("CN={},{}", person.common_name, self.ou_dn(ou)).into(),
+            domain: Some(self.dns_domain.as_str().into()),
             object_guid,
             consistency_guid,
             anchor_attribute,
             immutable_id: anchor.immutable_id(),
-            user_principal_name: Some(format!("{}@{upn_suffix}", person.nickname)),
-            mail: Some(primary),
+            user_principal_name: Some(format!("{}@{upn_suffix}", person.nickname).into()),
+            mail: Some(primary.into()),
             proxy_addresses,
-            sam_account_name: Some(person.sam_account_name.clone()),
-            display_name: Some(person.display_name.clone()),
-            given_name: Some(person.given_name.to_owned()),
-            surname: Some(person.surname.to_owned()),
+            sam_account_name: Some(person.sam_account_name.as_str().into()),
+            display_name: Some(person.display_name.as_str().into()),
+            given_name: Some(person.given_name.into()),
+            surname: Some(person.surname.into()),
             enabled: !disabled,
             // RIDs of ordinary accounts start above the built-in range.
-            object_sid: Some(format!("{}-{}", self.domain_sid, 1105 + index)),
-            when_changed: Some(when_changed),
+            object_sid: Some(format!("{}-{}", self.domain_sid, 1105 + index).into()),
+            when_changed: Some(when_changed.into()),
         };
         Generated { person, user }
     }
@@ -593,22 +594,22 @@ impl<'options> Generator<'options> {
     /// A cloud user carrying the on-premises attributes sync writes.
     fn synced_from(&mut self, ad: &AdUser, upn: String) -> CloudUser {
         CloudUser {
-            id: random_guid_text(&mut self.streams.cloud),
-            user_principal_name: upn,
+            id: random_guid_text(&mut self.streams.cloud).into(),
+            user_principal_name: upn.into(),
             display_name: ad.display_name.clone(),
             mail: ad.mail.clone(),
             mail_nickname: ad
                 .user_principal_name
                 .as_deref()
                 .and_then(|upn| upn.split('@').next())
-                .map(str::to_owned),
+                .map(CompactString::from),
             proxy_addresses: ad.proxy_addresses.clone(),
             account_enabled: Some(true),
-            created_date_time: Some(self.created(6 * 365)),
+            created_date_time: Some(self.created(6 * 365).into()),
             deleted_date_time: None,
             on_premises_immutable_id: Some(ad.immutable_id.clone()),
             on_premises_sync_enabled: Some(true),
-            on_premises_last_sync_date_time: Some(self.last_sync.clone()),
+            on_premises_last_sync_date_time: Some(self.last_sync.as_str().into()),
             on_premises_distinguished_name: Some(ad.distinguished_name.clone()),
             on_premises_sam_account_name: ad.sam_account_name.clone(),
             on_premises_user_principal_name: ad.user_principal_name.clone(),
@@ -637,14 +638,14 @@ impl<'options> Generator<'options> {
             (onmicrosoft.clone(), vec![format!("SMTP:{onmicrosoft}")])
         };
         CloudUser {
-            id: random_guid_text(&mut self.streams.cloud),
-            user_principal_name: upn,
-            display_name: Some(person.display_name.clone()),
-            mail: Some(mail),
-            mail_nickname: Some(nickname.clone()),
+            id: random_guid_text(&mut self.streams.cloud).into(),
+            user_principal_name: upn.into(),
+            display_name: Some(person.display_name.as_str().into()),
+            mail: Some(mail.into()),
+            mail_nickname: Some(nickname.as_str().into()),
             proxy_addresses,
             account_enabled: Some(true),
-            created_date_time: Some(self.created(6 * 365)),
+            created_date_time: Some(self.created(6 * 365).into()),
             assigned_licenses: Self::license(),
             ..CloudUser::default()
         }
@@ -659,7 +660,7 @@ impl<'options> Generator<'options> {
         let placeholder = format!("{}{digits:04}@{INITIAL_DOMAIN}", generated.person.nickname);
         let occurred = self.created(90);
         let mut user = self.synced_from(ad, placeholder.clone());
-        user.created_date_time = Some(occurred.clone());
+        user.created_date_time = Some(occurred.as_str().into());
         user.account_enabled = Some(ad.enabled);
         user.proxy_addresses = vec![format!("SMTP:{placeholder}")];
         let conflict = |property: &str, value: String| OnPremisesProvisioningError {
@@ -670,7 +671,7 @@ impl<'options> Generator<'options> {
         };
         let mut errors = Vec::new();
         if let Some(upn) = &ad.user_principal_name {
-            errors.push(conflict("UserPrincipalName", upn.clone()));
+            errors.push(conflict("UserPrincipalName", upn.to_string()));
         }
         if let Some(primary) = ad.primary_smtp_address() {
             errors.push(conflict("ProxyAddress", format!("SMTP:{primary}")));
@@ -684,13 +685,13 @@ impl<'options> Generator<'options> {
     fn recycle_bin_holder(&mut self, generated: &Generated) -> CloudUser {
         let ad = &generated.user;
         let mut user = self.synced_from(ad, String::new());
-        user.user_principal_name = format!(
+        user.user_principal_name = format_compact!(
             "{}{}@{VERIFIED_DOMAIN}",
             user.id.replace('-', ""),
             generated.person.nickname
         );
         user.on_premises_sync_enabled = Some(false);
-        user.deleted_date_time = Some(self.created(29));
+        user.deleted_date_time = Some(self.created(29).into());
         user.assigned_licenses = Self::license();
         user
     }
@@ -702,8 +703,8 @@ impl<'options> Generator<'options> {
         let upn = format!("{}.old@{VERIFIED_DOMAIN}", generated.person.nickname);
         let mut user = self.synced_from(ad, upn.clone());
         user.on_premises_sync_enabled = Some(false);
-        user.display_name = Some(format!("{} (old)", generated.person.display_name));
-        user.mail = Some(upn.clone());
+        user.display_name = Some(format_compact!("{} (old)", generated.person.display_name));
+        user.mail = Some(upn.as_str().into());
         user.proxy_addresses = vec![format!("SMTP:{upn}")];
         user.assigned_licenses = Self::license();
         user
@@ -715,17 +716,17 @@ impl<'options> Generator<'options> {
         let nickname = &generated.person.nickname;
         let upn = format!("{nickname}.shared@{VERIFIED_DOMAIN}");
         CloudUser {
-            id: random_guid_text(&mut self.streams.cloud),
-            user_principal_name: upn.clone(),
-            display_name: Some(format!("{} (shared)", generated.person.display_name)),
-            mail: Some(upn.clone()),
-            mail_nickname: Some(format!("{nickname}.shared")),
+            id: random_guid_text(&mut self.streams.cloud).into(),
+            user_principal_name: upn.as_str().into(),
+            display_name: Some(format!("{} (shared)", generated.person.display_name).into()),
+            mail: Some(upn.as_str().into()),
+            mail_nickname: Some(format!("{nickname}.shared").into()),
             proxy_addresses: vec![
                 format!("SMTP:{upn}"),
                 format!("smtp:{nickname}@{VERIFIED_DOMAIN}"),
             ],
             account_enabled: Some(true),
-            created_date_time: Some(self.created(3 * 365)),
+            created_date_time: Some(self.created(3 * 365).into()),
             ..CloudUser::default()
         }
     }
@@ -753,25 +754,25 @@ impl<'options> Generator<'options> {
         let upn = format!("{}@{VERIFIED_DOMAIN}", person.nickname);
         let still_synced = index.is_multiple_of(2);
         let user = CloudUser {
-            id: random_guid_text(&mut self.streams.cloud),
-            user_principal_name: upn.clone(),
-            display_name: Some(person.display_name.clone()),
-            mail: Some(upn.clone()),
-            mail_nickname: Some(person.nickname.clone()),
+            id: random_guid_text(&mut self.streams.cloud).into(),
+            user_principal_name: upn.as_str().into(),
+            display_name: Some(person.display_name.as_str().into()),
+            mail: Some(upn.as_str().into()),
+            mail_nickname: Some(person.nickname.as_str().into()),
             proxy_addresses: vec![format!("SMTP:{upn}")],
             account_enabled: Some(true),
-            created_date_time: Some(self.created(6 * 365)),
+            created_date_time: Some(self.created(6 * 365).into()),
             on_premises_immutable_id: Some(anchor.immutable_id()),
             on_premises_sync_enabled: Some(still_synced),
-            on_premises_last_sync_date_time: Some(self.created(400)),
-            on_premises_distinguished_name: Some(format!(
+            on_premises_last_sync_date_time: Some(self.created(400).into()),
+            on_premises_distinguished_name: Some(format_compact!(
                 "CN={},{}",
                 person.common_name,
                 self.ou_dn(DEPARTED_OU)
             )),
-            on_premises_sam_account_name: Some(person.sam_account_name.clone()),
-            on_premises_user_principal_name: Some(upn),
-            on_premises_domain_name: Some(self.dns_domain.clone()),
+            on_premises_sam_account_name: Some(person.sam_account_name.as_str().into()),
+            on_premises_user_principal_name: Some(upn.into()),
+            on_premises_domain_name: Some(self.dns_domain.as_str().into()),
             assigned_licenses: Self::license(),
             ..CloudUser::default()
         };

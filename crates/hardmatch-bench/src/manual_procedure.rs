@@ -274,7 +274,7 @@ pub(crate) fn pick_links(ad: &AdSnapshot, tenant: &TenantSnapshot, count: usize)
             by_anchor.entry(anchor.as_str()).or_default().push(user);
         }
         by_upn
-            .entry(user.user_principal_name.to_lowercase())
+            .entry(user.user_principal_name.as_str().to_lowercase())
             .or_default()
             .push(user);
     }

@@ -484,9 +484,18 @@ fn ldif_holds_the_same_users_with_organizational_units_first() {
 
     for (entry, user) in users.iter().zip(&parsed.ad.users) {
         assert_eq!(value(entry, "dn").unwrap(), user.distinguished_name);
-        assert_eq!(value(entry, "userPrincipalName"), user.user_principal_name);
-        assert_eq!(value(entry, "sAMAccountName"), user.sam_account_name);
-        assert_eq!(value(entry, "displayName"), user.display_name);
+        assert_eq!(
+            value(entry, "userPrincipalName"),
+            user.user_principal_name.as_deref().map(str::to_owned)
+        );
+        assert_eq!(
+            value(entry, "sAMAccountName"),
+            user.sam_account_name.as_deref().map(str::to_owned)
+        );
+        assert_eq!(
+            value(entry, "displayName"),
+            user.display_name.as_deref().map(str::to_owned)
+        );
         assert!(
             entry
                 .iter()

@@ -4,6 +4,7 @@
 //! same values, so that the planner cannot tell where its input came from. The snapshot
 //! is the serialized form; its shape is a public file format and is versioned.
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::anchor::{ImmutableId, ObjectGuid};
@@ -52,10 +53,10 @@ impl From<String> for AnchorAttribute {
 /// One AD user, with the attributes the matching rules and the plan need.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdUser {
-    pub distinguished_name: String,
+    pub distinguished_name: CompactString,
     /// DNS name of the domain the user was read from, e.g. `corp.contoso.com`.
     #[serde(default)]
-    pub domain: Option<String>,
+    pub domain: Option<CompactString>,
     pub object_guid: ObjectGuid,
     #[serde(default)]
     pub consistency_guid: Option<ObjectGuid>,
@@ -63,25 +64,25 @@ pub struct AdUser {
     /// The effective source anchor, as Entra Connect would export it.
     pub immutable_id: ImmutableId,
     #[serde(default)]
-    pub user_principal_name: Option<String>,
+    pub user_principal_name: Option<CompactString>,
     #[serde(default)]
-    pub mail: Option<String>,
+    pub mail: Option<CompactString>,
     #[serde(default)]
     pub proxy_addresses: Vec<String>,
     #[serde(default)]
-    pub sam_account_name: Option<String>,
+    pub sam_account_name: Option<CompactString>,
     #[serde(default)]
-    pub display_name: Option<String>,
+    pub display_name: Option<CompactString>,
     #[serde(default)]
-    pub given_name: Option<String>,
+    pub given_name: Option<CompactString>,
     #[serde(default)]
-    pub surname: Option<String>,
+    pub surname: Option<CompactString>,
     pub enabled: bool,
     #[serde(default)]
-    pub object_sid: Option<String>,
+    pub object_sid: Option<CompactString>,
     /// As AD reports it (generalized time), kept as text: the core has no clock.
     #[serde(default)]
-    pub when_changed: Option<String>,
+    pub when_changed: Option<CompactString>,
 }
 
 impl AdUser {

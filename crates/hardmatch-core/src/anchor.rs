@@ -12,6 +12,7 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use compact_str::CompactString;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A 16-byte GUID held in Active Directory's wire order (MS-DTYP 2.3.4.2).
@@ -72,7 +73,7 @@ impl ObjectGuid {
 
     /// The ImmutableID Entra Connect derives from this GUID.
     pub fn immutable_id(&self) -> ImmutableId {
-        ImmutableId(BASE64.encode(self.0))
+        ImmutableId(BASE64.encode(self.0).into())
     }
 
     /// 32 lowercase hex digits in AD byte order, as `ldp.exe` and hex dumps show it.
@@ -127,13 +128,14 @@ impl<'de> Deserialize<'de> for ObjectGuid {
 }
 
 /// An `onPremisesImmutableId` value: compared exactly and case-sensitively, as Entra ID does.
+/// A GUID's is 24 characters of Base64, held inline without an allocation.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct ImmutableId(String);
+pub struct ImmutableId(CompactString);
 
 impl ImmutableId {
     /// Takes a value as a tenant stores it. No decoding happens: a custom anchor stays text.
-    pub fn from_text(text: impl Into<String>) -> Self {
+    pub fn from_text(text: impl Into<CompactString>) -> Self {
         Self(text.into())
     }
 

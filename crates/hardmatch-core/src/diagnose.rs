@@ -805,9 +805,12 @@ impl<'a> Context<'a, '_> {
                     let user = &self.cloud[position as usize];
                     findings.push(TenantFinding {
                         kind: TenantFindingKind::SyncCreatedDuplicate,
-                        cloud_user_id: user.id.clone(),
-                        user_principal_name: user.user_principal_name.clone(),
-                        related_cloud_user_id: self.cloud.get(target).map(|real| real.id.clone()),
+                        cloud_user_id: user.id.to_string(),
+                        user_principal_name: user.user_principal_name.to_string(),
+                        related_cloud_user_id: self
+                            .cloud
+                            .get(target)
+                            .map(|real| real.id.to_string()),
                         addresses: Vec::new(),
                         detail: format!(
                             "created by the sync for {}; the real account is {}",
@@ -838,8 +841,8 @@ impl<'a> Context<'a, '_> {
         if !lost.is_empty() {
             findings.push(TenantFinding {
                 kind: TenantFindingKind::TakeoverAddressLoss,
-                cloud_user_id: user.id.clone(),
-                user_principal_name: user.user_principal_name.clone(),
+                cloud_user_id: user.id.to_string(),
+                user_principal_name: user.user_principal_name.to_string(),
                 related_cloud_user_id: None,
                 detail: format!(
                     "a takeover by {} replaces mail and proxyAddresses with AD's values; copy these addresses to AD first",
@@ -891,8 +894,8 @@ fn orphans(ad_users: &[AdUser], cloud: &[CloudUser]) -> Vec<TenantFinding> {
             }
             Some(TenantFinding {
                 kind: TenantFindingKind::Orphan,
-                cloud_user_id: user.id.clone(),
-                user_principal_name: user.user_principal_name.clone(),
+                cloud_user_id: user.id.to_string(),
+                user_principal_name: user.user_principal_name.to_string(),
                 related_cloud_user_id: None,
                 addresses: Vec::new(),
                 detail: format!(
@@ -950,7 +953,7 @@ pub fn hygiene(ad_users: &[AdUser], tenant: &TenantInfo) -> Vec<HygieneFinding> 
                 kind: HygieneKind::MissingUserPrincipalName,
                 attribute: "userPrincipalName".to_owned(),
                 value: String::new(),
-                distinguished_names: vec![user.distinguished_name.clone()],
+                distinguished_names: vec![user.distinguished_name.to_string()],
                 detail: "no UPN: the sync invents one on the initial domain".to_owned(),
             }),
             Some(upn) => {
@@ -962,7 +965,7 @@ pub fn hygiene(ad_users: &[AdUser], tenant: &TenantInfo) -> Vec<HygieneFinding> 
                     unverified
                         .entry(suffix.to_ascii_lowercase())
                         .or_default()
-                        .push(user.distinguished_name.clone());
+                        .push(user.distinguished_name.to_string());
                 }
             }
         }
@@ -986,7 +989,7 @@ pub fn hygiene(ad_users: &[AdUser], tenant: &TenantInfo) -> Vec<HygieneFinding> 
     let names = |positions: &[u32]| -> Vec<String> {
         positions
             .iter()
-            .map(|&position| ad_users[position as usize].distinguished_name.clone())
+            .map(|&position| ad_users[position as usize].distinguished_name.to_string())
             .collect()
     };
     let mut duplicates: Vec<HygieneFinding> = Vec::new();
@@ -1052,7 +1055,7 @@ fn check_characters(
         kind: HygieneKind::InvalidCharacters,
         attribute: attribute.to_owned(),
         value: value.to_owned(),
-        distinguished_names: vec![user.distinguished_name.clone()],
+        distinguished_names: vec![user.distinguished_name.to_string()],
         detail,
     });
 }
@@ -1092,7 +1095,7 @@ mod aligned_upn_tests {
             aligned_user_principal_names(&ad, &tenant),
             ["adele.vance@contoso.com", "adele.vance@fabrikam.com"]
         );
-        ad.user_principal_name = Some("adele.vance@Contoso.com".to_owned());
+        ad.user_principal_name = Some("adele.vance@Contoso.com".into());
         assert!(aligned_user_principal_names(&ad, &tenant).is_empty());
     }
 }

@@ -14,5 +14,11 @@ pub mod plan;
 pub mod snapshot_text;
 pub mod sync;
 pub mod tenant;
+
+/// The directory models' text: a string of up to 24 bytes is held inline, without an
+/// allocation of its own. Most of a user's values are that short (dates, ImmutableIDs,
+/// account and display names), and a million-user directory holds about nine of them per
+/// user. Re-exported so that adapters name the same type.
+pub use compact_str::{CompactString, format_compact};
 #[cfg(test)]
 mod testing;

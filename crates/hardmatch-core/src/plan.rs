@@ -1017,7 +1017,7 @@ impl<'a, 'input> Planner<'a, 'input> {
         let mut checks = vec![
             Check::Equals {
                 property: "id".to_owned(),
-                value: user.id.clone().into(),
+                value: user.id.as_str().into(),
             },
             Check::Equals {
                 property: "onPremisesImmutableId".to_owned(),
@@ -1042,7 +1042,7 @@ impl<'a, 'input> Planner<'a, 'input> {
                 property: "deletedDateTime".to_owned(),
                 value: user
                     .deleted_date_time
-                    .clone()
+                    .as_deref()
                     .map_or(serde_json::Value::Null, Into::into),
             });
         }
@@ -1070,7 +1070,7 @@ impl<'a, 'input> Planner<'a, 'input> {
         Precondition::new(vec![
             Check::Equals {
                 property: "distinguished_name".to_owned(),
-                value: ad.distinguished_name.clone().into(),
+                value: ad.distinguished_name.as_str().into(),
             },
             Check::Equals {
                 property: "immutable_id".to_owned(),
@@ -1080,7 +1080,7 @@ impl<'a, 'input> Planner<'a, 'input> {
                 property: "user_principal_name".to_owned(),
                 value: ad
                     .user_principal_name
-                    .clone()
+                    .as_deref()
                     .map_or(serde_json::Value::Null, Into::into),
             },
             Check::Equals {
@@ -1093,8 +1093,8 @@ impl<'a, 'input> Planner<'a, 'input> {
     fn cloud_target(&self, user: &CloudUser) -> ActionTarget {
         ActionTarget {
             directory: Directory::Cloud,
-            id: Some(user.id.clone()),
-            user_principal_name: Some(user.user_principal_name.clone()),
+            id: Some(user.id.to_string()),
+            user_principal_name: Some(user.user_principal_name.to_string()),
             distinguished_name: None,
         }
     }
@@ -1103,8 +1103,8 @@ impl<'a, 'input> Planner<'a, 'input> {
         ActionTarget {
             directory: Directory::ActiveDirectory,
             id: Some(ad.object_guid.to_string()),
-            user_principal_name: ad.user_principal_name.clone(),
-            distinguished_name: Some(ad.distinguished_name.clone()),
+            user_principal_name: ad.user_principal_name.as_deref().map(str::to_owned),
+            distinguished_name: Some(ad.distinguished_name.to_string()),
         }
     }
 
@@ -1486,7 +1486,7 @@ impl<'a, 'input> Planner<'a, 'input> {
                 .is_some_and(|domain| tenant.verified_domain(domain).is_some())
                 && !is_on_initial_domain(target, tenant)
             {
-                target.user_principal_name.clone()
+                target.user_principal_name.to_string()
             } else {
                 let local = ad
                     .user_principal_name
@@ -1589,11 +1589,11 @@ impl<'a, 'input> Planner<'a, 'input> {
         }
 
         let planned = PlannedUser {
-            distinguished_name: ad.distinguished_name.clone(),
-            user_principal_name: ad.user_principal_name.clone(),
+            distinguished_name: ad.distinguished_name.to_string(),
+            user_principal_name: ad.user_principal_name.as_deref().map(str::to_owned),
             immutable_id: anchor.to_owned(),
-            target_id: target.id.clone(),
-            target_user_principal_name: target.user_principal_name.clone(),
+            target_id: target.id.to_string(),
+            target_user_principal_name: target.user_principal_name.to_string(),
             route,
             overwrites: self.overwrites(&prepared_ad(ad, &actions.ad_preparation), target),
         };
@@ -1689,18 +1689,26 @@ impl<'a, 'input> Planner<'a, 'input> {
             ),
             None => "(none)".to_owned(),
         };
-        compare("userPrincipalName", target.user_principal_name.clone(), upn);
+        compare(
+            "userPrincipalName",
+            target.user_principal_name.to_string(),
+            upn,
+        );
         if let Some(display_name) = &ad.display_name {
             compare(
                 "displayName",
-                target.display_name.clone().unwrap_or_default(),
-                display_name.clone(),
+                target
+                    .display_name
+                    .as_deref()
+                    .unwrap_or_default()
+                    .to_owned(),
+                display_name.to_string(),
             );
         }
         compare(
             "mail",
-            target.mail.clone().unwrap_or_default(),
-            ad.mail.clone().unwrap_or_default(),
+            target.mail.as_deref().unwrap_or_default().to_owned(),
+            ad.mail.as_deref().unwrap_or_default().to_owned(),
         );
         let mut ad_proxies = ad.proxy_addresses.clone();
         if !ad_proxies
@@ -1727,7 +1735,7 @@ fn prepared_ad(ad: &AdUser, preparation: &[Draft]) -> AdUser {
             continue;
         };
         match draft.kind {
-            ActionKind::AdSetUpn => prepared.user_principal_name = Some(value.clone()),
+            ActionKind::AdSetUpn => prepared.user_principal_name = Some(value.as_str().into()),
             ActionKind::AdAddProxyAddress => prepared.proxy_addresses.push(value.clone()),
             _ => {}
         }
@@ -1953,7 +1961,7 @@ pub fn apply_cloud_actions(plan: &Plan, cloud_users: &mut Vec<CloudUser>, now: &
                 cloud_users[position].on_premises_immutable_id = None;
             }
             (ActionKind::SoftDelete, Some(position)) => {
-                cloud_users[position].deleted_date_time = Some(now.to_owned());
+                cloud_users[position].deleted_date_time = Some(now.into());
             }
             (ActionKind::PurgeDeleted, Some(position)) => {
                 cloud_users.remove(position);
@@ -1988,7 +1996,7 @@ pub fn apply_ad_actions(plan: &Plan, ad_users: &mut [AdUser]) {
         };
         let value = action.value.clone().unwrap_or_default();
         match action.kind {
-            ActionKind::AdSetUpn => user.user_principal_name = Some(value),
+            ActionKind::AdSetUpn => user.user_principal_name = Some(value.into()),
             ActionKind::AdAddProxyAddress => {
                 if value.starts_with("SMTP:") {
                     for address in &mut user.proxy_addresses {
@@ -2017,7 +2025,7 @@ pub fn apply_ad_actions(plan: &Plan, ad_users: &mut [AdUser]) {
                     .unwrap_or_default()
                     .trim_end_matches(',')
                     .to_owned();
-                user.distinguished_name = format!("{name},{value}");
+                user.distinguished_name = compact_str::format_compact!("{name},{value}");
             }
             _ => {}
         }

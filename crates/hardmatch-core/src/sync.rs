@@ -57,6 +57,7 @@
 
 use std::borrow::Cow;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::ad::AdUser;
@@ -171,8 +172,8 @@ impl ConnectorSpace {
                 let ad_user = anchors.get(anchor.as_str())?;
                 Some(ConnectorSpaceJoin {
                     source_anchor: anchor.clone(),
-                    cloud_user_id: user.id.clone(),
-                    distinguished_name: Some(ad_user.distinguished_name.clone()),
+                    cloud_user_id: user.id.to_string(),
+                    distinguished_name: Some(ad_user.distinguished_name.to_string()),
                 })
             })
             .collect();
@@ -493,30 +494,30 @@ pub struct UserSyncResult {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncedAttributes {
-    pub user_principal_name: String,
+    pub user_principal_name: CompactString,
     /// `None`: AD has no value and the cloud value stays.
     #[serde(default)]
-    pub display_name: Option<String>,
+    pub display_name: Option<CompactString>,
     /// Replaces the cloud value, including with nothing (§11: addresses are lost).
     #[serde(default)]
-    pub mail: Option<String>,
+    pub mail: Option<CompactString>,
     /// Replaces the cloud value (§11).
     #[serde(default)]
     pub proxy_addresses: Vec<String>,
     pub account_enabled: bool,
     pub on_premises_immutable_id: ImmutableId,
-    pub on_premises_last_sync_date_time: String,
-    pub on_premises_distinguished_name: String,
+    pub on_premises_last_sync_date_time: CompactString,
+    pub on_premises_distinguished_name: CompactString,
     #[serde(default)]
-    pub on_premises_sam_account_name: Option<String>,
+    pub on_premises_sam_account_name: Option<CompactString>,
     #[serde(default)]
-    pub on_premises_user_principal_name: Option<String>,
+    pub on_premises_user_principal_name: Option<CompactString>,
     #[serde(default)]
-    pub on_premises_domain_name: Option<String>,
+    pub on_premises_domain_name: Option<CompactString>,
     #[serde(default)]
-    pub on_premises_security_identifier: Option<String>,
+    pub on_premises_security_identifier: Option<CompactString>,
     /// The AD objectGUID in canonical form; the 2026 hardening checks it (§8).
-    pub on_premises_object_identifier: String,
+    pub on_premises_object_identifier: CompactString,
 }
 
 impl SyncedAttributes {
@@ -565,7 +566,7 @@ impl SyncedAttributes {
             on_premises_user_principal_name: self.on_premises_user_principal_name.as_deref(),
             on_premises_domain_name: self.on_premises_domain_name.as_deref(),
             on_premises_security_identifier: self.on_premises_security_identifier.as_deref(),
-            on_premises_object_identifier: self.on_premises_object_identifier.clone(),
+            on_premises_object_identifier: self.on_premises_object_identifier.to_string(),
         }
         .changes(user)
     }
@@ -593,9 +594,9 @@ struct AttributeValues<'a> {
 impl AttributeValues<'_> {
     fn to_owned_attributes(&self) -> SyncedAttributes {
         SyncedAttributes {
-            user_principal_name: self.user_principal_name.clone().into_owned(),
-            display_name: self.display_name.map(str::to_owned),
-            mail: self.mail.map(str::to_owned),
+            user_principal_name: CompactString::from(&*self.user_principal_name),
+            display_name: self.display_name.map(CompactString::from),
+            mail: self.mail.map(CompactString::from),
             proxy_addresses: self
                 .proxy_addresses
                 .iter()
@@ -603,17 +604,19 @@ impl AttributeValues<'_> {
                 .collect(),
             account_enabled: self.account_enabled,
             on_premises_immutable_id: self.on_premises_immutable_id.clone(),
-            on_premises_last_sync_date_time: self.on_premises_last_sync_date_time.to_owned(),
-            on_premises_distinguished_name: self.on_premises_distinguished_name.to_owned(),
-            on_premises_sam_account_name: self.on_premises_sam_account_name.map(str::to_owned),
+            on_premises_last_sync_date_time: self.on_premises_last_sync_date_time.into(),
+            on_premises_distinguished_name: self.on_premises_distinguished_name.into(),
+            on_premises_sam_account_name: self
+                .on_premises_sam_account_name
+                .map(CompactString::from),
             on_premises_user_principal_name: self
                 .on_premises_user_principal_name
-                .map(str::to_owned),
-            on_premises_domain_name: self.on_premises_domain_name.map(str::to_owned),
+                .map(CompactString::from),
+            on_premises_domain_name: self.on_premises_domain_name.map(CompactString::from),
             on_premises_security_identifier: self
                 .on_premises_security_identifier
-                .map(str::to_owned),
-            on_premises_object_identifier: self.on_premises_object_identifier.clone(),
+                .map(CompactString::from),
+            on_premises_object_identifier: self.on_premises_object_identifier.as_str().into(),
         }
     }
 
@@ -1179,13 +1182,13 @@ impl<'a, 'input> Cycle<'a, 'input> {
             if !threshold_exceeded {
                 self.deleting[position as usize] = true;
                 self.record(|| SyncOperation::SoftDelete {
-                    cloud_user_id: user.id.clone(),
+                    cloud_user_id: user.id.to_string(),
                     source_anchor: ImmutableId::from_text(anchor),
                 });
             }
             self.report.deletions.push(DeletionRecord {
-                cloud_user_id: user.id.clone(),
-                user_principal_name: user.user_principal_name.clone(),
+                cloud_user_id: user.id.to_string(),
+                user_principal_name: user.user_principal_name.to_string(),
                 source_anchor: ImmutableId::from_text(anchor),
                 performed: !threshold_exceeded,
             });
@@ -1324,7 +1327,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
             self.rewritten[cloud as usize] = true;
             self.claim_values(ad_index, &built.attributes);
             self.report.updates.push(UpdateRecord {
-                cloud_user_id: cloud_user.id.clone(),
+                cloud_user_id: cloud_user.id.to_string(),
                 source_anchor: user.immutable_id.clone(),
                 changed: changed.iter().map(|name| (*name).to_owned()).collect(),
             });
@@ -1333,13 +1336,13 @@ impl<'a, 'input> Cycle<'a, 'input> {
                     .iter()
                     .map(|value| {
                         self.quarantine_operation(
-                            ObjectRef::CloudUserId(cloud_user.id.clone()),
+                            ObjectRef::CloudUserId(cloud_user.id.to_string()),
                             value,
                         )
                     })
                     .collect();
                 self.operations.push(SyncOperation::Update {
-                    cloud_user_id: cloud_user.id.clone(),
+                    cloud_user_id: cloud_user.id.to_string(),
                     source_anchor: user.immutable_id.clone(),
                     attributes: built.attributes.to_owned_attributes(),
                 });
@@ -1603,8 +1606,8 @@ impl<'a, 'input> Cycle<'a, 'input> {
         self.claim_values(ad_index, &built.attributes);
         self.report.joins.push(JoinRecord {
             source_anchor: user.immutable_id.clone(),
-            distinguished_name: user.distinguished_name.clone(),
-            cloud_user_id: target.id.clone(),
+            distinguished_name: user.distinguished_name.to_string(),
+            cloud_user_id: target.id.to_string(),
             user_principal_name: built.attributes.user_principal_name.to_string(),
             match_kind,
             restored: restore,
@@ -1615,11 +1618,11 @@ impl<'a, 'input> Cycle<'a, 'input> {
                 .iter()
                 .filter(|value| !has_provisioning_error(target, value))
                 .map(|value| {
-                    self.quarantine_operation(ObjectRef::CloudUserId(target.id.clone()), value)
+                    self.quarantine_operation(ObjectRef::CloudUserId(target.id.to_string()), value)
                 })
                 .collect();
             self.operations.push(SyncOperation::Join {
-                cloud_user_id: target.id.clone(),
+                cloud_user_id: target.id.to_string(),
                 source_anchor: user.immutable_id.clone(),
                 match_kind,
                 restore,
@@ -1679,7 +1682,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
         self.report.creations.push(CreationRecord {
             provisional_key: key.clone(),
             source_anchor: user.immutable_id.clone(),
-            distinguished_name: user.distinguished_name.clone(),
+            distinguished_name: user.distinguished_name.to_string(),
             user_principal_name: built.attributes.user_principal_name.to_string(),
             quarantined: built.quarantined.clone(),
         });
@@ -1715,9 +1718,13 @@ impl<'a, 'input> Cycle<'a, 'input> {
                 None => Cow::Owned(format!("{upn}@{}", tenant.initial_domain)),
             },
             None => {
-                let prefix = user.sam_account_name.clone().unwrap_or_else(|| {
-                    format!("user{:04}", placeholder_number(&user.immutable_id))
-                });
+                let prefix = user
+                    .sam_account_name
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| {
+                        format!("user{:04}", placeholder_number(&user.immutable_id))
+                    });
                 Cow::Owned(format!("{prefix}@{}", tenant.initial_domain))
             }
         }
@@ -1962,8 +1969,8 @@ impl<'a, 'input> Cycle<'a, 'input> {
             code: error.code().to_owned(),
             message: error.message(self.input.options.engine).to_owned(),
             source_anchor: Some(user.immutable_id.clone()),
-            distinguished_name: Some(user.distinguished_name.clone()),
-            cloud_user_id: cloud.map(|cloud| self.cloud(cloud).id.clone()),
+            distinguished_name: Some(user.distinguished_name.to_string()),
+            cloud_user_id: cloud.map(|cloud| self.cloud(cloud).id.to_string()),
             property: property.map(|property| property.name().to_owned()),
             outcome: outcome.to_owned(),
         });
@@ -2013,7 +2020,7 @@ pub fn apply_operations(
     let mut positions: HashMap<String, usize> = cloud_users
         .iter()
         .enumerate()
-        .map(|(position, user)| (user.id.clone(), position))
+        .map(|(position, user)| (user.id.to_string(), position))
         .collect();
     let mut provisional: HashMap<String, String> = HashMap::default();
     let drop_join = |connector_space: &mut ConnectorSpace, anchor: &ImmutableId| {
@@ -2045,7 +2052,7 @@ pub fn apply_operations(
                 connector_space.joins.push(ConnectorSpaceJoin {
                     source_anchor: source_anchor.clone(),
                     cloud_user_id: cloud_user_id.clone(),
-                    distinguished_name: Some(attributes.on_premises_distinguished_name.clone()),
+                    distinguished_name: Some(attributes.on_premises_distinguished_name.to_string()),
                 });
             }
             SyncOperation::Create {
@@ -2055,8 +2062,8 @@ pub fn apply_operations(
             } => {
                 let id = assign_id(provisional_key);
                 let mut user = CloudUser {
-                    id: id.clone(),
-                    created_date_time: Some(now.to_owned()),
+                    id: id.as_str().into(),
+                    created_date_time: Some(now.into()),
                     ..CloudUser::default()
                 };
                 attributes.apply_to(&mut user);
@@ -2067,7 +2074,7 @@ pub fn apply_operations(
                 connector_space.joins.push(ConnectorSpaceJoin {
                     source_anchor: source_anchor.clone(),
                     cloud_user_id: id,
-                    distinguished_name: Some(attributes.on_premises_distinguished_name.clone()),
+                    distinguished_name: Some(attributes.on_premises_distinguished_name.to_string()),
                 });
             }
             SyncOperation::Update {
@@ -2085,7 +2092,7 @@ pub fn apply_operations(
             } => {
                 if let Some(&position) = positions.get(cloud_user_id) {
                     let user = &mut cloud_users[position];
-                    user.deleted_date_time = Some(now.to_owned());
+                    user.deleted_date_time = Some(now.into());
                     // §12: a user removed from scope is soft-deleted with DirSyncEnabled false.
                     user.on_premises_sync_enabled = Some(false);
                 }

@@ -288,7 +288,8 @@ fn hardening_blocks_privileged_and_remapped_targets() {
         }
     ));
     // The identifier of this very AD object is no remapping.
-    world.cloud[0].on_premises_object_identifier = Some(ad.object_guid.to_string().to_uppercase());
+    world.cloud[0].on_premises_object_identifier =
+        Some(ad.object_guid.to_string().to_uppercase().into());
     assert!(matches!(
         decision(&world.run(), 0),
         UserDecision::HardMatched { .. }
@@ -486,7 +487,7 @@ fn too_many_deletions_stop_the_whole_export() {
     }
     world.ad.push(ad_user(9, "new@contoso.com"));
     world.scope = SyncScope::Explicit {
-        distinguished_names: vec![world.ad[4].distinguished_name.to_uppercase()],
+        distinguished_names: vec![world.ad[4].distinguished_name.to_uppercase().to_string()],
     };
     world.options.deletion_threshold = Some(3);
     let outcome = world.run();
@@ -702,7 +703,7 @@ fn a_prediction_without_operations_decides_and_reports_exactly_as_a_recorded_cyc
     let mut hard_target = cloud_user("c-hard", "hard.old@contoso.com");
     hard_target.on_premises_immutable_id = Some(hard.immutable_id.clone());
     let joined = synced_from("c-joined", "updated@contoso.com", &updated);
-    updated.display_name = Some("A new name".to_owned());
+    updated.display_name = Some("A new name".into());
     let world = World::new(
         vec![hard, soft, quarantined, updated, left],
         vec![

@@ -5,6 +5,7 @@
 //! with Graph responses and loaded by the emulator as a fixture. Only the envelope
 //! (`format_version`, `source`, `taken_at`, …) is ours, in snake_case like the AD snapshot.
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::anchor::ImmutableId;
@@ -18,42 +19,42 @@ pub const TENANT_SNAPSHOT_FORMAT_VERSION: u32 = 1;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CloudUser {
-    pub id: String,
-    pub user_principal_name: String,
+    pub id: CompactString,
+    pub user_principal_name: CompactString,
     #[serde(default)]
-    pub display_name: Option<String>,
+    pub display_name: Option<CompactString>,
     #[serde(default)]
-    pub mail: Option<String>,
+    pub mail: Option<CompactString>,
     #[serde(default)]
-    pub mail_nickname: Option<String>,
+    pub mail_nickname: Option<CompactString>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub proxy_addresses: Vec<String>,
     #[serde(default)]
     pub account_enabled: Option<bool>,
     #[serde(default)]
-    pub created_date_time: Option<String>,
+    pub created_date_time: Option<CompactString>,
     #[serde(default)]
-    pub deleted_date_time: Option<String>,
+    pub deleted_date_time: Option<CompactString>,
     #[serde(default)]
     pub on_premises_immutable_id: Option<ImmutableId>,
     /// `true` synced now, `false` was synced, `null` never synced (entra-matching.md §1).
     #[serde(default)]
     pub on_premises_sync_enabled: Option<bool>,
     #[serde(default)]
-    pub on_premises_last_sync_date_time: Option<String>,
+    pub on_premises_last_sync_date_time: Option<CompactString>,
     #[serde(default)]
-    pub on_premises_distinguished_name: Option<String>,
+    pub on_premises_distinguished_name: Option<CompactString>,
     #[serde(default)]
-    pub on_premises_sam_account_name: Option<String>,
+    pub on_premises_sam_account_name: Option<CompactString>,
     #[serde(default)]
-    pub on_premises_user_principal_name: Option<String>,
+    pub on_premises_user_principal_name: Option<CompactString>,
     #[serde(default)]
-    pub on_premises_domain_name: Option<String>,
+    pub on_premises_domain_name: Option<CompactString>,
     #[serde(default)]
-    pub on_premises_security_identifier: Option<String>,
+    pub on_premises_security_identifier: Option<CompactString>,
     /// Graph beta only; read there for the 2026 hard-match hardening.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_premises_object_identifier: Option<String>,
+    pub on_premises_object_identifier: Option<CompactString>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub on_premises_provisioning_errors: Vec<OnPremisesProvisioningError>,
     #[serde(default, deserialize_with = "null_as_empty")]

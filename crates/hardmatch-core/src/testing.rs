@@ -21,7 +21,7 @@ pub(crate) fn ad_user(seed: u8, user_principal_name: &str) -> AdUser {
         .next()
         .unwrap_or(user_principal_name);
     AdUser {
-        distinguished_name: format!("CN={local},OU=Staff,DC=corp,DC=contoso,DC=com"),
+        distinguished_name: format!("CN={local},OU=Staff,DC=corp,DC=contoso,DC=com").into(),
         domain: Some("corp.contoso.com".into()),
         object_guid: guid,
         consistency_guid: None,
@@ -31,7 +31,7 @@ pub(crate) fn ad_user(seed: u8, user_principal_name: &str) -> AdUser {
         mail: None,
         proxy_addresses: Vec::new(),
         sam_account_name: Some(local.into()),
-        display_name: Some(format!("{local} (AD)")),
+        display_name: Some(format!("{local} (AD)").into()),
         given_name: None,
         surname: None,
         enabled: true,
@@ -51,7 +51,7 @@ pub(crate) fn cloud_user(id: &str, user_principal_name: &str) -> CloudUser {
     CloudUser {
         id: id.into(),
         user_principal_name: user_principal_name.into(),
-        display_name: Some(format!("{id} (cloud)")),
+        display_name: Some(format!("{id} (cloud)").into()),
         account_enabled: Some(true),
         ..CloudUser::default()
     }

@@ -209,7 +209,9 @@ impl Fixture {
                 });
             }
             if !ids.insert(typed.id.to_ascii_lowercase()) {
-                return Err(FixtureError::DuplicateUserId { id: typed.id });
+                return Err(FixtureError::DuplicateUserId {
+                    id: typed.id.into_string(),
+                });
             }
         }
         // A join may name a purged cloud user: Connect keeps the connector-space object

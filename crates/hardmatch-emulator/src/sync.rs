@@ -137,7 +137,7 @@ fn merge_users(
         let Ok(Value::Object(written)) = serde_json::to_value(typed) else {
             continue;
         };
-        let user = match positions.get(&typed.id).copied() {
+        let user = match positions.get(typed.id.as_str()).copied() {
             Some(position) => &mut fixture.users[position],
             None => {
                 let mut fresh = Map::new();
@@ -155,11 +155,11 @@ fn merge_users(
                 }
                 fixture.users.push(fresh);
                 let last = fixture.users.len() - 1;
-                positions.insert(typed.id.clone(), last);
+                positions.insert(typed.id.to_string(), last);
                 &mut fixture.users[last]
             }
         };
-        let deleted_before = was_deleted.contains(&typed.id);
+        let deleted_before = was_deleted.contains(typed.id.as_str());
         for (key, value) in written {
             user.insert(key, value);
         }

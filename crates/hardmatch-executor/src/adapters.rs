@@ -467,7 +467,7 @@ impl SnapshotDirectory {
         let mut by_object_guid = HashMap::with_capacity(users.len());
         for (position, user) in users.iter().enumerate() {
             by_distinguished_name
-                .entry(user.distinguished_name.to_ascii_lowercase())
+                .entry(user.distinguished_name.as_str().to_ascii_lowercase())
                 .or_insert(position);
             by_object_guid
                 .entry(user.object_guid.to_string().to_ascii_lowercase())
@@ -540,14 +540,14 @@ impl DirectoryPort for SnapshotDirectory {
                 expected,
                 value,
             } => self.with_user(distinguished_name, |user| {
-                if user.user_principal_name != *expected {
+                if user.user_principal_name.as_deref() != expected.as_deref() {
                     return Err(refused(
                         "userPrincipalName",
                         &format!("{expected:?}"),
                         &format!("{:?}", user.user_principal_name),
                     ));
                 }
-                user.user_principal_name = Some(value.clone());
+                user.user_principal_name = Some(value.as_str().into());
                 Ok(())
             })?,
             AdWrite::AddProxyAddress {

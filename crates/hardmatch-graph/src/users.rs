@@ -595,7 +595,7 @@ impl GraphClient {
                     .holders
                     .get(value)
                     .and_then(|holders| holders.iter().find(|holder| holder.id != *user_id))
-                    .map(|holder| holder.id.clone())
+                    .map(|holder| holder.id.to_string())
             });
         GraphError::Conflict {
             property,

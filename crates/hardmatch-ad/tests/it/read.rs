@@ -17,7 +17,15 @@ use crate::lab::lab;
 fn by_account(users: &[AdUser]) -> HashMap<String, &AdUser> {
     users
         .iter()
-        .map(|user| (user.sam_account_name.clone().unwrap_or_default(), user))
+        .map(|user| {
+            (
+                user.sam_account_name
+                    .as_deref()
+                    .unwrap_or_default()
+                    .to_owned(),
+                user,
+            )
+        })
         .collect()
 }
 
@@ -68,7 +76,7 @@ fn seeded_users_have_the_anchors_ldapsearch_sees() {
     let anchors = anchors_from_ldapsearch(&ldif);
     assert!(snapshot.users.len() >= 11, "{} users", snapshot.users.len());
     for user in &snapshot.users {
-        let (guid, consistency) = &anchors[&user.distinguished_name];
+        let (guid, consistency) = &anchors[user.distinguished_name.as_str()];
         assert_eq!(user.object_guid.ad_bytes().as_slice(), guid.as_slice());
         let expected = BASE64.encode(consistency.as_ref().unwrap_or(guid));
         assert_eq!(

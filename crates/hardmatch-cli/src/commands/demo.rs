@@ -693,10 +693,10 @@ fn make_plan(
         })
         .filter_map(|user| {
             let target = real_account(tenant, ad_users, user)
-                .map(|cloud| cloud.id.clone())
+                .map(|cloud| cloud.id.to_string())
                 .or_else(|| user.cloud_user_id.map(str::to_owned))?;
             Some(MappingEntry {
-                ad: ad_users.get(user.ad_index)?.distinguished_name.clone(),
+                ad: ad_users.get(user.ad_index)?.distinguished_name.to_string(),
                 cloud: target,
             })
         })

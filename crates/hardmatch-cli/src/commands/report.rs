@@ -918,8 +918,8 @@ fn address_key(value: &str) -> Key {
 
 fn ad_keys(ad: &AdUser, aligned: &[String]) -> HashSet<Key> {
     ad.user_principal_name
-        .iter()
-        .map(String::as_str)
+        .as_deref()
+        .into_iter()
         .chain(aligned.iter().map(String::as_str))
         .chain(ad.mail.as_deref())
         .chain(ad.smtp_addresses())

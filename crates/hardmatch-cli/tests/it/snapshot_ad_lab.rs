@@ -52,7 +52,7 @@ fn a_live_snapshot_of_a_multi_page_ou_is_whole_sorted_and_pretty_json() {
     }
     let names: Vec<String> = users
         .iter()
-        .map(|user| user.distinguished_name.to_lowercase())
+        .map(|user| user.distinguished_name.as_str().to_lowercase())
         .collect();
     assert!(names.is_sorted(), "users are not in DN order");
 }

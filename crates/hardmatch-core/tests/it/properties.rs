@@ -86,18 +86,18 @@ fn build_ad(choices: &[AdChoice]) -> Vec<AdUser> {
                 .mail
                 .map(|mail| format!("{}@contoso.com", NAMES[mail]));
             AdUser {
-                distinguished_name: format!("CN={local},OU=Staff,DC=corp,DC=contoso,DC=com"),
+                distinguished_name: format!("CN={local},OU=Staff,DC=corp,DC=contoso,DC=com").into(),
                 domain: None,
                 object_guid: guid,
                 consistency_guid: None,
                 anchor_attribute: AnchorAttribute::ObjectGuid,
                 immutable_id: guid.immutable_id(),
-                user_principal_name: Some(format!("{}@{suffix}", NAMES[choice.name])),
-                mail: mail.clone(),
+                user_principal_name: Some(format!("{}@{suffix}", NAMES[choice.name]).into()),
+                mail: mail.as_deref().map(Into::into),
                 proxy_addresses: mail
                     .map(|mail| vec![format!("SMTP:{mail}")])
                     .unwrap_or_default(),
-                sam_account_name: Some(local),
+                sam_account_name: Some(local.into()),
                 display_name: None,
                 given_name: None,
                 surname: None,
@@ -128,13 +128,13 @@ fn build_cloud(choices: &[CloudChoice], ad: &[AdUser]) -> Vec<CloudUser> {
                 holder => ad.get(holder - 1).map(|user| user.immutable_id.clone()),
             };
             CloudUser {
-                id: format!("c{position}"),
-                user_principal_name: format!("{}{position}@{domain}", NAMES[choice.name]),
-                mail: mail.clone(),
+                id: format!("c{position}").into(),
+                user_principal_name: format!("{}{position}@{domain}", NAMES[choice.name]).into(),
+                mail: mail.as_deref().map(Into::into),
                 proxy_addresses: mail
                     .map(|mail| vec![format!("SMTP:{mail}")])
                     .unwrap_or_default(),
-                deleted_date_time: choice.deleted.then(|| "2026-11-01T00:00:00Z".to_owned()),
+                deleted_date_time: choice.deleted.then(|| "2026-11-01T00:00:00Z".into()),
                 on_premises_immutable_id: anchor,
                 assigned_licenses: if choice.licensed {
                     vec![AssignedLicense {
@@ -240,7 +240,7 @@ fn check_plan(
         if let Some(position) = delete_after_sync
             && let Some(user) = model.cloud.get_mut(position)
         {
-            user.deleted_date_time = Some(NOW.to_owned());
+            user.deleted_date_time = Some(NOW.into());
         }
     }
     let snapshot = TenantSnapshot {
@@ -272,8 +272,8 @@ fn check_plan(
             let ad_user = &model.ad[ad_position % model.ad.len()];
             let cloud_user = &model.cloud[cloud_position % model.cloud.len()];
             Selection::Mapping(vec![MappingEntry {
-                ad: ad_user.distinguished_name.clone(),
-                cloud: cloud_user.id.clone(),
+                ad: ad_user.distinguished_name.to_string(),
+                cloud: cloud_user.id.to_string(),
             }])
         }
     };

@@ -153,7 +153,7 @@ fn ad_user(spec: &AdSpec) -> AdUser {
         proxies.push(format!("SMTP:{mail}"));
     }
     AdUser {
-        distinguished_name: distinguished_name(spec),
+        distinguished_name: distinguished_name(spec).into(),
         domain: Some("corp.contoso.com".into()),
         object_guid: guid,
         consistency_guid: None,
@@ -163,11 +163,11 @@ fn ad_user(spec: &AdSpec) -> AdUser {
             AnchorAttribute::ObjectGuid
         },
         immutable_id: guid.immutable_id(),
-        user_principal_name: spec.upn.clone(),
-        mail: spec.mail.clone(),
+        user_principal_name: spec.upn.as_deref().map(Into::into),
+        mail: spec.mail.as_deref().map(Into::into),
         proxy_addresses: proxies,
-        sam_account_name: Some(spec.name.clone()),
-        display_name: Some(spec.name.clone()),
+        sam_account_name: Some(spec.name.as_str().into()),
+        display_name: Some(spec.name.as_str().into()),
         given_name: None,
         surname: None,
         enabled: true,
@@ -194,16 +194,16 @@ fn cloud_user(spec: &CloudSpec, ad: &BTreeMap<String, AdUser>) -> CloudUser {
         (None, None) => None,
     };
     CloudUser {
-        id: spec.id.clone(),
-        user_principal_name: spec.upn.clone(),
-        display_name: Some(format!("{} (cloud)", spec.id)),
-        mail: spec.mail.clone(),
+        id: spec.id.as_str().into(),
+        user_principal_name: spec.upn.as_str().into(),
+        display_name: Some(format!("{} (cloud)", spec.id).into()),
+        mail: spec.mail.as_deref().map(Into::into),
         proxy_addresses: proxies,
         account_enabled: Some(true),
-        deleted_date_time: spec.deleted.then(|| "2026-11-01T00:00:00Z".to_owned()),
+        deleted_date_time: spec.deleted.then(|| "2026-11-01T00:00:00Z".into()),
         on_premises_immutable_id: anchor,
         on_premises_sync_enabled: spec.synced,
-        on_premises_object_identifier: spec.object_identifier.clone(),
+        on_premises_object_identifier: spec.object_identifier.as_deref().map(Into::into),
         on_premises_provisioning_errors: spec
             .quarantined
             .iter()

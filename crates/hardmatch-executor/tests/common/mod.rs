@@ -82,20 +82,21 @@ pub(crate) fn ad_users(users: usize) -> Vec<AdUser> {
             bytes[1] = (index >> 8) as u8;
             let guid = ObjectGuid::from_ad_bytes(bytes);
             AdUser {
-                distinguished_name: format!("CN=User {index},OU=Sales,DC=corp,DC=contoso,DC=com"),
+                distinguished_name: format!("CN=User {index},OU=Sales,DC=corp,DC=contoso,DC=com")
+                    .into(),
                 domain: Some("corp.contoso.com".into()),
                 object_guid: guid,
                 consistency_guid: None,
                 anchor_attribute: AnchorAttribute::ObjectGuid,
                 immutable_id: guid.immutable_id(),
-                user_principal_name: Some(format!("user{index}@fabrikam.com")),
-                mail: Some(format!("user{index}@fabrikam.com")),
+                user_principal_name: Some(format!("user{index}@fabrikam.com").into()),
+                mail: Some(format!("user{index}@fabrikam.com").into()),
                 proxy_addresses: vec![
                     format!("SMTP:user{index}@fabrikam.com"),
                     format!("smtp:user{index}@contoso.com"),
                 ],
-                sam_account_name: Some(format!("user{index}")),
-                display_name: Some(format!("User {index}")),
+                sam_account_name: Some(format!("user{index}").into()),
+                display_name: Some(format!("User {index}").into()),
                 given_name: None,
                 surname: None,
                 enabled: true,
