@@ -230,35 +230,38 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
         let _ = writeln!(
             text,
             "\nWhy the goal is missed, from phase timings, an RSS trace and a perf profile of both \
-             commands at 1M (shares rather than exact seconds). Memory: the parsed input alone \
-             is about 2.5 GiB, over the budget before any work, because every field of \
-             `AdUser` and `CloudUser` is an owned `String`; while the two files are parsed, \
-             their 1.7 GB of JSON is held too, and that is where `status` now peaks (its \
-             statuses borrow names from the directories instead of copying them). Time follows \
-             memory: in a perf profile of `status`, about a sixth of the samples are the kernel \
-             zeroing fresh pages. Status time: parsing (sonic-rs, two threads) is about a fifth \
-             of the run, the tenant's indexes under a tenth, the sync prediction about half, \
-             with the hygiene checks and the orphan search beside it on the other core, the \
-             statuses (in two halves) about a tenth and the output the rest. The prediction is \
-             sequential, as Entra Connect's export is (each user's export claims values that \
-             later users are checked against), and bound by memory latency: for each joined \
-             user it compares about fifteen properties of its cloud user, every one a separate \
-             heap string at a random place in gigabytes of heap. In the generated tenant, as in \
-             a snapshot read from Graph v1.0, `onPremisesObjectIdentifier` is absent, so all \
-             600,000 joined users take the full path with its uniqueness lookups. Plan: after \
-             the same diagnosis, the planner (indexes of AD, the users' actions in two halves, \
-             assembly and the actions' fingerprint) takes about a third of the run, and writing \
-             the plan file of 1.3 GB about a fifth (`plan` prints only its first 50 users and \
-             actions); its actions take memory to about 5.5 GiB. Already done: sonic-rs, \
-             mimalloc, one tenant index shared by the prediction, the diagnosis and the \
-             planner, a prediction that keeps no operations and borrows each user's values \
-             from AD, statuses that borrow, both cores for indexes, hygiene, statuses and \
-             planning, streamed status output and plan file. What remains is a compact \
-             in-memory directory (only the fields the rules read, in one string arena per \
-             snapshot filled while the file is read, with lower-cased keys computed once), \
-             which would cut the memory, the page zeroing and the cache misses; evidence \
-             rendered lazily; and plan actions that borrow, serialised once for both the file \
-             and the fingerprint."
+             commands at 1M (shares rather than exact seconds). Memory: the parsed users alone \
+             take about 2.0 GiB, over the budget before any work. The files' text is no longer \
+             held beside them (it is read in 1 MiB chunks and parsed a few thousand users at a \
+             time), and values of up to 24 bytes sit inline in their `CompactString`s, but every \
+             longer value (distinguished names, ids, UPNs, each proxy address) is still an \
+             allocation of its own, and a user has about fifteen. On top of that, the tenant's \
+             indexes and the prediction add about 0.6 GiB and the statuses about 0.4 GiB, which \
+             is where `status` peaks. Time follows memory: in a perf profile, about a sixth of \
+             the samples are the kernel zeroing fresh pages. Status time: parsing (two threads) \
+             is about a third of the run, the tenant's indexes and the sync prediction about \
+             half, with the hygiene checks and the orphan search beside it on the other core, \
+             and the statuses and the output the rest. The prediction is sequential, as Entra \
+             Connect's export is (each user's export claims values that later users are checked \
+             against), and bound by memory latency: for each joined user it compares about \
+             fifteen properties of its cloud user, the longer ones on the heap at random \
+             places. In the generated tenant, as in a snapshot read from Graph v1.0, \
+             `onPremisesObjectIdentifier` is absent, so all 600,000 joined users take the full \
+             path with its uniqueness lookups. Plan: after the same diagnosis, the planner \
+             (indexes of AD, the users' actions in two halves, assembly and the actions' \
+             fingerprint) takes about a third of the run and its 605,000 actions about 2 GiB; \
+             writing the plan file of 1.3 GB takes about a fifth, a third of which is the \
+             kernel copying it into the page cache (`plan` prints only its first 50 users and \
+             actions). Already done: sonic-rs on text read in chunks, mimalloc, inline short \
+             strings, one tenant index shared by the prediction, the diagnosis and the planner, \
+             a prediction that keeps no operations and borrows each user's values from AD, \
+             statuses that borrow, both cores for parsing, indexes, hygiene, statuses and \
+             planning, streamed status output and plan file. What remains is a directory held \
+             as one string arena per snapshot with 4-byte offsets instead of a string per value \
+             (which would about halve the parsed 2.0 GiB, and the page zeroing and cache misses \
+             with it), statuses that keep two indexes instead of six borrowed names and render \
+             their evidence when printed, and plan actions written to the file as they are \
+             made rather than held."
         );
     }
 }

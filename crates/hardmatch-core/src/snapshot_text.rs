@@ -32,6 +32,9 @@ impl SnapshotUsers for crate::tenant::TenantSnapshot {
     }
 }
 
+/// serde_json stops at 128 levels; past this, the text is left to the whole parse.
+const MAXIMUM_DEPTH: u32 = 256;
+
 /// Where the text cannot be split; the caller parses it whole instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the text is not a JSON object the splitter can follow")]
@@ -69,8 +72,6 @@ pub struct UsersSplitter {
     value_is_users: bool,
     /// A batch was cut at a comma, so an element must follow.
     element_owed: bool,
-    /// Batches handed out so far, for the caller's capacity estimate.
-    batches: usize,
 }
 
 impl UsersSplitter {
@@ -91,7 +92,6 @@ impl UsersSplitter {
             last_string_is_users: false,
             value_is_users: false,
             element_owed: false,
-            batches: 0,
         }
     }
 
@@ -150,6 +150,10 @@ impl UsersSplitter {
                         return Err(Unsplittable.into());
                     }
                     let opens_users = top_level && byte == b'[' && self.value_is_users;
+                    // Deeper than any parser here goes: the whole parse will say so.
+                    if self.depth == MAXIMUM_DEPTH {
+                        return Err(Unsplittable.into());
+                    }
                     self.depth += 1;
                     if opens_users {
                         self.envelope.extend_from_slice(&chunk[segment_start..=at]);
@@ -218,11 +222,6 @@ impl UsersSplitter {
         Ok(self.envelope)
     }
 
-    /// How many batches were handed out.
-    pub fn batches(&self) -> usize {
-        self.batches
-    }
-
     fn remember_key_text(&mut self, text: &[u8]) {
         if self.depth != 1 || self.region != Region::Envelope || self.key_refused {
             return;
@@ -264,7 +263,6 @@ impl UsersSplitter {
         self.batch.push(b']');
         let result = on_batch(&self.batch);
         self.batch.truncate(1);
-        self.batches += 1;
         result
     }
 }
@@ -348,7 +346,6 @@ mod tests {
         };
         let text = r#"{"users":[{"a":"1,2"},{"b":2},{"c":3}],"x":[]}"#;
         splitter.feed(text.as_bytes(), &mut on_batch).unwrap();
-        assert_eq!(splitter.batches(), 2);
         assert_eq!(batches, [r#"[{"a":"1,2"}]"#, r#"[{"b":2},{"c":3}]"#]);
         assert_eq!(splitter.finish().unwrap(), br#"{"users":[],"x":[]}"#);
     }
@@ -367,6 +364,17 @@ mod tests {
         ] {
             assert!(split(text, 3, 1).is_err(), "{text:?} was split");
         }
+    }
+
+    #[test]
+    fn refuses_nesting_deeper_than_the_parsers_go() {
+        let mut splitter = UsersSplitter::new(1);
+        let mut on_batch = |_: &[u8]| Ok::<(), Unsplittable>(());
+        let deep = format!("{{\"users\":{}", "[".repeat(MAXIMUM_DEPTH as usize));
+        assert_eq!(
+            splitter.feed(deep.as_bytes(), &mut on_batch),
+            Err(Unsplittable)
+        );
     }
 
     #[test]
