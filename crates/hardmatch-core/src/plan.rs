@@ -74,6 +74,7 @@
 //! eligibility, an `onPremisesObjectIdentifier`, a federated UPN or another anchor, or a
 //! tenant that blocks takeovers, is skipped with the reason (§15 C 11–12 are manual).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -252,16 +253,18 @@ pub struct ActionTarget {
 ///
 /// Properties are Graph's camelCase names for cloud users (plus `activeRoleAssignments`
 /// and `roleEligibilities`, counts the executor adds, see [`cloud_state`]) and the AD
-/// snapshot's snake_case names for AD users.
+/// snapshot's snake_case names for AD users. They are the planner's own constants, so they
+/// are borrowed, not allocated (a million-user plan holds millions of checks); read back
+/// from a file, they are owned.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "test", rename_all = "snake_case")]
 pub enum Check {
     Equals {
-        property: String,
+        property: Cow<'static, str>,
         value: serde_json::Value,
     },
     /// The property has a non-null value (e.g. `deletedDateTime`).
-    Present { property: String },
+    Present { property: Cow<'static, str> },
 }
 
 /// The exact state an action relies on; apply refuses the action when it no longer holds.
@@ -308,19 +311,22 @@ impl Precondition {
         for check in &self.checks {
             match check {
                 Check::Equals { property, value } => {
-                    let actual = state.get(property).unwrap_or(&serde_json::Value::Null);
+                    let actual = state.get(&**property).unwrap_or(&serde_json::Value::Null);
                     if !json_equal(actual, value) {
                         return Err(StalePrecondition {
-                            property: property.clone(),
+                            property: property.to_string(),
                             expected: value.to_string(),
                             actual: actual.to_string(),
                         });
                     }
                 }
                 Check::Present { property } => {
-                    if state.get(property).is_none_or(serde_json::Value::is_null) {
+                    if state
+                        .get(&**property)
+                        .is_none_or(serde_json::Value::is_null)
+                    {
                         return Err(StalePrecondition {
-                            property: property.clone(),
+                            property: property.to_string(),
                             expected: "a value".to_owned(),
                             actual: "null".to_owned(),
                         });
@@ -640,6 +646,17 @@ struct UserActions {
     move_in: Vec<Draft>,
 }
 
+impl UserActions {
+    fn len(&self) -> usize {
+        self.ad_preparation.len()
+            + self.move_out.len()
+            + self.cloud_cleanup.len()
+            + self.after_first_sync.len()
+            + usize::from(self.set.is_some())
+            + self.move_in.len()
+    }
+}
+
 /// An action before its id and dependencies are known; `local_after` names earlier drafts
 /// of the same object by position in the same list.
 struct Draft {
@@ -802,9 +819,10 @@ impl<'a, 'input> Planner<'a, 'input> {
         let second_half = first_half.split_off(first_half.len() / 2);
         let (first_half, second_half) =
             parallel::both(|| plan_steps(first_half), || plan_steps(second_half));
-        let mut users = Vec::new();
+        let planned_at_most = first_half.len() + second_half.len();
+        let mut users = Vec::with_capacity(planned_at_most);
         let mut skipped = Vec::new();
-        let mut per_user: Vec<UserActions> = Vec::new();
+        let mut per_user: Vec<UserActions> = Vec::with_capacity(planned_at_most);
         for outcome in first_half.into_iter().chain(second_half) {
             match outcome {
                 Ok((planned, actions)) => {
@@ -1016,11 +1034,11 @@ impl<'a, 'input> Planner<'a, 'input> {
         let (active, eligible) = self.roles_of(user);
         let mut checks = vec![
             Check::Equals {
-                property: "id".to_owned(),
+                property: "id".into(),
                 value: user.id.as_str().into(),
             },
             Check::Equals {
-                property: "onPremisesImmutableId".to_owned(),
+                property: "onPremisesImmutableId".into(),
                 value: user
                     .on_premises_immutable_id
                     .as_ref()
@@ -1029,17 +1047,17 @@ impl<'a, 'input> Planner<'a, 'input> {
         ];
         if deleted_by_plan {
             checks.push(Check::Present {
-                property: "deletedDateTime".to_owned(),
+                property: "deletedDateTime".into(),
             });
         } else {
             checks.push(Check::Equals {
-                property: "onPremisesSyncEnabled".to_owned(),
+                property: "onPremisesSyncEnabled".into(),
                 value: user
                     .on_premises_sync_enabled
                     .map_or(serde_json::Value::Null, Into::into),
             });
             checks.push(Check::Equals {
-                property: "deletedDateTime".to_owned(),
+                property: "deletedDateTime".into(),
                 value: user
                     .deleted_date_time
                     .as_deref()
@@ -1047,7 +1065,7 @@ impl<'a, 'input> Planner<'a, 'input> {
             });
         }
         checks.push(Check::Equals {
-            property: "assignedLicenseSkuIds".to_owned(),
+            property: "assignedLicenseSkuIds".into(),
             value: user
                 .assigned_licenses
                 .iter()
@@ -1056,11 +1074,11 @@ impl<'a, 'input> Planner<'a, 'input> {
                 .into(),
         });
         checks.push(Check::Equals {
-            property: "activeRoleAssignments".to_owned(),
+            property: "activeRoleAssignments".into(),
             value: active.into(),
         });
         checks.push(Check::Equals {
-            property: "roleEligibilities".to_owned(),
+            property: "roleEligibilities".into(),
             value: eligible.into(),
         });
         Precondition::new(checks)
@@ -1069,22 +1087,22 @@ impl<'a, 'input> Planner<'a, 'input> {
     fn ad_precondition(&self, ad: &AdUser) -> Precondition {
         Precondition::new(vec![
             Check::Equals {
-                property: "distinguished_name".to_owned(),
+                property: "distinguished_name".into(),
                 value: ad.distinguished_name.as_str().into(),
             },
             Check::Equals {
-                property: "immutable_id".to_owned(),
+                property: "immutable_id".into(),
                 value: ad.immutable_id.as_str().into(),
             },
             Check::Equals {
-                property: "user_principal_name".to_owned(),
+                property: "user_principal_name".into(),
                 value: ad
                     .user_principal_name
                     .as_deref()
                     .map_or(serde_json::Value::Null, Into::into),
             },
             Check::Equals {
-                property: "proxy_addresses".to_owned(),
+                property: "proxy_addresses".into(),
                 value: ad.proxy_addresses.clone().into(),
             },
         ])
@@ -1787,8 +1805,14 @@ fn parent_container(distinguished_name: &str) -> &str {
 /// AD preparation and moves out of scope; a first sync if any user moved out; cloud
 /// cleanup (soft delete → purge, restore → clear); purges after the first sync; sets
 /// (each after its own user's cleanup); moves back into scope; the final sync.
+///
+/// Each list of drafts is taken out of its user as it is ordered, so its memory goes back
+/// while the actions fill up: at a million users, drafts and actions are hundreds of
+/// megabytes each.
 fn assemble(per_user: Vec<UserActions>) -> Vec<PlanAction> {
-    let mut actions: Vec<PlanAction> = Vec::new();
+    let drafts: usize = per_user.iter().map(UserActions::len).sum();
+    // Every draft, and at most two syncs.
+    let mut actions: Vec<PlanAction> = Vec::with_capacity(drafts + 2);
     let push = |actions: &mut Vec<PlanAction>, draft: Draft, depends_on: Vec<String>| -> String {
         let id = format!("a{}", actions.len() + 1);
         actions.push(PlanAction {
@@ -1829,11 +1853,11 @@ fn assemble(per_user: Vec<UserActions>) -> Vec<PlanAction> {
     let mut moved: Vec<bool> = vec![false; per_user.len()];
     let mut users: Vec<UserActions> = per_user;
     for (position, user) in users.iter_mut().enumerate() {
-        for draft in user.ad_preparation.drain(..) {
+        for draft in std::mem::take(&mut user.ad_preparation) {
             let id = push(&mut actions, draft, Vec::new());
             ad_ids.push(id);
         }
-        for draft in user.move_out.drain(..) {
+        for draft in std::mem::take(&mut user.move_out) {
             let id = push(&mut actions, draft, Vec::new());
             move_out_ids.push(id.clone());
             per_user_ids[position].push(id);
@@ -1852,7 +1876,7 @@ fn assemble(per_user: Vec<UserActions>) -> Vec<PlanAction> {
     };
     for (position, user) in users.iter_mut().enumerate() {
         let mut previous: Option<String> = None;
-        for draft in user.cloud_cleanup.drain(..) {
+        for draft in std::mem::take(&mut user.cloud_cleanup) {
             let depends = match (&previous, draft.after_previous) {
                 (Some(previous), true) => vec![previous.clone()],
                 _ => Vec::new(),
@@ -1861,7 +1885,7 @@ fn assemble(per_user: Vec<UserActions>) -> Vec<PlanAction> {
             previous = Some(id.clone());
             per_user_ids[position].push(id);
         }
-        for draft in user.after_first_sync.drain(..) {
+        for draft in std::mem::take(&mut user.after_first_sync) {
             let depends = first_sync.iter().cloned().collect();
             let id = push(&mut actions, draft, depends);
             per_user_ids[position].push(id);
@@ -1885,7 +1909,7 @@ fn assemble(per_user: Vec<UserActions>) -> Vec<PlanAction> {
     }
     let mut move_in_ids: Vec<String> = Vec::new();
     for (position, user) in users.iter_mut().enumerate() {
-        for draft in user.move_in.drain(..) {
+        for draft in std::mem::take(&mut user.move_in) {
             let depends = per_user_ids[position]
                 .iter()
                 .filter(|id| !move_out_ids.contains(id))

@@ -401,7 +401,7 @@ fn precondition_now(
             else {
                 continue;
             };
-            match (earlier.kind, property.as_str()) {
+            match (earlier.kind, &**property) {
                 (ActionKind::AdSetUpn, "user_principal_name") => {
                     *expected = value.clone().into();
                 }
@@ -1085,8 +1085,8 @@ pub fn undo_actions(
                 .map(str::to_owned)
         };
         let target = describe_target(original);
-        let equals = |property: &str, value: serde_json::Value| Check::Equals {
-            property: property.to_owned(),
+        let equals = |property: &'static str, value: serde_json::Value| Check::Equals {
+            property: property.into(),
             value,
         };
         let (kind, value, checks, reason) = match original.kind {
@@ -1143,7 +1143,7 @@ pub fn undo_actions(
                     ActionKind::RestoreDeleted,
                     None,
                     vec![Check::Present {
-                        property: "deletedDateTime".to_owned(),
+                        property: "deletedDateTime".into(),
                     }],
                     format!(
                         "undo {}: restore {target} from the recycle bin",
