@@ -236,7 +236,7 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
              time), and values of up to 24 bytes sit inline in their `CompactString`s, but every \
              longer value (distinguished names, ids, UPNs, each proxy address) is still an \
              allocation of its own, and a user has about fifteen. On top of that, the tenant's \
-             indexes and the prediction add about 0.6 GiB and the statuses about 0.4 GiB, which \
+             indexes and the prediction add about 0.4 GiB and the statuses about 0.35 GiB, which \
              is where `status` peaks. Time follows memory: in a perf profile, about a sixth of \
              the samples are the kernel zeroing fresh pages. Status time: parsing (two threads) \
              is about a third of the run, the tenant's indexes and the sync prediction about \
@@ -249,11 +249,12 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
              `onPremisesObjectIdentifier` is absent, so all 600,000 joined users take the full \
              path with its uniqueness lookups. Plan: after the same diagnosis, the planner \
              (indexes of AD, the users' actions in two halves, assembly and the actions' \
-             fingerprint) takes about a third of the run and its 605,000 actions about 2 GiB; \
-             writing the plan file of 1.3 GB takes about a fifth, a third of which is the \
+             fingerprint) takes about a third of the run and its 605,000 actions about 1.5 GiB; \
+             writing the plan file of 1.3 GB takes about a seventh, much of which is the \
              kernel copying it into the page cache (`plan` prints only its first 50 users and \
              actions). Already done: sonic-rs on text read in chunks, mimalloc, inline short \
-             strings, one tenant index shared by the prediction, the diagnosis and the planner, \
+             strings, four-byte index holders, one tenant index shared by the prediction, the \
+             diagnosis and the planner, a planner that hands back its drafts as it orders them, \
              a prediction that keeps no operations and borrows each user's values from AD, \
              statuses that borrow, both cores for parsing, indexes, hygiene, statuses and \
              planning, streamed status output and plan file. What remains is a directory held \
