@@ -254,8 +254,14 @@ where
     S: DeserializeOwned + SnapshotUsers,
     S::User: DeserializeOwned,
 {
+    // A pipe (`<(…)`) cannot be read a second time to word an error, nor opened to look
+    // at without taking its writer: read it whole.
+    let metadata = std::fs::metadata(path)?;
+    if !metadata.is_file() {
+        return Ok(None);
+    }
     let mut file = std::fs::File::open(path)?;
-    let length = usize::try_from(file.metadata()?.len()).unwrap_or(usize::MAX);
+    let length = usize::try_from(metadata.len()).unwrap_or(usize::MAX);
     let mut splitter = UsersSplitter::new(batch_bytes);
     let mut users: Vec<S::User> = Vec::new();
     let mut on_batch = |batch: &[u8]| -> Result<(), Unsplittable> {
@@ -680,6 +686,30 @@ mod tests {
             Ok(None)
         ));
         let error = read_ad_snapshot(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("missing field `distinguished_name` at line"),
+            "{error}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_snapshot_from_a_pipe_is_read_once_and_its_errors_worded() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("ad.json");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let text = std::fs::read_to_string(fixture("ad.json")).unwrap();
+        let damaged = text.replacen("\"distinguished_name\"", "\"distinguished_nam\"", 1);
+        let writer = {
+            let path = path.clone();
+            std::thread::spawn(move || std::fs::write(path, damaged).unwrap())
+        };
+        let error = read_ad_snapshot(&path).unwrap_err().to_string();
+        writer.join().unwrap();
         assert!(
             error.contains("missing field `distinguished_name` at line"),
             "{error}"
