@@ -81,6 +81,6 @@ where
     }
     let envelope = splitter.finish().ok()?;
     let mut snapshot: S = serde_json::from_slice(&envelope).ok()?;
-    snapshot.users_mut().append(&mut users);
+    snapshot.add_users(users);
     Some(snapshot)
 }

@@ -89,23 +89,19 @@ impl DirectoryEntry {
 
     fn text(&self, attribute: &str) -> Result<Option<CompactString>, AdError> {
         self.first(attribute)
-            .map(|bytes| {
-                std::str::from_utf8(bytes)
-                    .map(CompactString::from)
-                    .map_err(|_| self.malformed(format!("{attribute} is not UTF-8 text")))
-            })
+            .map(|bytes| self.utf8(attribute, bytes).map(CompactString::from))
             .transpose()
     }
 
     fn texts(&self, attribute: &str) -> Result<Vec<String>, AdError> {
         self.values(attribute)
             .iter()
-            .map(|bytes| self.utf8(attribute, bytes))
+            .map(|bytes| self.utf8(attribute, bytes).map(str::to_owned))
             .collect()
     }
 
-    fn utf8(&self, attribute: &str, bytes: &[u8]) -> Result<String, AdError> {
-        String::from_utf8(bytes.to_vec())
+    fn utf8<'b>(&self, attribute: &str, bytes: &'b [u8]) -> Result<&'b str, AdError> {
+        std::str::from_utf8(bytes)
             .map_err(|_| self.malformed(format!("{attribute} is not UTF-8 text")))
     }
 

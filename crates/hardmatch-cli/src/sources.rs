@@ -294,14 +294,7 @@ where
     let Ok(mut snapshot) = sonic_rs::from_slice::<S>(&envelope) else {
         return Ok(None);
     };
-    // The envelope's own array is empty unless its key was written with escapes, which
-    // the splitter leaves to the parser; both cannot hold users (a duplicate field).
-    let held = snapshot.users_mut();
-    if held.is_empty() {
-        *held = users;
-    } else {
-        held.append(&mut users);
-    }
+    snapshot.add_users(users);
     Ok(Some(snapshot))
 }
 
@@ -676,8 +669,13 @@ mod tests {
     fn a_user_that_does_not_parse_is_worded_by_the_whole_parse() {
         let text = std::fs::read_to_string(fixture("ad.json")).unwrap();
         // The last user loses a required field, far from the first batch.
-        let at = text.rfind("\"distinguished_name\"").unwrap();
-        let damaged = format!("{}\"distinguished_nam\"{}", &text[..at], &text[at + 20..]);
+        let key = "\"distinguished_name\"";
+        let at = text.rfind(key).unwrap();
+        let damaged = format!(
+            "{}\"distinguished_nam\"{}",
+            &text[..at],
+            &text[at + key.len()..]
+        );
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join("ad.json");
         std::fs::write(&path, damaged).unwrap();

@@ -179,7 +179,7 @@ impl<K: Hash + Eq> MultiIndex<K> {
     /// Every key held by more than one object.
     pub(crate) fn duplicates(&self) -> impl Iterator<Item = (&K, &[u32])> {
         self.map.iter().filter_map(|(key, holders)| {
-            let list = self.shared.get(holders.shared()?)?;
+            let list = &self.shared[holders.shared()?];
             (list.len() > 1).then_some((key, list.as_slice()))
         })
     }

@@ -16,6 +16,18 @@ use memchr::memchr2;
 pub trait SnapshotUsers {
     type User;
     fn users_mut(&mut self) -> &mut Vec<Self::User>;
+
+    /// Puts the users parsed from the batches into the snapshot parsed from the envelope.
+    /// Its own array is empty unless the key was written with escapes, which the splitter
+    /// leaves to the parser; then the batches are empty (both at once is a duplicate field).
+    fn add_users(&mut self, mut users: Vec<Self::User>) {
+        let held = self.users_mut();
+        if held.is_empty() {
+            *held = users;
+        } else {
+            held.append(&mut users);
+        }
+    }
 }
 
 impl SnapshotUsers for crate::ad::AdSnapshot {
@@ -97,11 +109,11 @@ impl UsersSplitter {
 
     /// Reads the next chunk of text; `on_batch` receives each batch (a JSON array of
     /// whole elements) as soon as it is complete, and may refuse it.
-    pub fn feed<E: From<Unsplittable>>(
+    pub fn feed(
         &mut self,
         chunk: &[u8],
-        on_batch: &mut impl FnMut(&[u8]) -> Result<(), E>,
-    ) -> Result<(), E> {
+        on_batch: &mut impl FnMut(&[u8]) -> Result<(), Unsplittable>,
+    ) -> Result<(), Unsplittable> {
         // Text since `segment_start` belongs to the current region, and is copied there in
         // one piece at the next change of region, cut or the chunk's end.
         let mut segment_start = 0;
@@ -133,13 +145,13 @@ impl UsersSplitter {
             }
             let byte = chunk[at];
             if self.closed && !is_json_whitespace(byte) {
-                return Err(Unsplittable.into());
+                return Err(Unsplittable);
             }
             let top_level = self.depth == 1 && self.region == Region::Envelope;
             match byte {
                 b'"' => {
                     if self.depth == 0 {
-                        return Err(Unsplittable.into());
+                        return Err(Unsplittable);
                     }
                     self.in_string = true;
                     self.key.clear();
@@ -147,12 +159,12 @@ impl UsersSplitter {
                 }
                 b'{' | b'[' => {
                     if self.depth == 0 && byte != b'{' {
-                        return Err(Unsplittable.into());
+                        return Err(Unsplittable);
                     }
                     let opens_users = top_level && byte == b'[' && self.value_is_users;
                     // Deeper than any parser here goes: the whole parse will say so.
                     if self.depth == MAXIMUM_DEPTH {
-                        return Err(Unsplittable.into());
+                        return Err(Unsplittable);
                     }
                     self.depth += 1;
                     if opens_users {
@@ -163,11 +175,11 @@ impl UsersSplitter {
                 }
                 b'}' | b']' => {
                     if self.depth == 0 {
-                        return Err(Unsplittable.into());
+                        return Err(Unsplittable);
                     }
                     if self.region == Region::Users && self.depth == 2 {
                         if byte != b']' {
-                            return Err(Unsplittable.into());
+                            return Err(Unsplittable);
                         }
                         self.batch.extend_from_slice(&chunk[segment_start..at]);
                         segment_start = at;
@@ -187,7 +199,7 @@ impl UsersSplitter {
                 }
                 _ => {
                     if self.depth == 0 && !is_json_whitespace(byte) {
-                        return Err(Unsplittable.into());
+                        return Err(Unsplittable);
                     }
                 }
             }
@@ -233,15 +245,15 @@ impl UsersSplitter {
         }
     }
 
-    fn close_users<E: From<Unsplittable>>(
+    fn close_users(
         &mut self,
-        on_batch: &mut impl FnMut(&[u8]) -> Result<(), E>,
-    ) -> Result<(), E> {
+        on_batch: &mut impl FnMut(&[u8]) -> Result<(), Unsplittable>,
+    ) -> Result<(), Unsplittable> {
         let elements = &self.batch[1..];
         if elements.iter().copied().all(is_json_whitespace) {
             // `[ ]` is an empty array, but `[a, ]` is not JSON.
             if self.element_owed {
-                return Err(Unsplittable.into());
+                return Err(Unsplittable);
             }
             self.batch.truncate(1);
         } else {
@@ -252,13 +264,13 @@ impl UsersSplitter {
         Ok(())
     }
 
-    fn hand_out<E: From<Unsplittable>>(
+    fn hand_out(
         &mut self,
-        on_batch: &mut impl FnMut(&[u8]) -> Result<(), E>,
-    ) -> Result<(), E> {
+        on_batch: &mut impl FnMut(&[u8]) -> Result<(), Unsplittable>,
+    ) -> Result<(), Unsplittable> {
         // A parser reads `[ ]` as empty: a batch of only whitespace would hide `a, ,b`.
         if self.batch[1..].iter().copied().all(is_json_whitespace) {
-            return Err(Unsplittable.into());
+            return Err(Unsplittable);
         }
         self.batch.push(b']');
         let result = on_batch(&self.batch);
@@ -282,8 +294,8 @@ mod tests {
     fn split(text: &str, chunk: usize, batch_bytes: usize) -> Result<(Value, Vec<Value>), String> {
         let mut splitter = UsersSplitter::new(batch_bytes);
         let mut users = Vec::new();
-        let mut on_batch = |batch: &[u8]| -> Result<(), Box<dyn std::error::Error>> {
-            users.extend(serde_json::from_slice::<Vec<Value>>(batch)?);
+        let mut on_batch = |batch: &[u8]| {
+            users.extend(serde_json::from_slice::<Vec<Value>>(batch).map_err(|_| Unsplittable)?);
             Ok(())
         };
         for piece in text.as_bytes().chunks(chunk.max(1)) {

@@ -1717,16 +1717,14 @@ impl<'a, 'input> Cycle<'a, 'input> {
                 Some((prefix, _)) => Cow::Owned(format!("{prefix}@{}", tenant.initial_domain)),
                 None => Cow::Owned(format!("{upn}@{}", tenant.initial_domain)),
             },
-            None => {
-                let prefix = user
-                    .sam_account_name
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_else(|| {
-                        format!("user{:04}", placeholder_number(&user.immutable_id))
-                    });
-                Cow::Owned(format!("{prefix}@{}", tenant.initial_domain))
-            }
+            None => Cow::Owned(match user.sam_account_name.as_deref() {
+                Some(sam) => format!("{sam}@{}", tenant.initial_domain),
+                None => format!(
+                    "user{:04}@{}",
+                    placeholder_number(&user.immutable_id),
+                    tenant.initial_domain
+                ),
+            }),
         }
     }
 
