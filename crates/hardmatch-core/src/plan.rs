@@ -1858,9 +1858,9 @@ fn assemble(per_user: Vec<UserActions>) -> Vec<PlanAction> {
             ad_ids.push(id);
         }
         for draft in std::mem::take(&mut user.move_out) {
-            let id = push(&mut actions, draft, Vec::new());
-            move_out_ids.push(id.clone());
-            per_user_ids[position].push(id);
+            // Not among the user's own ids: its set and move back wait for the first sync,
+            // which waits for every move out.
+            move_out_ids.push(push(&mut actions, draft, Vec::new()));
             moved[position] = true;
         }
     }
@@ -1895,7 +1895,6 @@ fn assemble(per_user: Vec<UserActions>) -> Vec<PlanAction> {
     for (position, user) in users.iter_mut().enumerate() {
         if let Some(draft) = user.set.take() {
             let mut depends = per_user_ids[position].clone();
-            depends.retain(|id| !move_out_ids.contains(id));
             if moved[position]
                 && let Some(first_sync) = &first_sync
                 && !depends.contains(first_sync)
@@ -1910,11 +1909,7 @@ fn assemble(per_user: Vec<UserActions>) -> Vec<PlanAction> {
     let mut move_in_ids: Vec<String> = Vec::new();
     for (position, user) in users.iter_mut().enumerate() {
         for draft in std::mem::take(&mut user.move_in) {
-            let depends = per_user_ids[position]
-                .iter()
-                .filter(|id| !move_out_ids.contains(id))
-                .cloned()
-                .collect();
+            let depends = per_user_ids[position].clone();
             let id = push(&mut actions, draft, depends);
             move_in_ids.push(id);
         }
