@@ -1098,7 +1098,17 @@ pub fn undo_actions(
                         .map_or(serde_json::Value::Null, Into::into),
                     _ => serde_json::Value::Null,
                 };
-                let check = vec![equals("onPremisesImmutableId", applied)];
+                // Once a sync has linked the account, its ImmutableID is the sync's: taking it
+                // back would unlink a synced user, so the undo also relies on the sync state
+                // the run left behind, and goes stale instead.
+                let synced_before = before
+                    .get("onPremisesSyncEnabled")
+                    .cloned()
+                    .unwrap_or(serde_json::Value::Null);
+                let check = vec![
+                    equals("onPremisesImmutableId", applied),
+                    equals("onPremisesSyncEnabled", synced_before),
+                ];
                 match before_text("onPremisesImmutableId") {
                     Some(previous) => (
                         ActionKind::SetImmutableId,

@@ -906,15 +906,23 @@ async fn undo_restores_a_soft_deleted_user_and_names_what_it_cannot_undo() {
         "{:#?}",
         undone.not_reversible
     );
+    // The run's sync linked the account, so its ImmutableID is now the sync's: the undo
+    // goes stale on the sync state instead of unlinking a synced user.
     let target = plan.users[0].target_id.clone();
     let clear = undone
         .actions
         .iter()
-        .find(|action| action.kind == "clear_immutable_id");
-    // The sync linked the account since, so the ImmutableID is now Connect's to keep: the
-    // undo either took it back or refused it as changed since; it never guessed.
-    assert!(clear.is_some(), "{:#?}", undone.actions);
-    let _ = target;
+        .find(|action| action.kind == "clear_immutable_id")
+        .unwrap_or_else(|| panic!("{:#?}", undone.actions));
+    assert_eq!(clear.state, ActionState::Stale, "{clear:#?}");
+    let detail = clear.detail.as_deref().unwrap_or_default();
+    assert!(detail.contains("`onPremisesSyncEnabled` is true"), "{detail}");
+    let linked = cloud.client().get_user(&target).await.unwrap();
+    assert_eq!(linked.on_premises_sync_enabled, Some(true));
+    assert_eq!(
+        linked.on_premises_immutable_id.as_ref().map(|id| id.as_str()),
+        Some(plan.users[0].immutable_id.as_str())
+    );
     emulator.shutdown().await;
 }
 
