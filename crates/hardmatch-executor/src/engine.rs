@@ -947,7 +947,14 @@ async fn prepare<C: CloudPort, D: DirectoryPort, S: SyncPort>(
     if let Some(precondition) = precondition_now(action, plan, states)
         && let Err(stale) = precondition.evaluate(&before)
     {
-        let detail = format!("{stale}; it changed after the plan was made");
+        let mut detail = format!("{stale}; it changed after the plan was made");
+        if stale.property == "onPremisesSyncEnabled" && stale.actual == "true" {
+            // A sync linked it since: from now on its anchor is changed on-premises only.
+            detail.push_str(
+                "; the user is synced from Active Directory now: change it in AD, or take it \
+                 out of sync scope first",
+            );
+        }
         return not_sent(
             action,
             workspace,

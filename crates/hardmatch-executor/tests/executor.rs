@@ -916,11 +916,18 @@ async fn undo_restores_a_soft_deleted_user_and_names_what_it_cannot_undo() {
         .unwrap_or_else(|| panic!("{:#?}", undone.actions));
     assert_eq!(clear.state, ActionState::Stale, "{clear:#?}");
     let detail = clear.detail.as_deref().unwrap_or_default();
-    assert!(detail.contains("`onPremisesSyncEnabled` is true"), "{detail}");
+    assert!(
+        detail.contains("`onPremisesSyncEnabled` is true")
+            && detail.contains("take it out of sync scope first"),
+        "{detail}"
+    );
     let linked = cloud.client().get_user(&target).await.unwrap();
     assert_eq!(linked.on_premises_sync_enabled, Some(true));
     assert_eq!(
-        linked.on_premises_immutable_id.as_ref().map(|id| id.as_str()),
+        linked
+            .on_premises_immutable_id
+            .as_ref()
+            .map(|id| id.as_str()),
         Some(plan.users[0].immutable_id.as_str())
     );
     emulator.shutdown().await;
