@@ -96,6 +96,9 @@ pub enum Command {
     Emulator(EmulatorArgs),
     /// Execute a reviewed plan: re-read every target, refuse what changed, journal every
     /// write before and after it is sent. `--resume` continues an interrupted run.
+    ///
+    /// It shows the plan's first 50 users and actions before asking; `hardmatch show`
+    /// renders all of it.
     #[command(after_help = APPLY_EXAMPLES)]
     Apply(ApplyArgs),
     /// Reverse a run's reversible changes (restores, previous ImmutableIDs, AD values), as a

@@ -630,7 +630,12 @@ pub(crate) fn apply(arguments: &ApplyArgs, context: &Context) -> anyhow::Result<
         let domain = tenant.domain;
         let summary = match plan {
             Some(plan) => {
-                printer.data(&hardmatch_core::plan::render_show(&plan))?;
+                // A reviewed plan for a few users shows whole; one for thousands shows its
+                // counts and first entries, not pages to scroll past to the prompt.
+                printer.data(&hardmatch_core::plan::render_show_up_to(
+                    &plan,
+                    crate::commands::plan::SUMMARY_ENTRIES,
+                ))?;
                 confirm(
                     &plan,
                     &domain,

@@ -21,8 +21,9 @@ use crate::settings::{PolicyProfile, pick};
 use crate::sources::{Context, resolve_ad, resolve_tenant};
 use crate::table;
 
-/// How many users, actions and users not planned `plan` lists; `show` lists them all.
-const SUMMARY_ENTRIES: usize = 50;
+/// How many users, actions and users not planned `plan` and `apply` list; `show` lists
+/// them all.
+pub(crate) const SUMMARY_ENTRIES: usize = 50;
 
 pub(crate) fn run(arguments: &PlanArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let selection = selection(&arguments.selection)?;
