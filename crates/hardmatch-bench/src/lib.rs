@@ -10,6 +10,7 @@ pub mod apply_rate;
 pub mod bench;
 pub mod calendar;
 mod emulator_process;
+pub mod footprint;
 pub mod generate;
 pub mod ldif;
 pub mod manual_procedure;

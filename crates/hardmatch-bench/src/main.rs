@@ -10,7 +10,7 @@ use hardmatch_bench::generate::{self, Options};
 use hardmatch_bench::output;
 use hardmatch_bench::parse::{self, Mode};
 use hardmatch_bench::rates::Rates;
-use hardmatch_bench::{apply_rate, bench};
+use hardmatch_bench::{apply_rate, bench, footprint};
 
 #[derive(Parser)]
 #[command(name = "hardmatch-bench", version, about)]
@@ -26,6 +26,9 @@ enum Command {
     Gen(GenArgs),
     /// Parse an AD snapshot and a tenant snapshot into the core types and report timings.
     Parse(ParseArgs),
+    /// Parse both snapshots and report where their memory goes, per AD and cloud user pair,
+    /// with what two arena layouts would take.
+    Footprint(FootprintArgs),
     /// Run the benchmark suite and rewrite docs/BENCHMARKS.md (normally via scripts/bench).
     Bench(bench::BenchArgs),
     /// One bulk-apply run against the emulator's write quota (the suite runs it).
@@ -124,6 +127,14 @@ struct ParseArgs {
     mode: Mode,
 }
 
+#[derive(Args)]
+struct FootprintArgs {
+    #[arg(long)]
+    ad: PathBuf,
+    #[arg(long)]
+    tenant: PathBuf,
+}
+
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Gen(arguments) => {
@@ -148,6 +159,10 @@ fn main() -> anyhow::Result<()> {
         Command::Parse(arguments) => {
             let report = parse::parse_snapshots(&arguments.ad, &arguments.tenant, arguments.mode)?;
             output::data(&serde_json::to_string(&report)?)?;
+        }
+        Command::Footprint(arguments) => {
+            let footprint = footprint::measure_files(&arguments.ad, &arguments.tenant)?;
+            output::data(&serde_json::to_string(&footprint)?)?;
         }
         Command::Bench(arguments) => bench::run(&arguments)?,
         Command::ApplyRate(arguments) => apply_rate::run(&arguments)?,

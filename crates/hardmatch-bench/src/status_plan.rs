@@ -11,7 +11,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
+use anyhow::Context as _;
+
 use crate::bench::{BenchArgs, Measured, data_dir, growth, ratio, thousands, timed_accepting};
+use crate::footprint::Footprint;
 use crate::output;
 
 /// The goal from issue 6 and issue 8 item 1.
@@ -29,7 +32,12 @@ pub(crate) struct Row {
 
 /// The section's content: measured rows, or why nothing was measured.
 pub(crate) enum StatusPlan {
-    Measured { version: String, rows: Vec<Row> },
+    Measured {
+        version: String,
+        rows: Vec<Row>,
+        /// Where the parsed users' memory goes, at the largest size.
+        footprint: Option<Footprint>,
+    },
     Skipped(String),
 }
 
@@ -114,10 +122,33 @@ pub(crate) fn bench(
             plan: Measured::of(&plan),
         });
     }
+    let footprint = match sizes.iter().max() {
+        Some(&users) => Some(footprint_of(this, &data_dir(work, users), work)?),
+        None => None,
+    };
     Ok(StatusPlan::Measured {
         version: version(arguments),
         rows,
+        footprint,
     })
+}
+
+/// `hardmatch-bench footprint` on one size's files, run as its own process so that its
+/// parse does not add to this one's memory.
+fn footprint_of(this: &Path, directory: &Path, work: &Path) -> anyhow::Result<Footprint> {
+    output::message("status and plan: the parsed users' footprint");
+    let report = work.join("footprint.json");
+    let arguments = strings(&[
+        "footprint",
+        "--ad",
+        &directory.join("ad.json").display().to_string(),
+        "--tenant",
+        &directory.join("tenant.json").display().to_string(),
+    ]);
+    timed_accepting(this, &arguments, Some(&report), work, &[0])?;
+    let text = std::fs::read_to_string(&report)
+        .with_context(|| format!("reading {}", report.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a footprint", report.display()))
 }
 
 fn strings(parts: &[&str]) -> Vec<String> {
@@ -149,6 +180,45 @@ fn version(arguments: &BenchArgs) -> String {
         .unwrap_or_else(|| "unknown version".to_owned())
 }
 
+/// Where the parsed users' memory goes, per pair, today and in two arena layouts.
+fn render_footprint(text: &mut String, footprint: &Footprint) {
+    let today = footprint.today();
+    let change = |layout: f64| format!("{:.0}%", (layout / today - 1.0) * 100.0);
+    let _ = writeln!(
+        text,
+        "\nWhere the parsed users' memory goes, at {} AD × {} cloud users \
+         (`hardmatch-bench footprint`, bytes per AD and cloud user pair: exact sizes of the \
+         parsed values, allocator rounding and spare capacity left out on every side, so that \
+         the layouts compare like with like):\n\n\
+         | Part | Bytes per pair |\n\
+         |---|---:|\n\
+         | Records (`AdUser` {} B, `CloudUser` {} B; each single value a 24-byte slot, inline up to 24 bytes) | {:.0} |\n\
+         | Values longer than 24 bytes | {:.0} |\n\
+         | Proxy addresses (a 24-byte `String` and its text each) | {:.0} |\n\
+         | Licences and provisioning errors | {:.0} |\n\
+         | **Today** | **{:.0}** |\n\
+         | of which values no rule reads (AD given name, surname, whenChanged; cloud mailNickname, createdDateTime) | {:.0} |\n\
+         | The values' text alone | {:.0} |\n\
+         | One string arena per snapshot, 8-byte handles | {:.0} ({}) |\n\
+         | One string arena per snapshot, 4-byte offsets | {:.0} ({}) |",
+        thousands(footprint.ad_users),
+        thousands(footprint.cloud_users),
+        size_of::<hardmatch_core::ad::AdUser>(),
+        size_of::<hardmatch_core::tenant::CloudUser>(),
+        footprint.records,
+        footprint.long_values,
+        footprint.proxy_addresses,
+        footprint.other_lists,
+        today,
+        footprint.unread_by_the_rules,
+        footprint.text_alone,
+        footprint.arena_with_handles,
+        change(footprint.arena_with_handles),
+        footprint.arena_with_offsets,
+        change(footprint.arena_with_offsets),
+    );
+}
+
 /// Whether a figure meets its goal, or by how much it misses it.
 fn verdict(measured: f64, goal: f64) -> String {
     if measured <= goal {
@@ -164,8 +234,12 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
         text,
         "\n## Join, status and plan over 100k and 1M × 1M snapshots\n"
     );
-    let (version, rows) = match section {
-        StatusPlan::Measured { version, rows } => (version, rows),
+    let (version, rows, footprint) = match section {
+        StatusPlan::Measured {
+            version,
+            rows,
+            footprint,
+        } => (version, rows, footprint),
         StatusPlan::Skipped(reason) => {
             let _ = writeln!(text, "Not measured in this run: {reason}.");
             return;
@@ -223,46 +297,64 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
         largest.parse.wall_seconds,
         largest.parse.rss_mib(),
     );
+    if let Some(footprint) = footprint {
+        render_footprint(text, footprint);
+    }
     let met = [largest.status, largest.plan].iter().all(|measured| {
         measured.wall_seconds <= GOAL_WALL_SECONDS && measured.rss_mib() <= GOAL_RSS_MIB
     });
-    if !met {
+    if met {
+        return;
+    }
+    let _ = writeln!(
+        text,
+        "\nWhy the goal is missed, from phase timings, an RSS trace and a perf profile of both \
+         commands at 1M (shares rather than exact seconds). Memory: the parsed users alone \
+         take about {:.1} GiB (the typed parse's peak), over the budget before any work. The \
+         files' text is not held beside them (it is read in 1 MiB chunks and parsed a few \
+         thousand users at a time), and values of up to 24 bytes sit inline in their \
+         `CompactString`s. On top of that, the tenant's indexes and the prediction add about \
+         0.4 GiB and the statuses about 0.35 GiB, which is where `status` peaks. Time follows \
+         memory: in a perf profile, about an eighth of the samples are the kernel zeroing \
+         fresh pages. Status time: parsing (two threads) is about a third of the run, the \
+         tenant's indexes and the sync prediction about half, with the hygiene checks and the \
+         orphan search beside it on the other core, and the statuses and the output the rest. \
+         The prediction is sequential, as Entra Connect's export is (each user's export claims \
+         values that later users are checked against), and bound by memory latency: for each \
+         joined user it compares about fifteen properties of its cloud user, the longer ones \
+         on the heap at random places. In the generated tenant, as in a snapshot read from \
+         Graph v1.0, `onPremisesObjectIdentifier` is absent, so all 600,000 joined users take \
+         the full path with its uniqueness lookups. Plan: after the same diagnosis, the \
+         planner (indexes of AD, the users' actions in two halves, assembly and the actions' \
+         fingerprint) takes about a third of the run and its 605,000 actions about 1.5 GiB; \
+         writing the plan file of 1.3 GB takes about a seventh, much of which is the kernel \
+         copying it into the page cache (`plan` prints only its first 50 users and actions). \
+         Already done: sonic-rs on text read in chunks, mimalloc, inline short strings, \
+         four-byte index holders, one tenant index shared by the prediction, the diagnosis \
+         and the planner, a planner that hands back its drafts as it orders them, a prediction \
+         that keeps no operations and borrows each user's values from AD, statuses that \
+         borrow, both cores for parsing, indexes, hygiene, statuses and planning, streamed \
+         status output and plan file.",
+        largest.parse.rss_mib() / 1024.0,
+    );
+    if let Some(footprint) = footprint {
+        let saving = |layout: f64| (1.0 - layout / footprint.today()) * 100.0;
         let _ = writeln!(
             text,
-            "\nWhy the goal is missed, from phase timings, an RSS trace and a perf profile of both \
-             commands at 1M (shares rather than exact seconds). Memory: the parsed users alone \
-             take about 2.0 GiB, over the budget before any work. The files' text is no longer \
-             held beside them (it is read in 1 MiB chunks and parsed a few thousand users at a \
-             time), and values of up to 24 bytes sit inline in their `CompactString`s, but every \
-             longer value (distinguished names, ids, UPNs, each proxy address) is still an \
-             allocation of its own, and a user has about fifteen. On top of that, the tenant's \
-             indexes and the prediction add about 0.4 GiB and the statuses about 0.35 GiB, which \
-             is where `status` peaks. Time follows memory: in a perf profile, about a sixth of \
-             the samples are the kernel zeroing fresh pages. Status time: parsing (two threads) \
-             is about a third of the run, the tenant's indexes and the sync prediction about \
-             half, with the hygiene checks and the orphan search beside it on the other core, \
-             and the statuses and the output the rest. The prediction is sequential, as Entra \
-             Connect's export is (each user's export claims values that later users are checked \
-             against), and bound by memory latency: for each joined user it compares about \
-             fifteen properties of its cloud user, the longer ones on the heap at random \
-             places. In the generated tenant, as in a snapshot read from Graph v1.0, \
-             `onPremisesObjectIdentifier` is absent, so all 600,000 joined users take the full \
-             path with its uniqueness lookups. Plan: after the same diagnosis, the planner \
-             (indexes of AD, the users' actions in two halves, assembly and the actions' \
-             fingerprint) takes about a third of the run and its 605,000 actions about 1.5 GiB; \
-             writing the plan file of 1.3 GB takes about a seventh, much of which is the \
-             kernel copying it into the page cache (`plan` prints only its first 50 users and \
-             actions). Already done: sonic-rs on text read in chunks, mimalloc, inline short \
-             strings, four-byte index holders, one tenant index shared by the prediction, the \
-             diagnosis and the planner, a planner that hands back its drafts as it orders them, \
-             a prediction that keeps no operations and borrows each user's values from AD, \
-             statuses that borrow, both cores for parsing, indexes, hygiene, statuses and \
-             planning, streamed status output and plan file. What remains is a directory held \
-             as one string arena per snapshot with 4-byte offsets instead of a string per value \
-             (which would about halve the parsed 2.0 GiB, and the page zeroing and cache misses \
-             with it), statuses that keep two indexes instead of six borrowed names and render \
-             their evidence when printed, and plan actions written to the file as they are \
-             made rather than held."
+            "\nWhat remains, judged by the footprint above: a tighter layout of the same users \
+             does not reach the goal. One string arena per snapshot would take {:.0}% (8-byte \
+             handles) to {:.0}% (4-byte offsets) off the parsed users, since most values are \
+             already inline and the records' fixed fields stay; dropping the values no rule \
+             reads would take {:.0}%, at the price of snapshots that no longer carry them. \
+             Statuses that keep two indexes instead of six borrowed names would save about 0.1 \
+             GiB, and plan actions written to the file as they are made most of the plan's \
+             1.5 GiB above status. Meeting 2 GiB and 5 s would need a different shape: the \
+             tenant held in compact indexes built for the rules, and the AD users streamed past \
+             them, instead of both directories held whole in the models the emulator and the \
+             executor share.",
+            saving(footprint.arena_with_handles),
+            saving(footprint.arena_with_offsets),
+            footprint.unread_by_the_rules / footprint.today() * 100.0,
         );
     }
 }
