@@ -67,7 +67,7 @@ pub struct AdUser {
     pub user_principal_name: Option<CompactString>,
     #[serde(default)]
     pub mail: Option<CompactString>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::tenant::exact_list")]
     pub proxy_addresses: Vec<String>,
     #[serde(default)]
     pub sam_account_name: Option<CompactString>,

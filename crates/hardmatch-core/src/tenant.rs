@@ -27,7 +27,7 @@ pub struct CloudUser {
     pub mail: Option<CompactString>,
     #[serde(default)]
     pub mail_nickname: Option<CompactString>,
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(default, deserialize_with = "exact_list")]
     pub proxy_addresses: Vec<String>,
     #[serde(default)]
     pub account_enabled: Option<bool>,
@@ -55,9 +55,9 @@ pub struct CloudUser {
     /// Graph beta only; read there for the 2026 hard-match hardening.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_premises_object_identifier: Option<CompactString>,
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(default, deserialize_with = "exact_list")]
     pub on_premises_provisioning_errors: Vec<OnPremisesProvisioningError>,
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(default, deserialize_with = "exact_list")]
     pub assigned_licenses: Vec<AssignedLicense>,
     /// Absent when the tenant has no P1/P2 or the token lacks AuditLog.Read.All:
     /// "unknown", never "unused". Boxed: most snapshots have none, and held inline it
@@ -111,7 +111,7 @@ pub struct OnPremisesProvisioningError {
 #[serde(rename_all = "camelCase")]
 pub struct AssignedLicense {
     pub sku_id: String,
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(default, deserialize_with = "exact_list")]
     pub disabled_plans: Vec<String>,
 }
 
@@ -302,12 +302,53 @@ pub struct TenantSnapshot {
     pub role_eligibilities: Vec<RoleAssignment>,
 }
 
-fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+/// A JSON list, or `null` for none (Graph writes both), held at exactly its length.
+///
+/// A user's lists are short (two proxy addresses, one licence) and the JSON parsers give
+/// no length up front, so serde's own reading grows each to room for four: at a million
+/// users that spare room was over 200 MB. The items are gathered on the stack instead, and
+/// moved into one allocation of the right size.
+pub(crate) fn exact_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,
 {
-    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
+    struct ExactList<T>(std::marker::PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ExactList<T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("a list or null")
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+
+        fn visit_some<D: serde::Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<Vec<T>, D::Error> {
+            deserializer.deserialize_seq(self)
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<Vec<T>, A::Error> {
+            let mut gathered: smallvec::SmallVec<[T; 4]> = smallvec::SmallVec::new();
+            while let Some(item) = items.next_element()? {
+                gathered.push(item);
+            }
+            let mut list = Vec::with_capacity(gathered.len());
+            list.extend(gathered);
+            Ok(list)
+        }
+    }
+
+    deserializer.deserialize_option(ExactList(std::marker::PhantomData))
 }
 
 #[cfg(test)]
@@ -341,6 +382,37 @@ mod tests {
         let written = serde_json::to_value(&user).unwrap();
         assert_eq!(written["userPrincipalName"], "Adams@contoso.com");
         assert!(written.get("onPremisesObjectIdentifier").is_none());
+    }
+
+    #[test]
+    fn lists_are_held_at_their_length_and_null_is_none() {
+        let json = r#"{
+            "id": "6ea91a8d-e32e-41a1-b7bd-d2d185eed0e0",
+            "userPrincipalName": "Adams@contoso.com",
+            "proxyAddresses": ["SMTP:adams@contoso.com", "smtp:a@contoso.onmicrosoft.com"],
+            "assignedLicenses": [{"disabledPlans": null, "skuId": "c7df2760-2c81-4ef7-b578-5b5392b571df"}],
+            "onPremisesProvisioningErrors": null
+        }"#;
+        let user: CloudUser = serde_json::from_str(json).unwrap();
+        assert_eq!(user.proxy_addresses.len(), 2);
+        assert_eq!(user.proxy_addresses.capacity(), 2);
+        assert_eq!(user.assigned_licenses.capacity(), 1);
+        assert!(user.assigned_licenses[0].disabled_plans.is_empty());
+        assert!(user.on_premises_provisioning_errors.is_empty());
+        // More items than the stack holds, through a `Value` as the emulator reads them.
+        let addresses: Vec<String> = (0..9).map(|n| format!("smtp:a{n}@contoso.com")).collect();
+        let value = serde_json::json!({"id": "x", "userPrincipalName": "a@contoso.com", "proxyAddresses": addresses});
+        let user: CloudUser = serde_json::from_value(value).unwrap();
+        assert_eq!(user.proxy_addresses, addresses);
+        assert_eq!(user.proxy_addresses.capacity(), 9);
+        let error = serde_json::from_str::<CloudUser>(
+            r#"{"id": "x", "userPrincipalName": "a@contoso.com", "proxyAddresses": "smtp:a@contoso.com"}"#,
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("expected a list or null"),
+            "{error}"
+        );
     }
 
     #[test]
