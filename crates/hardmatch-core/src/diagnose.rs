@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::ad::AdUser;
-use crate::index::{Folded, HashSet, MultiIndex, domain_of, smtp_value};
+use crate::index::{Field, FieldIndex, Folded, HashSet, MultiIndex, domain_of, smtp_value};
 use crate::parallel;
 use crate::sync::{
     CloudIndex, ConflictProperty, ConnectorSpace, JoinSource, Operations, SoftMatchAttribute,
@@ -800,7 +800,7 @@ impl<'a> Context<'a, '_> {
                 .filter(|evidence| evidence.code == "duplicate")
             {
                 if let Some(id) = duplicate.cloud_user_id
-                    && let Some(&position) = self.index.by_id.get(id)
+                    && let Some(position) = self.index.position_of(id)
                 {
                     let user = &self.cloud[position as usize];
                     findings.push(TenantFinding {
@@ -939,15 +939,17 @@ fn malformed_address(value: &str) -> bool {
 /// IdFix-like checks of the AD data, before any sync sees it.
 pub fn hygiene(ad_users: &[AdUser], tenant: &TenantInfo) -> Vec<HygieneFinding> {
     let mut findings = Vec::new();
-    let mut by_upn: MultiIndex<Folded<'_>> = MultiIndex::with_capacity(ad_users.len());
+    let mut by_upn: FieldIndex<'_, AdUser, AdUpn> =
+        FieldIndex::with_capacity(ad_users, ad_users.len());
     let mut by_smtp: MultiIndex<Folded<'_>> = MultiIndex::with_capacity(ad_users.len() * 2);
-    let mut by_anchor: MultiIndex<&str> = MultiIndex::with_capacity(ad_users.len());
+    let mut by_anchor: FieldIndex<'_, AdUser, AdAnchor> =
+        FieldIndex::with_capacity(ad_users, ad_users.len());
     let mut unverified: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (position, user) in ad_users.iter().enumerate() {
         let Ok(position) = u32::try_from(position) else {
             break;
         };
-        by_anchor.insert(user.immutable_id.as_str(), position);
+        by_anchor.insert(position);
         match user.user_principal_name.as_deref() {
             None => findings.push(HygieneFinding {
                 kind: HygieneKind::MissingUserPrincipalName,
@@ -957,7 +959,7 @@ pub fn hygiene(ad_users: &[AdUser], tenant: &TenantInfo) -> Vec<HygieneFinding> 
                 detail: "no UPN: the sync invents one on the initial domain".to_owned(),
             }),
             Some(upn) => {
-                by_upn.insert(Folded(upn), position);
+                by_upn.insert(position);
                 check_characters(user, "userPrincipalName", upn, &mut findings);
                 if let Some(suffix) = domain_of(upn)
                     && tenant.verified_domain(suffix).is_none()
@@ -1018,7 +1020,7 @@ pub fn hygiene(ad_users: &[AdUser], tenant: &TenantInfo) -> Vec<HygieneFinding> 
                 .anchor_attribute
                 .ldap_name()
                 .to_owned(),
-            value: (*key).to_owned(),
+            value: key.to_owned(),
             distinguished_names: names(positions),
             detail: "only one of these objects can be exported".to_owned(),
         });
@@ -1038,6 +1040,28 @@ pub fn hygiene(ad_users: &[AdUser], tenant: &TenantInfo) -> Vec<HygieneFinding> 
     duplicates.sort_by(|left, right| (left.kind, &left.value).cmp(&(right.kind, &right.value)));
     findings.extend(duplicates);
     findings
+}
+
+/// An AD user's UPN, compared without regard to ASCII case.
+struct AdUpn;
+
+impl Field<AdUser> for AdUpn {
+    type Key<'a> = Folded<'a>;
+
+    fn key(user: &AdUser) -> Option<Folded<'_>> {
+        user.user_principal_name.as_deref().map(Folded)
+    }
+}
+
+/// An AD user's source anchor, as Entra Connect exports it.
+pub(crate) struct AdAnchor;
+
+impl Field<AdUser> for AdAnchor {
+    type Key<'a> = &'a str;
+
+    fn key(user: &AdUser) -> Option<&str> {
+        Some(user.immutable_id.as_str())
+    }
 }
 
 fn check_characters(

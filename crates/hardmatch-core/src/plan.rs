@@ -82,10 +82,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::ad::{AdUser, AnchorAttribute};
 use crate::diagnose::{
-    BlockReason, ConflictReason, Diagnosis, Status, addresses_lost_in_takeover, has_mailbox,
-    is_on_initial_domain,
+    AdAnchor, BlockReason, ConflictReason, Diagnosis, Status, addresses_lost_in_takeover,
+    has_mailbox, is_on_initial_domain,
 };
-use crate::index::{Fnv1a, Folded, HashMap, MultiIndex, domain_of, positions, smtp_value};
+use crate::index::{
+    FieldIndex, Fnv1a, Folded, HashMap, MultiIndex, domain_of, positions, smtp_value,
+};
 use crate::parallel;
 use crate::sync::{CloudIndex, ConnectorSpace, effective_features};
 use crate::tenant::{CloudUser, TenantSnapshot};
@@ -678,7 +680,7 @@ struct Planner<'a, 'input> {
     joined: HashMap<&'a str, &'a str>,
     ad_by_name: MultiIndex<Folded<'a>>,
     ad_by_smtp: MultiIndex<Folded<'a>>,
-    ad_anchors: HashMap<&'a str, u32>,
+    ad_anchors: FieldIndex<'a, AdUser, AdAnchor>,
     now_days: Option<i64>,
 }
 
@@ -693,9 +695,9 @@ impl<'a, 'input> Planner<'a, 'input> {
                 let mut ad_by_name =
                     MultiIndex::with_capacity(if by_name { input.ad_users.len() * 3 } else { 0 });
                 let mut ad_anchors =
-                    HashMap::with_capacity_and_hasher(input.ad_users.len(), Default::default());
+                    FieldIndex::with_capacity(input.ad_users, input.ad_users.len());
                 for (position, user) in positions(input.ad_users) {
-                    ad_anchors.insert(user.immutable_id.as_str(), position);
+                    ad_anchors.insert(position);
                     if by_name {
                         ad_by_name.insert(Folded(user.distinguished_name.as_str()), position);
                         if let Some(upn) = &user.user_principal_name {
@@ -758,7 +760,7 @@ impl<'a, 'input> Planner<'a, 'input> {
                     if let Some(anchor) = &user.on_premises_immutable_id
                         && user.is_synced()
                         && !user.is_deleted()
-                        && self.ad_anchors.contains_key(anchor.as_str())
+                        && !self.ad_anchors.get(&anchor.as_str()).is_empty()
                     {
                         self.joined.insert(anchor.as_str(), user.id.as_str());
                     }
@@ -907,7 +909,7 @@ impl<'a, 'input> Planner<'a, 'input> {
         let mut found: Vec<u32> = self.ad_by_name.get(&Folded(name)).to_vec();
         if found.is_empty()
             && let Ok(parsed) = crate::anchor::parse_anchor(name)
-            && let Some(&position) = self.ad_anchors.get(parsed.immutable_id.as_str())
+            && let Some(&position) = self.ad_anchors.get(&parsed.immutable_id.as_str()).last()
         {
             found.push(position);
         }
@@ -920,7 +922,7 @@ impl<'a, 'input> Planner<'a, 'input> {
     }
 
     fn find_cloud(&self, name: &str) -> Result<usize, PlanRefusal> {
-        if let Some(&position) = self.index.by_id.get(name) {
+        if let Some(position) = self.index.position_of(name) {
             return Ok(position as usize);
         }
         // Active users first: a UPN of a deleted user may be rewritten (graph-api.md §16 #17).
@@ -1470,7 +1472,7 @@ impl<'a, 'input> Planner<'a, 'input> {
             if let Some(old) = &target.on_premises_immutable_id {
                 evidence.push(format!(
                     "replaces ImmutableID {old}, which {}",
-                    if self.ad_anchors.contains_key(old.as_str()) {
+                    if !self.ad_anchors.get(&old.as_str()).is_empty() {
                         "another AD object has"
                     } else {
                         "no AD object has (an orphan)"

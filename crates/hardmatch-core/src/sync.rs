@@ -62,7 +62,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::ad::AdUser;
 use crate::anchor::ImmutableId;
-use crate::index::{Fnv1a, Folded, HashMap, HashSet, MultiIndex, domain_of, positions, smtp_value};
+use crate::index::{
+    Field, FieldIndex, Fnv1a, Folded, HashMap, HashSet, MultiIndex, domain_of, positions,
+    smtp_value,
+};
 use crate::parallel;
 use crate::tenant::{
     CloudUser, OnPremisesProvisioningError, RoleAssignment, SyncFeatures, TenantInfo,
@@ -902,10 +905,10 @@ pub(crate) fn run_sync_cycle_with(
 pub struct CloudIndex<'a> {
     /// The users indexed, to tell whether the index belongs to the tenant it is given with.
     users: &'a [CloudUser],
-    pub(crate) by_id: HashMap<&'a str, u32>,
-    pub(crate) active_by_anchor: MultiIndex<&'a str>,
-    pub(crate) deleted_by_anchor: MultiIndex<&'a str>,
-    pub(crate) active_by_upn: MultiIndex<Folded<'a>>,
+    by_id: FieldIndex<'a, CloudUser, CloudId>,
+    pub(crate) active_by_anchor: FieldIndex<'a, CloudUser, CloudAnchor>,
+    pub(crate) deleted_by_anchor: FieldIndex<'a, CloudUser, CloudAnchor>,
+    pub(crate) active_by_upn: FieldIndex<'a, CloudUser, CloudUpn>,
     pub(crate) active_by_smtp: MultiIndex<Folded<'a>>,
     pub(crate) assigned_roles: HashSet<&'a str>,
     pub(crate) eligible_roles: HashSet<&'a str>,
@@ -919,6 +922,11 @@ impl<'a> CloudIndex<'a> {
             &tenant.role_assignments,
             &tenant.role_eligibilities,
         )
+    }
+
+    /// The position of the user with this id; the last one, should a snapshot repeat an id.
+    pub(crate) fn position_of(&self, id: &str) -> Option<u32> {
+        self.by_id.get(&id).last().copied()
     }
 
     /// Whether this index was built over exactly these users (the same slice, not an
@@ -972,28 +980,20 @@ impl<'a> CloudIndex<'a> {
     fn index_keys(
         cloud_users: &'a [CloudUser],
     ) -> (
-        HashMap<&'a str, u32>,
-        MultiIndex<&'a str>,
-        MultiIndex<&'a str>,
+        FieldIndex<'a, CloudUser, CloudId>,
+        FieldIndex<'a, CloudUser, CloudAnchor>,
+        FieldIndex<'a, CloudUser, CloudAnchor>,
     ) {
         let count = cloud_users.len();
-        let mut by_id = HashMap::with_capacity_and_hasher(count, Default::default());
-        let mut active_by_anchor = MultiIndex::with_capacity(count);
-        let mut deleted_by_anchor = MultiIndex::with_capacity(count / 8);
+        let mut by_id = FieldIndex::with_capacity(cloud_users, count);
+        let mut active_by_anchor = FieldIndex::with_capacity(cloud_users, count);
+        let mut deleted_by_anchor = FieldIndex::with_capacity(cloud_users, count / 8);
         for (position, user) in positions(cloud_users) {
-            by_id.insert(user.id.as_str(), position);
-            let Some(anchor) = user
-                .on_premises_immutable_id
-                .as_ref()
-                .map(ImmutableId::as_str)
-                .filter(|anchor| !anchor.is_empty())
-            else {
-                continue;
-            };
+            by_id.insert(position);
             if user.is_deleted() {
-                deleted_by_anchor.insert(anchor, position);
+                deleted_by_anchor.insert(position);
             } else {
-                active_by_anchor.insert(anchor, position);
+                active_by_anchor.insert(position);
             }
         }
         (by_id, active_by_anchor, deleted_by_anchor)
@@ -1002,20 +1002,56 @@ impl<'a> CloudIndex<'a> {
     /// Active users by UPN and by SMTP address; users in the recycle bin hold neither.
     fn index_names(
         cloud_users: &'a [CloudUser],
-    ) -> (MultiIndex<Folded<'a>>, MultiIndex<Folded<'a>>) {
+    ) -> (FieldIndex<'a, CloudUser, CloudUpn>, MultiIndex<Folded<'a>>) {
         let count = cloud_users.len();
-        let mut active_by_upn = MultiIndex::with_capacity(count);
+        let mut active_by_upn = FieldIndex::with_capacity(cloud_users, count);
         let mut active_by_smtp = MultiIndex::with_capacity(count * 2);
         for (position, user) in positions(cloud_users) {
             if user.is_deleted() {
                 continue;
             }
-            active_by_upn.insert(Folded(user.user_principal_name.as_str()), position);
+            active_by_upn.insert(position);
             for address in cloud_smtp_addresses(user) {
                 active_by_smtp.insert(Folded(address), position);
             }
         }
         (active_by_upn, active_by_smtp)
+    }
+}
+
+/// A cloud user's object id, as [`CloudIndex`] finds users by it.
+pub(crate) struct CloudId;
+
+impl Field<CloudUser> for CloudId {
+    type Key<'a> = &'a str;
+
+    fn key(user: &CloudUser) -> Option<&str> {
+        Some(user.id.as_str())
+    }
+}
+
+/// A cloud user's ImmutableID, when it has one.
+pub(crate) struct CloudAnchor;
+
+impl Field<CloudUser> for CloudAnchor {
+    type Key<'a> = &'a str;
+
+    fn key(user: &CloudUser) -> Option<&str> {
+        user.on_premises_immutable_id
+            .as_ref()
+            .map(ImmutableId::as_str)
+            .filter(|anchor| !anchor.is_empty())
+    }
+}
+
+/// A cloud user's UPN, compared without regard to ASCII case.
+pub(crate) struct CloudUpn;
+
+impl Field<CloudUser> for CloudUpn {
+    type Key<'a> = Folded<'a>;
+
+    fn key(user: &CloudUser) -> Option<Folded<'_>> {
+        Some(Folded(user.user_principal_name.as_str()))
     }
 }
 
@@ -1154,7 +1190,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
             HashMap::with_capacity_and_hasher(joins.len(), Default::default());
         let mut pending_deletions: Vec<(&'a str, u32)> = Vec::new();
         for &(anchor, cloud_id) in &joins {
-            let cloud = self.index.by_id.get(cloud_id).copied();
+            let cloud = self.index.position_of(cloud_id);
             let active =
                 cloud.filter(|&position| !input.cloud_users[position as usize].is_deleted());
             if let Some(position) = active {
@@ -1229,9 +1265,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
             if let Some(&cloud_id) = joined.get(user.immutable_id.as_str()) {
                 let active = self
                     .index
-                    .by_id
-                    .get(cloud_id)
-                    .copied()
+                    .position_of(cloud_id)
                     .filter(|&cloud| !input.cloud_users[cloud as usize].is_deleted());
                 if let Some(cloud) = active {
                     decisions.push(UserSyncResult {
