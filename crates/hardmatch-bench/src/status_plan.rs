@@ -313,10 +313,12 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
          take about {:.1} GiB (the typed parse's peak), over the budget before any work. The \
          files' text is not held beside them (it is read in 1 MiB chunks and parsed a few \
          thousand users at a time), and values of up to 24 bytes sit inline in their \
-         `CompactString`s. On top of that, the tenant's indexes and the prediction add about \
-         0.4 GiB and the statuses about 0.35 GiB, which is where `status` peaks. Time follows \
-         memory: in a perf profile, about an eighth of the samples are the kernel zeroing \
-         fresh pages. Status time: parsing (two threads) is about a third of the run, the \
+         `CompactString`s. In an RSS trace of `status`, the tenant's indexes, the prediction, \
+         the hygiene checks and the diagnosis then run within about 0.1 GiB more, largely in \
+         memory the parse's buffers gave back, and the statuses with their 617,000 evidence \
+         items and the output add about 0.4 GiB at the end, which is where `status` peaks. \
+         Time follows memory: in a perf profile, about an eighth of the samples are the kernel \
+         zeroing fresh pages. Status time: parsing (two threads) is about a third of the run, the \
          tenant's indexes and the sync prediction about half, with the hygiene checks and the \
          orphan search beside it on the other core, and the statuses and the output the rest. \
          The prediction is sequential, as Entra Connect's export is (each user's export claims \
@@ -329,8 +331,9 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
          fingerprint) takes about a third of the run and its 605,000 actions about 1.5 GiB; \
          writing the plan file of 1.3 GB takes about a seventh, much of which is the kernel \
          copying it into the page cache (`plan` prints only its first 50 users and actions). \
-         Already done: sonic-rs on text read in chunks, mimalloc, inline short strings, \
-         four-byte index holders, one tenant index shared by the prediction, the diagnosis \
+         Already done: sonic-rs on text read in chunks, mimalloc, inline short strings, lists \
+         held at their length, four-byte index holders, indexes over one field that keep no \
+         keys (ids, anchors, UPNs), one tenant index shared by the prediction, the diagnosis \
          and the planner, a planner that hands back its drafts as it orders them, a prediction \
          that keeps no operations and borrows each user's values from AD, statuses that \
          borrow, both cores for parsing, indexes, hygiene, statuses and planning, streamed \
@@ -347,7 +350,9 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
              already inline and the records' fixed fields stay; dropping the values no rule \
              reads would take {:.0}%, at the price of snapshots that no longer carry them. \
              Statuses that keep two indexes instead of six borrowed names would save about 0.1 \
-             GiB, and plan actions written to the file as they are made most of the plan's \
+             GiB and evidence written when printed about as much, the SMTP address indexes \
+             (two million values on each side) could keep no keys like the others, and plan \
+             actions written to the file as they are made most of the plan's \
              1.5 GiB above status. Meeting 2 GiB and 5 s would need a different shape: the \
              tenant held in compact indexes built for the rules, and the AD users streamed past \
              them, instead of both directories held whole in the models the emulator and the \
