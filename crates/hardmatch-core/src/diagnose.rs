@@ -135,28 +135,78 @@ pub struct Evidence<'a> {
     pub detail: String,
 }
 
-/// The status of one AD user, borrowing its names from the AD user and the cloud user.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// The status of one AD user. It refers to the AD user and the cloud user rather than
+/// copying or borrowing their names one by one: a million statuses are held at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserStatus<'a> {
-    pub distinguished_name: &'a str,
-    pub user_principal_name: Option<&'a str>,
-    pub sam_account_name: Option<&'a str>,
-    pub immutable_id: &'a str,
-    #[serde(flatten)]
+    pub ad_user: &'a AdUser,
     pub status: Status,
     /// The cloud user the status is about: joined, matched, candidate or real account.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cloud_user_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cloud_user_principal_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cloud_user: Option<&'a CloudUser>,
     pub evidence: Vec<Evidence<'a>>,
     /// Index into the AD users given to [`diagnose`].
-    #[serde(skip)]
     pub ad_index: usize,
-    /// Index into the tenant snapshot's users, for `cloud_user_id`.
-    #[serde(skip)]
+    /// Index into the tenant snapshot's users, for `cloud_user`.
     pub cloud_index: Option<usize>,
+}
+
+impl<'a> UserStatus<'a> {
+    pub fn distinguished_name(&self) -> &'a str {
+        &self.ad_user.distinguished_name
+    }
+
+    pub fn user_principal_name(&self) -> Option<&'a str> {
+        self.ad_user.user_principal_name.as_deref()
+    }
+
+    pub fn sam_account_name(&self) -> Option<&'a str> {
+        self.ad_user.sam_account_name.as_deref()
+    }
+
+    pub fn immutable_id(&self) -> &'a str {
+        self.ad_user.immutable_id.as_str()
+    }
+
+    pub fn cloud_user_id(&self) -> Option<&'a str> {
+        self.cloud_user.map(|user| user.id.as_str())
+    }
+
+    pub fn cloud_user_principal_name(&self) -> Option<&'a str> {
+        self.cloud_user
+            .map(|user| user.user_principal_name.as_str())
+    }
+}
+
+/// A status as `status --json` writes it: the names read from the users it refers to.
+impl Serialize for UserStatus<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Written<'s, 'a> {
+            distinguished_name: &'a str,
+            user_principal_name: Option<&'a str>,
+            sam_account_name: Option<&'a str>,
+            immutable_id: &'a str,
+            #[serde(flatten)]
+            status: &'s Status,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            cloud_user_id: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            cloud_user_principal_name: Option<&'a str>,
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            evidence: &'s [Evidence<'a>],
+        }
+        Written {
+            distinguished_name: self.distinguished_name(),
+            user_principal_name: self.user_principal_name(),
+            sam_account_name: self.sam_account_name(),
+            immutable_id: self.immutable_id(),
+            status: &self.status,
+            cloud_user_id: self.cloud_user_id(),
+            cloud_user_principal_name: self.cloud_user_principal_name(),
+            evidence: &self.evidence,
+        }
+        .serialize(serializer)
+    }
 }
 
 /// A tenant-side finding.
@@ -689,13 +739,9 @@ impl<'a> Context<'a, '_> {
         };
         let cloud = cloud_index.and_then(|position| self.cloud.get(position));
         UserStatus {
-            distinguished_name: &ad.distinguished_name,
-            user_principal_name: ad.user_principal_name.as_deref(),
-            sam_account_name: ad.sam_account_name.as_deref(),
-            immutable_id: ad.immutable_id.as_str(),
+            ad_user: ad,
             status,
-            cloud_user_id: cloud.map(|user| user.id.as_str()),
-            cloud_user_principal_name: cloud.map(|user| user.user_principal_name.as_str()),
+            cloud_user: cloud,
             evidence,
             ad_index,
             cloud_index,

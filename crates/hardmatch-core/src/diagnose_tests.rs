@@ -274,7 +274,7 @@ fn field_story_duplicate_is_found_with_the_real_account() {
             reason: ConflictReason::SyncCreatedDuplicate
         }
     );
-    assert_eq!(user.cloud_user_id, Some("real"));
+    assert_eq!(user.cloud_user_id(), Some("real"));
     let kinds: Vec<_> = diagnosis
         .tenant_findings
         .iter()

@@ -900,7 +900,13 @@ impl<'a, 'input> Planner<'a, 'input> {
                 .users
                 .iter()
                 .filter(|status| all_safe_candidate(&status.status))
-                .map(|status| (status.ad_index, None, status.distinguished_name.to_owned()))
+                .map(|status| {
+                    (
+                        status.ad_index,
+                        None,
+                        status.distinguished_name().to_owned(),
+                    )
+                })
                 .collect()),
         }
     }
@@ -941,7 +947,7 @@ impl<'a, 'input> Planner<'a, 'input> {
     /// The cloud account the diagnosis points at, if it is a plausible link target.
     fn target_from_diagnosis(&self, ad_index: usize) -> Option<Result<usize, SkippedUser>> {
         let status = self.status_of(ad_index)?;
-        let name = &status.distinguished_name;
+        let name = status.distinguished_name();
         match &status.status {
             Status::Linked => Some(Err(skip(
                 name,

@@ -430,8 +430,8 @@ fn upn_of<'a>(tenant: &'a TenantSnapshot, id: Option<&str>) -> &'a str {
 
 fn name_of<'a>(status: &UserStatus<'a>) -> &'a str {
     status
-        .user_principal_name
-        .unwrap_or(status.distinguished_name)
+        .user_principal_name()
+        .unwrap_or(status.distinguished_name())
 }
 
 /// The active account named like the AD user (their UPN, or their primary address when the
@@ -449,7 +449,7 @@ fn real_account<'a>(
     ];
     tenant.users.iter().find(|cloud| {
         !cloud.is_deleted()
-            && Some(cloud.id.as_str()) != user.cloud_user_id
+            && Some(cloud.id.as_str()) != user.cloud_user_id()
             && names
                 .iter()
                 .flatten()
@@ -459,7 +459,7 @@ fn real_account<'a>(
 
 fn is_licensed_holder(tenant: &TenantSnapshot, ad_users: &[AdUser], user: &UserStatus) -> bool {
     user.status == Status::WillHardMatch
-        && user.cloud_user_id.is_some_and(|id| {
+        && user.cloud_user_id().is_some_and(|id| {
             tenant
                 .users
                 .iter()
@@ -499,7 +499,7 @@ fn narrate_cases(
              account and created a second one, e.g. {} next to the licensed {}.",
             duplicates.len(),
             upn_of(tenant, duplicate),
-            upn_of(tenant, example.cloud_user_id)
+            upn_of(tenant, example.cloud_user_id())
         ));
     }
     let restores: Vec<&UserStatus> = diagnosis
@@ -533,7 +533,7 @@ fn narrate_cases(
             "  {} licensed holders: another licensed account holds the ImmutableID, so the sync \
              would take over {} instead of {}'s own account.",
             holders.len(),
-            example.cloud_user_principal_name.unwrap_or("?"),
+            example.cloud_user_principal_name().unwrap_or("?"),
             name_of(example)
         ));
     }
@@ -555,7 +555,7 @@ fn narrate_cases(
             "  {} admin-role targets: the account to match holds an admin role, and Entra ID \
              refuses to let the sync take it over, e.g. {}.",
             admins.len(),
-            example.cloud_user_principal_name.unwrap_or("?")
+            example.cloud_user_principal_name().unwrap_or("?")
         ));
     }
     let conflicts = proxy_address_conflicts(ad_users, tenant, diagnosis);
@@ -642,7 +642,7 @@ fn left_to_a_person(
     let mut left: Vec<LeftOut> = proxy_address_conflicts(ad_users, tenant, diagnosis)
         .into_iter()
         .map(|(status, holder)| LeftOut {
-            distinguished_name: status.distinguished_name.to_owned(),
+            distinguished_name: status.distinguished_name().to_owned(),
             user: name_of(status).to_owned(),
             reason: format!(
                 "{} also holds this address: remove it there first, or the sync quarantines it \
@@ -659,7 +659,7 @@ fn left_to_a_person(
                 .any(|evidence| evidence.code == "restores");
         if let (true, Some(own)) = (restores, real_account(tenant, ad_users, status)) {
             left.push(LeftOut {
-                distinguished_name: status.distinguished_name.to_owned(),
+                distinguished_name: status.distinguished_name().to_owned(),
                 user: name_of(status).to_owned(),
                 reason: format!(
                     "a deleted account holds the ImmutableID next to {}: restoring it clashes \
@@ -689,12 +689,12 @@ fn make_plan(
             needs_attention(&user.status)
                 && !left
                     .iter()
-                    .any(|left| left.distinguished_name == user.distinguished_name)
+                    .any(|left| left.distinguished_name == user.distinguished_name())
         })
         .filter_map(|user| {
             let target = real_account(tenant, ad_users, user)
                 .map(|cloud| cloud.id.to_string())
-                .or_else(|| user.cloud_user_id.map(str::to_owned))?;
+                .or_else(|| user.cloud_user_id().map(str::to_owned))?;
             Some(MappingEntry {
                 ad: ad_users.get(user.ad_index)?.distinguished_name.to_string(),
                 cloud: target,
@@ -903,11 +903,11 @@ fn narrate_remaining(printer: &Printer, after: &Diagnosis, plan: &Plan, left: &[
         let reason = plan
             .skipped
             .iter()
-            .find(|skipped| skipped.user == user.distinguished_name)
+            .find(|skipped| skipped.user == user.distinguished_name())
             .map(|skipped| skipped.reason.clone())
             .or_else(|| {
                 left.iter()
-                    .find(|left| left.distinguished_name == user.distinguished_name)
+                    .find(|left| left.distinguished_name == user.distinguished_name())
                     .map(|left| left.reason.clone())
             })
             .unwrap_or_else(|| describe(&user.status));

@@ -295,7 +295,7 @@ pub(crate) fn predict(
             let status = after
                 .users
                 .iter()
-                .find(|user| user.immutable_id == planned.immutable_id);
+                .find(|user| user.immutable_id() == planned.immutable_id);
             // A quarantine is reported by the cycle that raised it; later cycles keep it
             // quietly, so every cycle of the rehearsal counts.
             let mut sync_errors: Vec<String> = Vec::new();
@@ -340,7 +340,7 @@ pub(crate) fn predict(
             }
             let linked = status.is_some_and(|status| {
                 status.status == Status::Linked
-                    && status.cloud_user_id == Some(planned.target_id.as_str())
+                    && status.cloud_user_id() == Some(planned.target_id.as_str())
             }) && sync_errors.is_empty();
             Prediction {
                 user: planned.distinguished_name.clone(),

@@ -447,22 +447,22 @@ impl Report<'_> {
                 "<tr data-filter=\"users\" data-status=\"{name}\"{hidden}><td>",
                 hidden = page.hidden(Some(name))
             )?;
-            match &user.user_principal_name {
+            match &user.user_principal_name() {
                 Some(upn) => write!(
                     out,
                     "{}<div class=\"dn\">{}</div>",
                     escaped(upn),
-                    escaped(user.distinguished_name)
+                    escaped(user.distinguished_name())
                 )?,
-                None => write!(out, "{}", escaped(user.distinguished_name))?,
+                None => write!(out, "{}", escaped(user.distinguished_name()))?,
             }
             write!(
                 out,
                 "</td><td>{sam}</td><td><span class=\"badge s-{name}\">{name}</span> {phrase}</td>\
                  <td>{cloud}</td><td>",
-                sam = escaped(user.sam_account_name.unwrap_or("")),
+                sam = escaped(user.sam_account_name().unwrap_or("")),
                 phrase = escaped(&describe(&user.status)),
-                cloud = escaped(user.cloud_user_principal_name.unwrap_or("—")),
+                cloud = escaped(user.cloud_user_principal_name().unwrap_or("—")),
             )?;
             write_lines(out, user.evidence.iter().map(|evidence| &evidence.detail))?;
             writeln!(out, "</td></tr>")?;
@@ -822,7 +822,7 @@ fn involved_cloud_ids<'a>(user: &UserStatus<'a>) -> impl Iterator<Item = (&'a st
     user.evidence
         .iter()
         .filter_map(|evidence| evidence.cloud_user_id.map(|id| (evidence.code, id)))
-        .chain(user.cloud_user_id.map(|id| ("target", id)))
+        .chain(user.cloud_user_id().map(|id| ("target", id)))
         .filter(move |(_, id)| {
             let new = !seen.contains(id);
             seen.push(id);

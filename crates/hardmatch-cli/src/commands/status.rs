@@ -280,12 +280,13 @@ fn render_text(
             .iter()
             .map(|user| {
                 [
-                    user.user_principal_name.unwrap_or(user.distinguished_name),
+                    user.user_principal_name()
+                        .unwrap_or(user.distinguished_name()),
                     phrases
                         .iter()
                         .find(|(status, _)| *status == &user.status)
                         .map_or("", |(_, phrase)| phrase.as_str()),
-                    user.cloud_user_principal_name.unwrap_or("-"),
+                    user.cloud_user_principal_name().unwrap_or("-"),
                     user.evidence
                         .first()
                         .map_or("", |evidence| evidence.detail.as_str()),
@@ -362,14 +363,14 @@ fn render_csv(diagnosis: &Diagnosis, out: &mut Blocks<'_>) -> std::io::Result<()
             .map(|evidence| evidence.detail.as_str())
             .collect();
         let fields = [
-            user.distinguished_name,
-            user.user_principal_name.unwrap_or_default(),
-            user.sam_account_name.unwrap_or_default(),
-            user.immutable_id,
+            user.distinguished_name(),
+            user.user_principal_name().unwrap_or_default(),
+            user.sam_account_name().unwrap_or_default(),
+            user.immutable_id(),
             user.status.name(),
             &describe(&user.status),
-            user.cloud_user_id.unwrap_or_default(),
-            user.cloud_user_principal_name.unwrap_or_default(),
+            user.cloud_user_id().unwrap_or_default(),
+            user.cloud_user_principal_name().unwrap_or_default(),
             &evidence.join("; "),
         ];
         let row: Vec<String> = fields.iter().map(|field| table::csv_field(field)).collect();

@@ -400,7 +400,7 @@ fn run_scenario(path: &Path, coverage: &mut Coverage) -> Result<(), String> {
         let user = diagnosis
             .users
             .iter()
-            .find(|user| name_of(user.distinguished_name) == *name)
+            .find(|user| name_of(user.distinguished_name()) == *name)
             .ok_or_else(|| format!("no status for {name}"))?;
         let actual = status_text(&user.status);
         if &actual != expected {
