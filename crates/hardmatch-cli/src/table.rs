@@ -12,26 +12,46 @@ pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
     text
 }
 
-/// As [`render`], appending to `text` from borrowed cells, for tables of a million rows
-/// whose cells already live elsewhere.
-pub fn render_into<Row: AsRef<[Cell]>, Cell: AsRef<str>>(
+/// As [`render`], appending to `text` from borrowed cells.
+fn render_into<Row: AsRef<[Cell]>, Cell: AsRef<str>>(
     text: &mut String,
     header: &[&str],
     rows: &[Row],
 ) {
-    let mut widths: Vec<usize> = header.iter().map(|cell| cell.chars().count()).collect();
+    let columns = Columns::measure(header, rows);
+    columns.row(text, header);
     for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row.as_ref()) {
-            *width = (*width).max(cell.as_ref().chars().count());
-        }
+        columns.row(text, row.as_ref());
     }
-    let mut line = |cells: &[&str]| {
+}
+
+/// A table's column widths, measured over every row first so that the rows can then be
+/// written a block at a time: a table of a million rows is never held as one text.
+pub struct Columns {
+    widths: Vec<usize>,
+}
+
+impl Columns {
+    pub fn measure<Row: AsRef<[Cell]>, Cell: AsRef<str>>(header: &[&str], rows: &[Row]) -> Self {
+        let mut widths: Vec<usize> = header.iter().map(|cell| cell.chars().count()).collect();
+        for row in rows {
+            for (width, cell) in widths.iter_mut().zip(row.as_ref()) {
+                *width = (*width).max(cell.as_ref().chars().count());
+            }
+        }
+        Self { widths }
+    }
+
+    /// Appends one row of cells.
+    pub fn row<Cell: AsRef<str>>(&self, text: &mut String, cells: &[Cell]) {
         let last = cells.len().saturating_sub(1);
         for (column, cell) in cells.iter().enumerate() {
+            let cell = cell.as_ref();
             text.push_str("  ");
             text.push_str(cell);
             if column < last {
-                let padding = widths
+                let padding = self
+                    .widths
                     .get(column)
                     .copied()
                     .unwrap_or_default()
@@ -40,13 +60,6 @@ pub fn render_into<Row: AsRef<[Cell]>, Cell: AsRef<str>>(
             }
         }
         text.push('\n');
-    };
-    line(header);
-    let mut cells: Vec<&str> = Vec::with_capacity(header.len());
-    for row in rows {
-        cells.clear();
-        cells.extend(row.as_ref().iter().map(AsRef::as_ref));
-        line(&cells);
     }
 }
 

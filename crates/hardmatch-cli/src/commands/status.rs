@@ -296,14 +296,14 @@ fn render_text(
         if rows.is_empty() {
             continue;
         }
-        let text = &mut out.text;
-        text.push_str(&format!("\n{name} ({})\n", rows.len()));
-        table::render_into(
-            text,
-            &["AD USER", "STATUS", "CLOUD ACCOUNT", "EVIDENCE"],
-            &rows,
-        );
-        out.pass_on_when_full()?;
+        const HEADER: [&str; 4] = ["AD USER", "STATUS", "CLOUD ACCOUNT", "EVIDENCE"];
+        out.text.push_str(&format!("\n{name} ({})\n", rows.len()));
+        let columns = table::Columns::measure(&HEADER, &rows);
+        columns.row(&mut out.text, &HEADER);
+        for row in &rows {
+            columns.row(&mut out.text, row);
+            out.pass_on_when_full()?;
+        }
     }
     let text = &mut out.text;
     if !diagnosis.tenant_findings.is_empty() {
