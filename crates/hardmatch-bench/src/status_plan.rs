@@ -314,9 +314,9 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
          files' text is not held beside them (it is read in 1 MiB chunks and parsed a few \
          thousand users at a time), and values of up to 24 bytes sit inline in their \
          `CompactString`s. In an RSS trace of `status`, the tenant's indexes, the prediction, \
-         the hygiene checks and the diagnosis then run within about 0.1 GiB more, largely in \
-         memory the parse's buffers gave back, and the statuses with their 617,000 evidence \
-         items and the output add about 0.4 GiB at the end, which is where `status` peaks. \
+         the hygiene checks and the diagnosis then add about 0.3 GiB, partly in memory the \
+         parse's buffers gave back, and the statuses with their 617,000 evidence items and \
+         the output about 0.3 GiB more at the end, which is where `status` peaks. \
          Time follows memory: in a perf profile, about an eighth of the samples are the kernel \
          zeroing fresh pages. Status time: parsing (two threads) is about a third of the run, the \
          tenant's indexes and the sync prediction about half, with the hygiene checks and the \
@@ -332,11 +332,13 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
          writing the plan file of 1.3 GB takes about a seventh, much of which is the kernel \
          copying it into the page cache (`plan` prints only its first 50 users and actions). \
          Already done: sonic-rs on text read in chunks, mimalloc, inline short strings, lists \
-         held at their length, four-byte index holders, indexes over one field that keep no \
-         keys (ids, anchors, UPNs), one tenant index shared by the prediction, the diagnosis \
-         and the planner, a planner that hands back its drafts as it orders them, a prediction \
-         that keeps no operations and borrows each user's values from AD, statuses that \
-         borrow, both cores for parsing, indexes, hygiene, statuses and planning, streamed \
+         held at their length (users' addresses and licences, statuses' evidence, the \
+         planner's drafts), four-byte index holders, indexes over one field that keep no \
+         keys (ids, anchors, UPNs), statuses that refer to their users instead of copying \
+         their names, status tables written a block at a time, one tenant index shared by \
+         the prediction, the diagnosis and the planner, a planner that hands back its drafts as it orders them, a prediction \
+         that keeps no operations and borrows each user's values from AD, both cores for \
+         parsing, indexes, hygiene, statuses and planning, streamed \
          status output and plan file.",
         largest.parse.rss_mib() / 1024.0,
     );
@@ -349,8 +351,7 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
              handles) to {:.0}% (4-byte offsets) off the parsed users, since most values are \
              already inline and the records' fixed fields stay; dropping the values no rule \
              reads would take {:.0}%, at the price of snapshots that no longer carry them. \
-             Statuses that keep two indexes instead of six borrowed names would save about 0.1 \
-             GiB and evidence written when printed about as much, the SMTP address indexes \
+             Evidence written when it is printed would save about 0.1 GiB, the SMTP address indexes \
              (two million values on each side) could keep no keys like the others, and plan \
              actions written to the file as they are made most of the plan's \
              1.5 GiB above status. Meeting 2 GiB and 5 s would need a different shape: the \
