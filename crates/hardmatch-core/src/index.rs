@@ -140,40 +140,20 @@ impl<K: Hash + Eq> MultiIndex<K> {
     pub(crate) fn insert(&mut self, key: K, index: u32) {
         match self.map.entry(key) {
             std::collections::hash_map::Entry::Occupied(mut entry) => {
-                let holders = *entry.get();
-                match holders.shared() {
-                    Some(list) => {
-                        let list = &mut self.shared[list];
-                        if !list.contains(&index) {
-                            list.push(index);
-                        }
-                    }
-                    None if holders.0 != index => {
-                        if let Some(shared) = share(&mut self.shared, vec![holders.0, index]) {
-                            *entry.get_mut() = shared;
-                        }
-                    }
-                    None => {}
-                }
+                add_holder(&mut self.shared, entry.get_mut(), index);
             }
             std::collections::hash_map::Entry::Vacant(entry) => {
-                if index & Holders::SHARED == 0 {
-                    entry.insert(Holders(index));
-                } else if let Some(shared) = share(&mut self.shared, vec![index]) {
-                    entry.insert(shared);
+                if let Some(holders) = first_holder(&mut self.shared, index) {
+                    entry.insert(holders);
                 }
             }
         }
     }
 
     pub(crate) fn get(&self, key: &K) -> &[u32] {
-        match self.map.get(key) {
-            None => &[],
-            Some(holders) => match holders.shared() {
-                Some(list) => &self.shared[list],
-                None => std::slice::from_ref(&holders.0),
-            },
-        }
+        self.map
+            .get(key)
+            .map_or(&[], |holders| holder_list(&self.shared, holders))
     }
 
     /// Every key held by more than one object.
@@ -185,8 +165,6 @@ impl<K: Hash + Eq> MultiIndex<K> {
     }
 }
 
-/// Files a list of holders and returns its reference, or `None` past two billion lists
-/// (which no directory that fits in memory reaches), keeping the holders already there.
 /// The field of an object that a [`FieldIndex`] indexes it by.
 pub(crate) trait Field<T> {
     type Key<'a>: Hash + Eq
@@ -245,28 +223,10 @@ impl<'a, T, F: Field<T>> FieldIndex<'a, T, F> {
             Self::key_at(objects, shared, holders).is_some_and(|held| held == key)
         });
         match found {
-            Some(holders) => match holders.shared() {
-                Some(list) => {
-                    let list = &mut self.shared[list];
-                    if !list.contains(&index) {
-                        list.push(index);
-                    }
-                }
-                None if holders.0 != index => {
-                    if let Some(shared) = share(&mut self.shared, vec![holders.0, index]) {
-                        *holders = shared;
-                    }
-                }
-                None => {}
-            },
+            Some(holders) => add_holder(&mut self.shared, holders, index),
             None => {
-                let holders = if index & Holders::SHARED == 0 {
-                    Holders(index)
-                } else {
-                    match share(&mut self.shared, vec![index]) {
-                        Some(shared) => shared,
-                        None => return,
-                    }
+                let Some(holders) = first_holder(&mut self.shared, index) else {
+                    return;
                 };
                 let shared = &self.shared;
                 self.table.insert_unique(hash, holders, |&holders| {
@@ -277,16 +237,11 @@ impl<'a, T, F: Field<T>> FieldIndex<'a, T, F> {
     }
 
     pub(crate) fn get(&self, key: &F::Key<'a>) -> &[u32] {
-        let found = self.table.find(Self::hash(key), |&holders| {
-            Self::key_at(self.objects, &self.shared, holders).is_some_and(|held| held == *key)
-        });
-        match found {
-            None => &[],
-            Some(holders) => match holders.shared() {
-                Some(list) => &self.shared[list],
-                None => std::slice::from_ref(&holders.0),
-            },
-        }
+        self.table
+            .find(Self::hash(key), |&holders| {
+                Self::key_at(self.objects, &self.shared, holders).is_some_and(|held| held == *key)
+            })
+            .map_or(&[], |holders| holder_list(&self.shared, holders))
     }
 
     /// Values held by more than one object, with the first holder's key.
@@ -299,6 +254,43 @@ impl<'a, T, F: Field<T>> FieldIndex<'a, T, F> {
     }
 }
 
+/// Adds `index` to the holders of a value, once.
+fn add_holder(shared: &mut Vec<Vec<u32>>, holders: &mut Holders, index: u32) {
+    match holders.shared() {
+        Some(list) => {
+            let list = &mut shared[list];
+            if !list.contains(&index) {
+                list.push(index);
+            }
+        }
+        None if holders.0 != index => {
+            if let Some(list) = share(shared, vec![holders.0, index]) {
+                *holders = list;
+            }
+        }
+        None => {}
+    }
+}
+
+/// The holders of a value first held by `index`.
+fn first_holder(shared: &mut Vec<Vec<u32>>, index: u32) -> Option<Holders> {
+    if index & Holders::SHARED == 0 {
+        Some(Holders(index))
+    } else {
+        share(shared, vec![index])
+    }
+}
+
+/// The object indexes a value's holders stand for.
+fn holder_list<'s>(shared: &'s [Vec<u32>], holders: &'s Holders) -> &'s [u32] {
+    match holders.shared() {
+        Some(list) => &shared[list],
+        None => std::slice::from_ref(&holders.0),
+    }
+}
+
+/// Files a list of holders and returns its reference, or `None` past two billion lists
+/// (which no directory that fits in memory reaches), keeping the holders already there.
 fn share(shared: &mut Vec<Vec<u32>>, holders: Vec<u32>) -> Option<Holders> {
     let position = u32::try_from(shared.len())
         .ok()
