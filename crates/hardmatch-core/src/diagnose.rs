@@ -739,7 +739,7 @@ impl<'a> Context<'a, '_> {
         };
         let cloud = cloud_index.and_then(|position| self.cloud.get(position));
         // A user has one or two items of evidence, and a vector grows to room for four:
-        // held for a million users, the spare room would be over 100 MB.
+        // held for a million users, the spare room came to tens of megabytes.
         evidence.shrink_to_fit();
         UserStatus {
             ad_user: ad,

@@ -651,7 +651,7 @@ struct UserActions {
 impl UserActions {
     /// Gives back the spare room of each list. A list holds one or two drafts of about
     /// 250 bytes and a vector grows to room for four: held for hundreds of thousands of
-    /// users until they are assembled, the spare room came to about 200 MB.
+    /// users until they are assembled, the spare room came to over 100 MB.
     fn shrink_to_fit(&mut self) {
         for list in [
             &mut self.ad_preparation,
