@@ -630,12 +630,7 @@ pub(crate) fn apply(arguments: &ApplyArgs, context: &Context) -> anyhow::Result<
         let domain = tenant.domain;
         let summary = match plan {
             Some(plan) => {
-                // A reviewed plan for a few users shows whole; one for thousands shows its
-                // counts and first entries, not pages to scroll past to the prompt.
-                printer.data(&hardmatch_core::plan::render_show_up_to(
-                    &plan,
-                    crate::commands::plan::SUMMARY_ENTRIES,
-                ))?;
+                printer.data(&plan_before_confirmation(&plan))?;
                 confirm(
                     &plan,
                     &domain,
@@ -892,4 +887,67 @@ pub(crate) fn verdict_table(verdicts: &[hardmatch_executor::Verdict]) -> String 
         })
         .collect();
     table::render(&["USER", "STATUS", "PROBLEMS", "NEXT STEP"], &rows)
+}
+
+/// The plan as `apply` shows it before asking: whole for a few users; for thousands, its
+/// counts and first entries, not pages to scroll past to the prompt.
+fn plan_before_confirmation(plan: &Plan) -> String {
+    hardmatch_core::plan::render_show_up_to(plan, crate::commands::plan::SUMMARY_ENTRIES)
+}
+
+#[cfg(test)]
+mod tests {
+    use hardmatch_core::plan::PlanPolicy;
+    use serde_json::json;
+
+    use super::*;
+
+    fn plan_of(actions: usize) -> Plan {
+        let actions: Vec<serde_json::Value> = (1..=actions)
+            .map(|n| {
+                json!({
+                    "id": format!("a{n}"),
+                    "kind": "set_immutable_id",
+                    "target": {
+                        "directory": "cloud",
+                        "id": format!("c{n}"),
+                        "userPrincipalName": format!("user{n}@contoso.com"),
+                    },
+                    "value": "EHBye9YB8Uehb2ZaPpx3QA==",
+                    "reason": "link",
+                })
+            })
+            .collect();
+        serde_json::from_value(json!({
+            "format_version": 1,
+            "generated_at": "2026-12-07T00:00:00Z",
+            "fingerprint": "inputs",
+            "actions_fingerprint": "actions",
+            "tenant_id": "tenant",
+            "password_hash_sync": null,
+            "policy": PlanPolicy::default(),
+            "users": [],
+            "skipped": [],
+            "actions": actions,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_large_plan_is_shown_shortened_before_the_confirmation() {
+        let shown = plan_before_confirmation(&plan_of(60));
+        assert!(
+            shown.contains("by kind:      set_immutable_id 60"),
+            "{shown}"
+        );
+        assert!(shown.contains("user50@contoso.com"), "{shown}");
+        assert!(!shown.contains("user51@contoso.com"), "{shown}");
+        assert!(shown.contains("... and 10 more actions"), "{shown}");
+        // A plan within the limit is shown whole, as `show` renders it.
+        let small = plan_of(50);
+        assert_eq!(
+            plan_before_confirmation(&small),
+            hardmatch_core::plan::render_show(&small)
+        );
+    }
 }
