@@ -3,26 +3,13 @@
 /// Renders rows under a header, each column as wide as its widest cell. The last column
 /// is not padded, so long evidence text does not drag trailing spaces along.
 pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
-    let rows: Vec<Vec<&str>> = rows
-        .iter()
-        .map(|row| row.iter().map(String::as_str).collect())
-        .collect();
-    let mut text = String::new();
-    render_into(&mut text, header, &rows);
-    text
-}
-
-/// As [`render`], appending to `text` from borrowed cells.
-fn render_into<Row: AsRef<[Cell]>, Cell: AsRef<str>>(
-    text: &mut String,
-    header: &[&str],
-    rows: &[Row],
-) {
     let columns = Columns::measure(header, rows);
-    columns.row(text, header);
+    let mut text = String::new();
+    columns.row(&mut text, header);
     for row in rows {
-        columns.row(text, row.as_ref());
+        columns.row(&mut text, row);
     }
+    text
 }
 
 /// A table's column widths, measured over every row first so that the rows can then be

@@ -244,6 +244,10 @@ impl<'a, T, F: Field<T>> FieldIndex<'a, T, F> {
             .map_or(&[], |holders| holder_list(&self.shared, holders))
     }
 
+    pub(crate) fn contains(&self, key: &F::Key<'a>) -> bool {
+        !self.get(key).is_empty()
+    }
+
     /// Values held by more than one object, with the first holder's key.
     pub(crate) fn duplicates(&self) -> impl Iterator<Item = (F::Key<'a>, &[u32])> {
         self.table.iter().filter_map(|&holders| {
@@ -431,6 +435,7 @@ mod tests {
         assert_eq!(index.get(&Folded("A@x")), &[0, 1, 4]);
         assert_eq!(index.get(&Folded("b@X")), &[3]);
         assert!(index.get(&Folded("c@x")).is_empty());
+        assert!(index.contains(&Folded("B@x")) && !index.contains(&Folded("c@x")));
         let duplicates: Vec<_> = index
             .duplicates()
             .map(|(key, holders)| (key.0, holders))

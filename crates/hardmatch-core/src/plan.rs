@@ -775,7 +775,7 @@ impl<'a, 'input> Planner<'a, 'input> {
                     if let Some(anchor) = &user.on_premises_immutable_id
                         && user.is_synced()
                         && !user.is_deleted()
-                        && !self.ad_anchors.get(&anchor.as_str()).is_empty()
+                        && self.ad_anchors.contains(&anchor.as_str())
                     {
                         self.joined.insert(anchor.as_str(), user.id.as_str());
                     }
@@ -1493,7 +1493,7 @@ impl<'a, 'input> Planner<'a, 'input> {
             if let Some(old) = &target.on_premises_immutable_id {
                 evidence.push(format!(
                     "replaces ImmutableID {old}, which {}",
-                    if !self.ad_anchors.get(&old.as_str()).is_empty() {
+                    if self.ad_anchors.contains(&old.as_str()) {
                         "another AD object has"
                     } else {
                         "no AD object has (an orphan)"

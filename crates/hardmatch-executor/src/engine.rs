@@ -950,10 +950,8 @@ async fn prepare<C: CloudPort, D: DirectoryPort, S: SyncPort>(
         let mut detail = format!("{stale}; it changed after the plan was made");
         if stale.property == "onPremisesSyncEnabled" && stale.actual == "true" {
             // A sync linked it since: from now on its anchor is changed on-premises only.
-            detail.push_str(
-                "; the user is synced from Active Directory now: change it in AD, or take it \
-                 out of sync scope first",
-            );
+            detail.push_str("; ");
+            detail.push_str(hardmatch_graph::error::SYNCED_OBJECT_HINT);
         }
         return not_sent(
             action,

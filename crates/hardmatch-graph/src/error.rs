@@ -11,6 +11,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+/// The next step for a change Graph refuses on a synced user, and that the executor gives
+/// when a target became synced after the plan was made.
+pub const SYNCED_OBJECT_HINT: &str = "the user is synced from Active Directory \
+    (onPremisesSyncEnabled = true); change it in AD, or take it out of sync scope first";
+
 /// The ids that identify one HTTP exchange in Microsoft's logs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RequestIds {
@@ -276,10 +281,7 @@ impl GraphError {
                          with `hardmatch` holder lookup, clear or purge it, then retry"
                     .to_owned(),
             },
-            GraphError::SyncedObject { .. } => "the user is synced from Active Directory \
-                (onPremisesSyncEnabled = true); change it in AD, or take it out of sync scope \
-                first"
-                .to_owned(),
+            GraphError::SyncedObject { .. } => SYNCED_OBJECT_HINT.to_owned(),
             GraphError::NotFound { .. } => "check the id or UPN; a deleted user is only found \
                 among deleted users, and only for 30 days"
                 .to_owned(),
