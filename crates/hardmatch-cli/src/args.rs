@@ -312,6 +312,11 @@ pub struct PlanArgs {
     /// Where to write the plan (JSON); written whole or not at all.
     #[arg(long, short, value_name = "FILE")]
     pub output: PathBuf,
+    /// Do not read the last sign-in of the accounts a live plan deletes. The read needs
+    /// AuditLog.Read.All and Entra ID P1 or P2; without it a deletion rests on licences,
+    /// mailbox and roles, and its evidence says the sign-in activity is unknown.
+    #[arg(long, help_heading = "Safety policy")]
+    pub skip_sign_in_read: bool,
 }
 
 #[derive(Debug, Args)]

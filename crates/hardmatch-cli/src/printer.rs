@@ -57,6 +57,12 @@ impl Printer {
         self.stderr_line(&format!("{label}: {message}"));
     }
 
+    /// A warning and the user's next step, when the command goes on without what failed.
+    pub fn warning_with_hint(&self, message: &str, hint: &str) {
+        self.warning(message);
+        self.stderr_line(&format!("{}: {hint}", self.paint("hint", "36")));
+    }
+
     /// An error and its causes, then its hints.
     pub fn error(&self, error: &anyhow::Error) {
         let label = self.paint("error", "31");

@@ -455,18 +455,34 @@ pub fn load_tenant(input: &TenantInput, context: &Context) -> anyhow::Result<Ten
     match input {
         TenantInput::Snapshot(path) => read_tenant_snapshot(path),
         TenantInput::Live(settings) => {
-            let runtime = runtime()?;
-            runtime.block_on(async {
-                let client = GraphClient::connect(settings.as_ref().clone())
-                    .await
-                    .map_err(graph_error)?;
-                let counter = Counter::new(&context.printer, "objects");
-                let snapshot = hardmatch_graph::snapshot_tenant(&client, &counter).await;
-                counter.finish();
-                snapshot.map_err(graph_error)
-            })
+            read_live_tenant(settings, context).map(|(tenant, _)| tenant)
         }
     }
+}
+
+/// A tenant read live, still signed in: the reads that follow reuse the session, as a
+/// second sign-in would ask for a second device code.
+pub struct LiveTenant {
+    pub runtime: tokio::runtime::Runtime,
+    pub client: GraphClient,
+}
+
+/// Signs in and reads the tenant, keeping the session.
+pub fn read_live_tenant(
+    settings: &GraphSettings,
+    context: &Context,
+) -> anyhow::Result<(TenantSnapshot, LiveTenant)> {
+    let runtime = runtime()?;
+    let (tenant, client) = runtime.block_on(async {
+        let client = GraphClient::connect(settings.clone())
+            .await
+            .map_err(graph_error)?;
+        let counter = Counter::new(&context.printer, "objects");
+        let snapshot = hardmatch_graph::snapshot_tenant(&client, &counter).await;
+        counter.finish();
+        anyhow::Ok((snapshot.map_err(graph_error)?, client))
+    })?;
+    Ok((tenant, LiveTenant { runtime, client }))
 }
 
 pub fn read_tenant_snapshot(path: &Path) -> anyhow::Result<TenantSnapshot> {

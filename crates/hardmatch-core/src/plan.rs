@@ -1151,12 +1151,19 @@ impl<'a, 'input> Planner<'a, 'input> {
 
     fn describe(&self, user: &CloudUser) -> String {
         let (active, eligible) = self.roles_of(user);
-        let sign_in = match self.last_sign_in_days(user) {
-            Some(days) => format!("last sign-in {days} day(s) ago"),
-            None => "sign-in activity unknown (not the same as unused)".to_owned(),
+        let sign_in = match (self.last_sign_in_days(user), &user.sign_in_activity) {
+            (Some(days), _) => format!("last sign-in {days} day(s) ago"),
+            // Graph keeps no sign-in from before April 2020: none on record is not "unused".
+            (None, Some(_)) => "no sign-in on record (never, or before April 2020)".to_owned(),
+            (None, None) => "sign-in activity unknown (not the same as unused)".to_owned(),
         };
+        let created = user
+            .created_date_time
+            .as_deref()
+            .and_then(|created| created.get(..10))
+            .map_or(String::new(), |date| format!(", created {date}"));
         format!(
-            "{} ({}): ImmutableID {}, onPremisesSyncEnabled {}, {}, {} licence(s), mailbox {}, {} active role(s), {} PIM eligibilit(ies), {}",
+            "{} ({}{created}): ImmutableID {}, onPremisesSyncEnabled {}, {}, {} licence(s), mailbox {}, {} active role(s), {} PIM eligibilit(ies), {}",
             user.user_principal_name,
             user.id,
             user.on_premises_immutable_id

@@ -195,6 +195,20 @@ fn a_recent_sign_in_on_the_duplicate_blocks_its_deletion() {
     )
     .unwrap();
     assert!(plan.actions[2].evidence[0].contains("sign-in activity unknown"));
+    // Read, with nothing on record: the deletion goes ahead, and the evidence says so
+    // rather than calling the account unused.
+    world.cloud[1].sign_in_activity = Some(Box::default());
+    world.cloud[1].created_date_time = Some("2026-11-19T10:00:00Z".into());
+    let plan = make_plan(
+        &world,
+        Selection::Users(vec!["adele@corp.local".into()]),
+        &PlanPolicy::default(),
+    )
+    .unwrap();
+    assert_eq!(plan.actions[2].kind, ActionKind::SoftDelete);
+    let evidence = &plan.actions[2].evidence[0];
+    assert!(evidence.contains("no sign-in on record (never, or before April 2020)"));
+    assert!(evidence.contains(", created 2026-11-19): "), "{evidence}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Graph's identity-and-access throttling (graph-api.md §13): a resource-unit token bucket
 //! per app and tenant sized by the tenant's user count, a write quota per app and tenant
-//! and one per tenant, and the rule that a retry arriving before `Retry-After` is refused
+//! and one per tenant, the reports service's request quota per app and tenant (reads of
+//! `signInActivity`), and the rule that a retry arriving before `Retry-After` is refused
 //! again. Time comes from the injected clock, so tests can drain and refill buckets
 //! without sleeping.
 
@@ -14,6 +15,9 @@ use crate::settings::{RetryAfterFormat, TenantSize};
 pub(crate) struct RequestCost {
     pub(crate) resource_units: u32,
     pub(crate) writes: u32,
+    /// Requests the identity-and-access reports service serves as well: 1 for a read that
+    /// selects `signInActivity`.
+    pub(crate) reports: u32,
 }
 
 impl RequestCost {
@@ -30,6 +34,7 @@ impl RequestCost {
             return Self {
                 resource_units: 1,
                 writes: 1,
+                reports: 0,
             };
         }
         let mut units = i64::from(base);
@@ -45,6 +50,7 @@ impl RequestCost {
         Self {
             resource_units: u32::try_from(units.max(1)).unwrap_or(1),
             writes: 0,
+            reports: 0,
         }
     }
 }
@@ -106,6 +112,13 @@ const APP_WRITE_QUOTA: f64 = 3_000.0;
 const APP_WRITE_WINDOW: Duration = Duration::from_secs(150);
 const TENANT_WRITE_QUOTA: f64 = 18_000.0;
 const TENANT_WRITE_WINDOW: Duration = Duration::from_secs(300);
+/// Reads of `signInActivity` are also served by the identity-and-access reports service,
+/// which allows 5 requests per 10 s per app and tenant, and `signInActivity` reads alone 10
+/// per minute (graph-api.md §13): two buckets, both charged.
+const REPORTS_QUOTAS: [(f64, Duration); 2] = [
+    (5.0, Duration::from_secs(10)),
+    (10.0, Duration::from_secs(60)),
+];
 
 /// The buckets of every app and tenant seen so far.
 #[derive(Debug, Default)]
@@ -113,6 +126,8 @@ pub(crate) struct Throttle {
     resource_units: HashMap<String, Bucket>,
     app_writes: HashMap<String, Bucket>,
     tenant_writes: HashMap<String, Bucket>,
+    /// One bucket per entry of [`REPORTS_QUOTAS`], per app and tenant.
+    reports: HashMap<String, [Bucket; 2]>,
     blocks: HashMap<String, Block>,
 }
 
@@ -154,6 +169,30 @@ impl Throttle {
                 "ResourceUnitLimitExceeded",
             );
         }
+        if cost.reports > 0 {
+            let requests = f64::from(cost.reports);
+            let buckets = self.reports.entry(key.clone()).or_insert_with(|| {
+                REPORTS_QUOTAS.map(|(quota, window)| Bucket::new(quota, window, now))
+            });
+            for bucket in buckets.iter_mut() {
+                bucket.refill(now);
+            }
+            let wait = buckets
+                .iter()
+                .filter(|bucket| bucket.available < requests)
+                .map(|bucket| bucket.wait_for(requests))
+                .max();
+            if let Some(retry_after) = wait {
+                // Not a block of the app: the reports service refuses only what it serves,
+                // and as each request costs a whole one, a retry before `Retry-After` finds
+                // the bucket still short.
+                return Decision::Throttled {
+                    retry_after,
+                    scope: format!("Tenant_Application/{kind}/{app_id}/{tenant_id}"),
+                    information: "ResourceUnitLimitExceeded",
+                };
+            }
+        }
         if cost.writes > 0 {
             let writes = f64::from(cost.writes);
             let app_bucket = self
@@ -189,6 +228,13 @@ impl Throttle {
             tenant_bucket.available -= writes;
             if let Some(app_bucket) = self.app_writes.get_mut(&key) {
                 app_bucket.available -= writes;
+            }
+        }
+        if cost.reports > 0
+            && let Some(buckets) = self.reports.get_mut(&key)
+        {
+            for bucket in buckets.iter_mut() {
+                bucket.available -= f64::from(cost.reports);
             }
         }
         let Some(resource_bucket) = self.resource_units.get_mut(&key) else {
@@ -245,6 +291,7 @@ mod tests {
     const LIST_USERS: RequestCost = RequestCost {
         resource_units: 2,
         writes: 0,
+        reports: 0,
     };
 
     #[test]
@@ -271,7 +318,8 @@ mod tests {
             RequestCost::of(2, true, true, false, None),
             RequestCost {
                 resource_units: 1,
-                writes: 1
+                writes: 1,
+                reports: 0
             }
         );
     }
@@ -363,6 +411,105 @@ mod tests {
         }
         assert_eq!(allowed, 18_000);
         assert!(last_scope.starts_with("Tenant/Write/"), "{last_scope}");
+    }
+
+    #[test]
+    fn sign_in_activity_reads_also_stop_at_10_per_minute() {
+        // graph-api.md §13: signInActivity, 10 requests per minute per app and tenant, on
+        // top of the reports service's 5 per 10 s.
+        let start = SystemTime::UNIX_EPOCH;
+        let mut throttle = Throttle::default();
+        let report = RequestCost {
+            reports: 1,
+            ..RequestCost::of(2, false, true, false, Some(15))
+        };
+        // One read every 2 s never empties the 5-per-10-s bucket (it refills one per 2 s),
+        // but the per-minute bucket, refilling one per 6 s, runs out at the fifteenth:
+        // 10 + 14 * 2/6 requests are available by then, fewer than 15.
+        let mut throttled = None;
+        for read in 0..20u64 {
+            let now = start + Duration::from_secs(2 * read);
+            if let Decision::Throttled { retry_after, .. } =
+                throttle.check(now, "app", "tenant", TenantSize::Small, report)
+            {
+                throttled = Some((read, now, retry_after));
+                break;
+            }
+        }
+        let (read, now, retry_after) = throttled.expect("reads beyond 10 a minute are throttled");
+        assert_eq!(read, 14, "the fifteenth read, 28 s in");
+        assert!(
+            (retry_after.as_secs_f64() - 2.0).abs() < 1e-6,
+            "a third of a request short at one per 6 s: {retry_after:?}"
+        );
+        assert!(matches!(
+            throttle.check(
+                now + retry_after + Duration::from_millis(1),
+                "app",
+                "tenant",
+                TenantSize::Small,
+                report
+            ),
+            Decision::Allowed { .. }
+        ));
+    }
+
+    #[test]
+    fn sign_in_activity_reads_stop_at_5_per_10_seconds_while_other_reads_go_on() {
+        // graph-api.md §13: reports incl. signInActivity, 5 req / 10 s per app per tenant.
+        let start = SystemTime::UNIX_EPOCH;
+        let mut throttle = Throttle::default();
+        let report = RequestCost {
+            reports: 1,
+            ..RequestCost::of(2, false, true, false, Some(15))
+        };
+        for _ in 0..5 {
+            assert!(matches!(
+                throttle.check(start, "app", "tenant", TenantSize::Small, report),
+                Decision::Allowed { .. }
+            ));
+        }
+        let Decision::Throttled {
+            retry_after,
+            scope,
+            information,
+        } = throttle.check(start, "app", "tenant", TenantSize::Small, report)
+        else {
+            panic!("the sixth read of signInActivity must be throttled");
+        };
+        // One request at 0.5 requests/s.
+        assert!((retry_after.as_secs_f64() - 2.0).abs() < 1e-6);
+        assert_eq!(scope, "Tenant_Application/Read/app/tenant");
+        assert_eq!(information, "ResourceUnitLimitExceeded");
+        // The resource-unit bucket is not blocked by it.
+        assert!(matches!(
+            throttle.check(start, "app", "tenant", TenantSize::Small, LIST_USERS),
+            Decision::Allowed { .. }
+        ));
+        assert!(matches!(
+            throttle.check(start, "other", "tenant", TenantSize::Small, report),
+            Decision::Allowed { .. }
+        ));
+        assert!(matches!(
+            throttle.check(
+                start + retry_after / 2,
+                "app",
+                "tenant",
+                TenantSize::Small,
+                report
+            ),
+            Decision::Throttled { .. }
+        ));
+        assert!(matches!(
+            throttle.check(
+                start + retry_after,
+                "app",
+                "tenant",
+                TenantSize::Small,
+                report
+            ),
+            Decision::Allowed { .. }
+        ));
     }
 
     #[test]

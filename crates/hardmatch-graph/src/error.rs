@@ -54,6 +54,7 @@ pub enum Operation {
     RestoreUser,
     PurgeUser,
     ReadLicenseDetails,
+    ReadSignInActivity,
     ReadRoles,
     ReadOrganization,
     ReadDomains,
@@ -77,6 +78,9 @@ impl Operation {
                 "User.DeleteRestore.All"
             }
             Operation::ReadLicenseDetails => "LicenseAssignment.Read.All (delegated)",
+            Operation::ReadSignInActivity => {
+                "AuditLog.Read.All, in a tenant with Microsoft Entra ID P1 or P2"
+            }
             Operation::ReadRoles => "RoleManagement.Read.Directory",
             Operation::ReadOrganization => "Organization.Read.All",
             Operation::ReadDomains => "Domain.Read.All",
@@ -121,6 +125,7 @@ impl fmt::Display for Operation {
             Operation::RestoreUser => "restore a deleted user",
             Operation::PurgeUser => "permanently delete a user",
             Operation::ReadLicenseDetails => "read licence details",
+            Operation::ReadSignInActivity => "read sign-in activity",
             Operation::ReadRoles => "read role assignments",
             Operation::ReadOrganization => "read the organization",
             Operation::ReadDomains => "read domains",

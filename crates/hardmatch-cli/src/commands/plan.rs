@@ -5,12 +5,17 @@ use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
-use hardmatch_core::diagnose::diagnose_with;
+use std::collections::BTreeSet;
+
+use hardmatch_core::ad::AdUser;
+use hardmatch_core::diagnose::{DiagnoseOptions, diagnose_with};
 use hardmatch_core::plan::{
-    MappingEntry, Plan, PlanFileError, PlanInput, PlanPolicy, RoutePreference, Selection,
-    plan_with, render_powershell, render_show, render_show_up_to,
+    ActionKind, MappingEntry, Plan, PlanFileError, PlanInput, PlanPolicy, RoutePreference,
+    Selection, plan_with, render_powershell, render_show, render_show_up_to,
 };
 use hardmatch_core::sync::CloudIndex;
+use hardmatch_core::tenant::TenantSnapshot;
+use hardmatch_graph::GraphError;
 
 use crate::ExitStatus;
 use crate::args::{PlanArgs, PolicyArgs, RouteChoice, SelectionArgs, ShowArgs};
@@ -18,7 +23,9 @@ use crate::commands::status::{diagnose_options, load_directories, release_at_exi
 use crate::error::Hinted;
 use crate::output::{Visibility, write_atomically_with};
 use crate::settings::{PolicyProfile, pick};
-use crate::sources::{Context, resolve_ad, resolve_tenant};
+use crate::sources::{
+    Context, LiveTenant, TenantInput, load_ad, read_live_tenant, resolve_ad, resolve_tenant,
+};
 use crate::table;
 
 /// How many users, actions and users not planned `plan` and `apply` list; `show` lists
@@ -30,30 +37,39 @@ pub(crate) fn run(arguments: &PlanArgs, context: &Context) -> anyhow::Result<Exi
     let policy = policy(&arguments.policy, &context.profile.policy);
     let ad_input = resolve_ad(&arguments.ad, context)?;
     let tenant_input = resolve_tenant(&arguments.tenant, context)?;
-    let (ad, tenant) = load_directories(&ad_input, &tenant_input, context)?;
+    let (ad, mut tenant, live) = match &tenant_input {
+        TenantInput::Live(settings) => {
+            let ad = load_ad(&ad_input, context)?;
+            let (tenant, live) = read_live_tenant(settings, context)?;
+            (ad, tenant, Some(live))
+        }
+        TenantInput::Snapshot(_) => {
+            let (ad, tenant) = load_directories(&ad_input, &tenant_input, context)?;
+            (ad, tenant, None)
+        }
+    };
     let options = diagnose_options(&arguments.diagnosis, &tenant);
-    // One index of the tenant for the diagnosis and the planner.
-    let index = CloudIndex::of(&tenant);
-    let diagnosis = diagnose_with(&ad.users, &tenant, &index, &options);
     let generated_at = now_rfc3339();
-    let plan = plan_with(
-        &PlanInput {
-            ad_users: &ad.users,
-            tenant: &tenant,
-            diagnosis: &diagnosis,
-            connector_space: options.connector_space.as_ref(),
-            selection: &selection,
-            policy: &policy,
-            generated_at: &generated_at,
-        },
-        &index,
-    )
-    .map_err(|refusal| {
-        Hinted::new(
-            format!("no plan was made: {refusal}"),
-            "check the users named with --user or in --mapping against `hardmatch status`",
+    let make_plan = |tenant: &TenantSnapshot, leave_to_exit: bool| {
+        plan_of(
+            &ad.users,
+            tenant,
+            &options,
+            &selection,
+            &policy,
+            &generated_at,
+            leave_to_exit,
         )
-    })?;
+    };
+    let mut plan = make_plan(&tenant, live.is_none())?;
+    if let Some(live) = &live
+        && !arguments.skip_sign_in_read
+    {
+        let unread = deletions_without_sign_in(&plan, &tenant);
+        if !unread.is_empty() && read_sign_ins(live, &unread, &mut tenant, context)? {
+            plan = make_plan(&tenant, false)?;
+        }
+    }
     // The file is written (streamed: at a million users it is over a gigabyte, and its
     // write and sync take seconds) while the summary is rendered on the other core; the
     // summary is shown only once the file is in place, as before.
@@ -88,10 +104,117 @@ pub(crate) fn run(arguments: &PlanArgs, context: &Context) -> anyhow::Result<Exi
     } else {
         ExitStatus::Success
     };
-    release_at_exit((diagnosis, plan));
-    release_at_exit(index);
+    release_at_exit(plan);
     release_at_exit((ad, tenant));
     Ok(status)
+}
+
+/// Indexes the tenant once for the diagnosis and the planner, and plans. `leave_to_exit`:
+/// the index and diagnosis are left to the process's exit rather than freed one by one
+/// (seconds at a million users), for the last plan of a run.
+fn plan_of(
+    ad_users: &[AdUser],
+    tenant: &TenantSnapshot,
+    options: &DiagnoseOptions,
+    selection: &Selection,
+    policy: &PlanPolicy,
+    generated_at: &str,
+    leave_to_exit: bool,
+) -> anyhow::Result<Plan> {
+    let index = CloudIndex::of(tenant);
+    let diagnosis = diagnose_with(ad_users, tenant, &index, options);
+    let plan = plan_with(
+        &PlanInput {
+            ad_users,
+            tenant,
+            diagnosis: &diagnosis,
+            connector_space: options.connector_space.as_ref(),
+            selection,
+            policy,
+            generated_at,
+        },
+        &index,
+    )
+    .map_err(|refusal| {
+        Hinted::new(
+            format!("no plan was made: {refusal}"),
+            "check the users named with --user or in --mapping against `hardmatch status`",
+        )
+    })?;
+    if leave_to_exit {
+        release_at_exit((diagnosis, index));
+    }
+    Ok(plan)
+}
+
+/// The active accounts the plan deletes whose sign-in activity the tenant read did not
+/// carry (a whole-tenant read of it is throttled far below the other reads).
+fn deletions_without_sign_in(plan: &Plan, tenant: &TenantSnapshot) -> Vec<String> {
+    let unread: BTreeSet<&str> = tenant
+        .users
+        .iter()
+        .filter(|user| !user.is_deleted() && user.sign_in_activity.is_none())
+        .map(|user| user.id.as_str())
+        .collect();
+    let mut ids: Vec<String> = plan
+        .actions
+        .iter()
+        .filter(|action| action.kind == ActionKind::SoftDelete)
+        .filter_map(|action| action.target.id.as_deref())
+        .filter(|id| unread.contains(id))
+        .map(str::to_owned)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Reads the sign-in activity of `ids` into `tenant`; `false` when Graph refused it (no
+/// `AuditLog.Read.All`, or no Entra ID P1/P2), which leaves those deletions resting on
+/// licences, mailbox and roles, as the evidence then says.
+fn read_sign_ins(
+    live: &LiveTenant,
+    ids: &[String],
+    tenant: &mut TenantSnapshot,
+    context: &Context,
+) -> anyhow::Result<bool> {
+    context.printer.status(&format!(
+        "reading the sign-in activity of {} account(s) the plan deletes",
+        ids.len()
+    ));
+    match live.runtime.block_on(live.client.sign_in_activity(ids)) {
+        Ok(mut found) => {
+            for user in &mut tenant.users {
+                if let Some(activity) = found.remove(user.id.as_str()) {
+                    // Read and empty is "none on record", which the evidence tells apart
+                    // from never read.
+                    user.sign_in_activity = Some(Box::new(activity.unwrap_or_default()));
+                }
+            }
+            Ok(true)
+        }
+        Err(error @ GraphError::PermissionDenied { .. }) => {
+            context.printer.warning_with_hint(
+                &format!(
+                    "the sign-in activity of the accounts the plan deletes was not read: \
+                     {error}; their deletions rest on licences, mailbox and roles"
+                ),
+                &format!(
+                    "{}, or pass --skip-sign-in-read to plan without it",
+                    error.hint()
+                ),
+            );
+            Ok(false)
+        }
+        Err(error) => Err(Hinted::new(
+            format!("cannot read the sign-in activity of the accounts the plan deletes: {error}"),
+            format!(
+                "{}; or pass --skip-sign-in-read to plan without it",
+                error.hint()
+            ),
+        )
+        .into()),
+    }
 }
 
 pub(crate) fn show(arguments: &ShowArgs, context: &Context) -> anyhow::Result<ExitStatus> {

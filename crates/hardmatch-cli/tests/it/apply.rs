@@ -13,13 +13,13 @@ use serde_json::{Value, json};
 
 use crate::support::{EmulatorProcess, hardmatch, render};
 
-const TENANT_ID: &str = "5d6e7f80-9a1b-4c2d-8e3f-4a5b6c7d8e9f";
-const CLIENT_ID: &str = "0f1e2d3c-4b5a-4697-8877-665544332211";
-const CLIENT_SECRET: &str = "field-story-lab-secret";
+pub(crate) const TENANT_ID: &str = "5d6e7f80-9a1b-4c2d-8e3f-4a5b6c7d8e9f";
+pub(crate) const CLIENT_ID: &str = "0f1e2d3c-4b5a-4697-8877-665544332211";
+pub(crate) const CLIENT_SECRET: &str = "field-story-lab-secret";
 const REAL_ACCOUNT_ID: &str = "a1b2c3d4-1111-4e5f-9a0b-1c2d3e4f5a61";
-const ISAIAH_GUID: &str = "7c1d9e2a-3b4f-4a5e-8d6c-0f1e2a3b4c5d";
+pub(crate) const ISAIAH_GUID: &str = "7c1d9e2a-3b4f-4a5e-8d6c-0f1e2a3b4c5d";
 
-fn lab_fixture() -> String {
+pub(crate) fn lab_fixture() -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/it/fixtures/field-story-lab/tenant.json")
         .display()
@@ -28,7 +28,7 @@ fn lab_fixture() -> String {
 
 /// Isaiah as AD has him (the lab's seed): UPN on the unverified fabrikam.com, his contoso
 /// address only as a secondary one.
-fn write_ad_snapshot(path: &Path) {
+pub(crate) fn write_ad_snapshot(path: &Path) {
     let guid = ObjectGuid::parse_canonical(ISAIAH_GUID).unwrap();
     let snapshot = json!({
         "format_version": 1,
@@ -54,7 +54,7 @@ fn write_ad_snapshot(path: &Path) {
     std::fs::write(path, serde_json::to_vec_pretty(&snapshot).unwrap()).unwrap();
 }
 
-fn tenant_flags(url: &str) -> Vec<String> {
+pub(crate) fn tenant_flags(url: &str) -> Vec<String> {
     [
         "--tenant-id",
         TENANT_ID,
@@ -72,7 +72,7 @@ fn tenant_flags(url: &str) -> Vec<String> {
     .collect()
 }
 
-fn run(arguments: &[String]) -> Output {
+pub(crate) fn run(arguments: &[String]) -> Output {
     hardmatch()
         .env("HARDMATCH_TEST_CLIENT_SECRET", CLIENT_SECRET)
         .env("USER", "apply-tester")
@@ -81,7 +81,7 @@ fn run(arguments: &[String]) -> Output {
         .unwrap()
 }
 
-fn strings(items: &[&str]) -> Vec<String> {
+pub(crate) fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|item| (*item).to_owned()).collect()
 }
 

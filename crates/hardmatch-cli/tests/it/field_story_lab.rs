@@ -196,6 +196,19 @@ fn sync_creates_the_duplicate_and_the_hard_link_fixes_it() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", render(&output));
     let plan: Value = serde_json::from_str(&std::fs::read_to_string(&plan_path).unwrap()).unwrap();
+    // The duplicate's sign-in activity was read before its deletion was planned: the sync
+    // created it, and nobody has signed in to it.
+    let deletion = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|action| action["kind"] == "soft_delete")
+        .expect("the duplicate is deleted");
+    let evidence = deletion["evidence"][0].as_str().unwrap();
+    assert!(
+        evidence.contains("no sign-in on record (never, or before April 2020)"),
+        "{evidence}"
+    );
     let steps: Vec<(String, String)> = plan["actions"]
         .as_array()
         .unwrap()

@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
-use crate::support::{hardmatch, render};
+use serde_json::{Value, json};
+
+use crate::apply::{ISAIAH_GUID, lab_fixture, run, strings, tenant_flags, write_ad_snapshot};
+use crate::support::{EmulatorProcess, hardmatch, render};
 
 fn fixture(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -185,4 +188,151 @@ fn a_mapping_links_accounts_whose_names_differ() {
                 && action["target"]["id"] == "44444444-dddd-4ddd-8ddd-444444444444"
                 && action["value"] == "gS5Mmjt/Wk224CyNH3o+lQ==")
     );
+}
+
+/// The field-story lab tenant with the duplicate the sync created for Isaiah, which signed
+/// in `days_ago` days ago (`None`: never); without `audit_log`, the app may not read
+/// sign-ins.
+fn tenant_with_signed_in_duplicate(
+    directory: &std::path::Path,
+    days_ago: Option<i64>,
+    audit_log: bool,
+) -> String {
+    let mut fixture: Value =
+        serde_json::from_str(&std::fs::read_to_string(lab_fixture()).unwrap()).unwrap();
+    let anchor = hardmatch_core::anchor::ObjectGuid::parse_canonical(ISAIAH_GUID)
+        .unwrap()
+        .immutable_id();
+    let signed_in = days_ago.map(|days| {
+        let date = time::OffsetDateTime::now_utc() - time::Duration::days(days);
+        json!({ "lastSignInDateTime": date.format(&time::format_description::well_known::Rfc3339).unwrap() })
+    });
+    fixture["users"].as_array_mut().unwrap().push(json!({
+        "id": "d0d0d0d0-2222-4e5f-9a0b-1c2d3e4f5a62",
+        "userPrincipalName": "isaiah.langer@contoso.onmicrosoft.com",
+        "displayName": "Isaiah Langer",
+        "mailNickname": "isaiah.langer",
+        "proxyAddresses": ["SMTP:isaiah.langer@contoso.onmicrosoft.com"],
+        "accountEnabled": true,
+        "createdDateTime": "2026-11-20T03:00:00Z",
+        "onPremisesImmutableId": anchor.as_str(),
+        "onPremisesSyncEnabled": true,
+        "onPremisesLastSyncDateTime": "2026-11-20T03:00:00Z",
+        "assignedLicenses": [],
+        "businessPhones": [],
+        "signInActivity": signed_in
+    }));
+    if !audit_log {
+        fixture["apps"][0]["application_permissions"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|permission| permission != "AuditLog.Read.All");
+    }
+    let path = directory.join("tenant.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&fixture).unwrap()).unwrap();
+    path.display().to_string()
+}
+
+fn live_plan(
+    fixture: &str,
+    directory: &std::path::Path,
+    extra: &[&str],
+) -> (std::process::Output, Value) {
+    let emulator = EmulatorProcess::start(&["--fixture", fixture]);
+    let ad = directory.join("ad.json");
+    write_ad_snapshot(&ad);
+    let plan = directory.join("plan.json");
+    let mut arguments = strings(&[
+        "plan",
+        "--user",
+        "isaiah.langer@fabrikam.com",
+        "--ad-snapshot",
+    ]);
+    arguments.push(ad.display().to_string());
+    arguments.extend(tenant_flags(&emulator.url));
+    arguments.extend(strings(extra));
+    arguments.extend(["-o".to_owned(), plan.display().to_string()]);
+    let output = run(&arguments);
+    let plan = std::fs::read_to_string(&plan)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or(Value::Null);
+    (output, plan)
+}
+
+fn kinds(plan: &Value) -> Vec<&str> {
+    plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|action| action["kind"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_live_plan_reads_the_sign_in_of_the_duplicate_it_would_delete() {
+    let directory = tempfile::tempdir().unwrap();
+    // Signed in yesterday: the duplicate is in use, and the plan refuses to delete it.
+    let fixture = tenant_with_signed_in_duplicate(directory.path(), Some(1), true);
+    let (output, plan) = live_plan(&fixture, directory.path(), &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("reading the sign-in activity of 1 account(s) the plan deletes"),
+        "{}",
+        render(&output)
+    );
+    assert!(!kinds(&plan).contains(&"soft_delete"), "{plan:#}");
+    let reason = plan["skipped"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("it signed in 1 day(s) ago"), "{reason}");
+
+    // Told not to read it, the same tenant gets the deletion, with the sign-in unknown.
+    let (output, plan) = live_plan(&fixture, directory.path(), &["--skip-sign-in-read"]);
+    assert_eq!(output.status.code(), Some(2), "{}", render(&output));
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("reading the sign-in"));
+    let delete = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|action| action["kind"] == "soft_delete")
+        .expect("a soft delete");
+    let evidence = delete["evidence"][0].as_str().unwrap();
+    assert!(
+        evidence.contains("sign-in activity unknown (not the same as unused)"),
+        "{evidence}"
+    );
+    assert!(evidence.contains(", created 2026-11-20)"), "{evidence}");
+
+    // Read and never signed in: the deletion goes ahead, and the evidence says what was read.
+    let fixture = tenant_with_signed_in_duplicate(directory.path(), None, true);
+    let (output, plan) = live_plan(&fixture, directory.path(), &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", render(&output));
+    let delete = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|action| action["kind"] == "soft_delete")
+        .expect("a soft delete");
+    let evidence = delete["evidence"][0].as_str().unwrap();
+    assert!(
+        evidence.contains("no sign-in on record (never, or before April 2020)"),
+        "{evidence}"
+    );
+}
+
+#[test]
+fn a_live_plan_without_audit_log_access_warns_and_names_the_permission() {
+    let directory = tempfile::tempdir().unwrap();
+    let fixture = tenant_with_signed_in_duplicate(directory.path(), Some(1), false);
+    let (output, plan) = live_plan(&fixture, directory.path(), &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", render(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "warning: the sign-in activity of the accounts the plan deletes was not read"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: grant the app registration the `AuditLog.Read.All, in a tenant with Microsoft Entra ID P1 or P2` permission"), "{stderr}");
+    // The plan goes on: the duplicate is unlicensed, and its evidence says what is unknown.
+    assert!(kinds(&plan).contains(&"soft_delete"), "{plan:#}");
 }

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::Call;
 use super::users::{
-    Collection, DELETE_USERS, DELETE_USERS_DELEGATED, ORIGINAL_UPN_KEY, page_response, query_rules,
-    query_users,
+    Collection, DELETE_USERS, DELETE_USERS_DELEGATED, ORIGINAL_UPN_KEY,
+    check_sign_in_activity_access, page_response, query_rules, query_users,
 };
 use crate::odata::query::{DEFAULT_USER_PROPERTIES, QueryOptions, context_fragment, project_user};
 use crate::state::{holds_privileged_role, is_deleted, string_property, user_id};
@@ -52,6 +52,9 @@ pub(crate) fn list(call: &Call<'_>) -> Result<ApiResponse, GraphError> {
         true,
         query_rules(&fixture, Collection::Deleted),
     )?;
+    // Graph does not document sign-in activity of deleted users; the rules of the sign-in
+    // reports are assumed to hold here too.
+    check_sign_in_activity_access(call, &fixture, &options)?;
     let page = query_users(&fixture, &options, Collection::Deleted, call.version)?;
     let select = options.select.clone();
     let fragment = match select.as_deref() {
@@ -108,6 +111,7 @@ pub(crate) fn get(call: &Call<'_>, id: &str) -> Result<ApiResponse, GraphError> 
         false,
         query_rules(&fixture, Collection::Deleted),
     )?;
+    check_sign_in_activity_access(call, &fixture, &options)?;
     let index = fixture
         .find_deleted_user(id)
         .ok_or_else(|| GraphError::not_found(id))?;

@@ -62,6 +62,15 @@ impl Route {
         )
     }
 
+    /// Whether `$select` names user properties here, so that it can ask for
+    /// `signInActivity`.
+    fn selects_user_properties(&self) -> bool {
+        matches!(
+            self,
+            Self::ListUsers | Self::GetUser(_) | Self::ListDeletedUsers | Self::GetDeletedItem(_)
+        )
+    }
+
     /// The documented base cost in resource units (graph-api.md §13).
     fn base_cost(&self) -> u32 {
         match self {
@@ -348,13 +357,21 @@ fn throttle(call: &Call<'_>, route: &Route) -> Result<Charge, GraphError> {
         .iter()
         .find(|(key, _)| key.trim_start_matches('$').eq_ignore_ascii_case("top"))
         .and_then(|(_, value)| value.parse().ok());
-    let cost = RequestCost::of(
-        route.base_cost(),
-        route.is_write(),
-        has("select"),
-        has("expand"),
-        top,
-    );
+    let reads_sign_in_activity = route.selects_user_properties()
+        && pairs.iter().any(|(key, value)| {
+            key.trim_start_matches('$').eq_ignore_ascii_case("select")
+                && users::selects_sign_in_activity(value)
+        });
+    let cost = RequestCost {
+        reports: u32::from(reads_sign_in_activity),
+        ..RequestCost::of(
+            route.base_cost(),
+            route.is_write(),
+            has("select"),
+            has("expand"),
+            top,
+        )
+    };
     if !enabled {
         return Ok(Charge {
             resource_units: cost.resource_units,

@@ -1,6 +1,6 @@
 //! `/users`: list with the query rules of graph-api.md §3, get, PATCH with the
-//! onPremisesImmutableId rules of §5 and §10, DELETE into the recycle bin, and
-//! `licenseDetails` (§9).
+//! onPremisesImmutableId rules of §5 and §10, DELETE into the recycle bin,
+//! `licenseDetails`, and what a `$select` of `signInActivity` needs (§9).
 
 use http::StatusCode;
 use serde_json::{Map, Value, json};
@@ -47,6 +47,19 @@ pub(crate) const DELETE_USERS_DELEGATED: [&str; 3] = [
     "User.DeleteRestore.All",
     "Directory.AccessAsUser.All",
 ];
+
+/// Reading `signInActivity` needs this besides a user-read permission (graph-api.md §9, §14).
+const READ_SIGN_IN_ACTIVITY: [&str; 1] = ["AuditLog.Read.All"];
+
+/// The service plans of Microsoft Entra ID P1 and P2 (name, id): a subscribed SKU with either
+/// gives the tenant the licence that `signInActivity` needs.
+const PREMIUM_SERVICE_PLANS: [(&str, &str); 2] = [
+    ("AAD_PREMIUM", "41781fb2-bc02-4b7c-bd55-b576c07bb09d"),
+    ("AAD_PREMIUM_P2", "eec0eb4f-6444-4f95-aba0-50c24d67f998"),
+];
+
+/// The user property Graph reads from the sign-in reports rather than the directory.
+const SIGN_IN_ACTIVITY: &str = "signInActivity";
 
 /// Roles that may perform sensitive actions on privileged targets (graph-api.md §14).
 const PRIVILEGED_ACTORS: [&str; 2] = [
@@ -300,6 +313,62 @@ fn next_link(call: &Call<'_>, resource_path: &str, fingerprint: u64, resume: &Re
     link
 }
 
+/// Whether a raw `$select` value names `signInActivity`: throttling decides before the
+/// query is parsed.
+pub(crate) fn selects_sign_in_activity(select: &str) -> bool {
+    select
+        .split(',')
+        .any(|name| name.trim().eq_ignore_ascii_case(SIGN_IN_ACTIVITY))
+}
+
+fn sign_in_activity_selected(options: &QueryOptions) -> bool {
+    options
+        .select
+        .as_ref()
+        .is_some_and(|select| select.contains(&SIGN_IN_ACTIVITY))
+}
+
+/// Graph serves `signInActivity` only to callers with `AuditLog.Read.All` (checked first:
+/// the usual 403) in a tenant with Entra ID P1 or P2 (graph-api.md §9); the refusal for a
+/// tenant without is the one Graph issue reports quote.
+pub(crate) fn check_sign_in_activity_access(
+    call: &Call<'_>,
+    fixture: &Fixture,
+    options: &QueryOptions,
+) -> Result<(), GraphError> {
+    if !sign_in_activity_selected(options) {
+        return Ok(());
+    }
+    call.principal
+        .require(&READ_SIGN_IN_ACTIVITY, &READ_SIGN_IN_ACTIVITY)?;
+    if !has_premium_licence(fixture) {
+        return Err(GraphError::new(
+            StatusCode::FORBIDDEN,
+            "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+            "Neither tenant is B2C or tenant doesn't have premium license",
+        ));
+    }
+    Ok(())
+}
+
+fn has_premium_licence(fixture: &Fixture) -> bool {
+    fixture
+        .license_skus
+        .iter()
+        .filter_map(|sku| sku.get("servicePlans").and_then(Value::as_array))
+        .flatten()
+        .any(|plan| {
+            let is = |property: &str, wanted: &str| {
+                plan.get(property)
+                    .and_then(Value::as_str)
+                    .is_some_and(|value| value.eq_ignore_ascii_case(wanted))
+            };
+            PREMIUM_SERVICE_PLANS
+                .iter()
+                .any(|(name, id)| is("servicePlanName", name) || is("servicePlanId", id))
+        })
+}
+
 pub(crate) fn list(call: &Call<'_>) -> Result<ApiResponse, GraphError> {
     call.principal.require(&READ_USERS, &READ_USERS_DELEGATED)?;
     let fixture = call.emulator.tenant();
@@ -310,6 +379,7 @@ pub(crate) fn list(call: &Call<'_>) -> Result<ApiResponse, GraphError> {
         true,
         query_rules(&fixture, Collection::Active),
     )?;
+    check_sign_in_activity_access(call, &fixture, &options)?;
     let page = query_users(&fixture, &options, Collection::Active, call.version)?;
     let context = call.context(&context_fragment("users", options.select.as_deref()));
     Ok(page_response(
@@ -377,6 +447,16 @@ pub(crate) fn get(call: &Call<'_>, key: &str) -> Result<ApiResponse, GraphError>
         false,
         query_rules(&fixture, Collection::Active),
     )?;
+    check_sign_in_activity_access(call, &fixture, &options)?;
+    // The reports service finds a user by object id only (a 2026 Graph Explorer capture,
+    // whose code is the bare status).
+    if sign_in_activity_selected(&options) && uuid::Uuid::parse_str(key).is_err() {
+        return Err(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "400",
+            "Get By Key only supports UserId and the key has to be a valid Guid",
+        ));
+    }
     let index = fixture
         .find_active_user(key)
         .ok_or_else(|| GraphError::not_found(key))?;
@@ -900,4 +980,36 @@ pub(crate) fn license_details(call: &Call<'_>, key: &str) -> Result<ApiResponse,
 fn license_detail_id(user_id: &str, sku_id: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{user_id}:{sku_id}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sku(plans: Value) -> crate::fixture::LicenseSku {
+        json!({"skuId": "00000000-0000-0000-0000-000000000001", "servicePlans": plans})
+            .as_object()
+            .cloned()
+            .unwrap()
+    }
+
+    #[test]
+    fn premium_is_an_entra_id_p1_or_p2_service_plan_named_or_by_id() {
+        let mut fixture = Fixture::empty("t", "contoso.onmicrosoft.com");
+        assert!(!has_premium_licence(&fixture));
+        fixture.license_skus.push(sku(json!([
+            {"servicePlanId": "efb87545-963c-4e0d-99df-69c6916d9eb0", "servicePlanName": "EXCHANGE_S_ENTERPRISE"}
+        ])));
+        assert!(!has_premium_licence(&fixture));
+        fixture
+            .license_skus
+            .push(sku(json!([{"servicePlanName": "AAD_PREMIUM_P2"}])));
+        assert!(has_premium_licence(&fixture));
+        fixture.license_skus.pop();
+        // Ids are compared as GUIDs are: without regard to case.
+        fixture.license_skus.push(sku(
+            json!([{"servicePlanId": "41781FB2-BC02-4B7C-BD55-B576C07BB09D"}]),
+        ));
+        assert!(has_premium_licence(&fixture));
+    }
 }

@@ -9,6 +9,7 @@ mod common;
 mod deleted_items;
 mod directory;
 mod schema;
+mod sign_in_activity;
 mod sync;
 mod throttling;
 mod tokens;

@@ -397,3 +397,75 @@ async fn advanced_queries_send_consistency_level_on_every_page() {
     assert_eq!(pages, 3);
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn sign_in_activity_is_read_by_id_and_refused_without_audit_log_or_premium() {
+    let mut tenant = fixture();
+    let adele = tenant
+        .users
+        .iter_mut()
+        .find(|user| user["id"] == ADELE)
+        .expect("Adele is in the example tenant");
+    adele.insert(
+        "signInActivity".to_owned(),
+        serde_json::json!({ "lastSignInDateTime": "2026-11-21T08:30:00Z" }),
+    );
+    let emulator = start(tenant.clone()).await;
+    let reader = client(&emulator).await;
+    let unknown = "0f0f0f0f-0000-4e5f-8a9b-0c1d2e3f4a99";
+    let found = reader
+        .sign_in_activity(&[ADELE.to_owned(), LYNNE.to_owned(), unknown.to_owned()])
+        .await
+        .expect("the main app may read sign-ins in a tenant with P1");
+    let adele = found[ADELE].as_ref().expect("Adele has signed in");
+    assert_eq!(
+        adele.last_sign_in_date_time.as_deref(),
+        Some("2026-11-21T08:30:00Z")
+    );
+    // Found without data (never signed in) is `None`; an id that is not there is absent.
+    assert_eq!(found.get(LYNNE), Some(&None));
+    assert!(!found.contains_key(unknown));
+    let reads: Vec<_> = support::served(&emulator)
+        .into_iter()
+        .filter(|(_, _, query, _)| query.contains("signInActivity"))
+        .collect();
+    assert_eq!(reads.len(), 1, "three ids in one request: {reads:?}");
+
+    // Without AuditLog.Read.All.
+    let mut settings = support::settings(
+        &emulator,
+        CredentialSettings::ClientSecret(Secret::new(READ_ONLY_CLIENT_SECRET)),
+    );
+    settings.client_id = Some(READ_ONLY_CLIENT_ID.to_owned());
+    let read_only = GraphClient::connect(settings).await.expect("connects");
+    match read_only.sign_in_activity(&[ADELE.to_owned()]).await {
+        Err(GraphError::PermissionDenied { operation, .. }) => {
+            assert_eq!(operation, Operation::ReadSignInActivity)
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A tenant without Entra ID P1 or P2.
+    tenant.license_skus.clear();
+    let emulator = start(tenant).await;
+    let error = client(&emulator)
+        .await
+        .sign_in_activity(&[ADELE.to_owned()])
+        .await
+        .expect_err("no premium licence");
+    assert!(
+        error
+            .to_string()
+            .contains("needs AuditLog.Read.All, in a tenant with Microsoft Entra ID P1 or P2"),
+        "{error}"
+    );
+    match error {
+        GraphError::PermissionDenied { message, .. } => {
+            assert_eq!(
+                message,
+                "Neither tenant is B2C or tenant doesn't have premium license"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
