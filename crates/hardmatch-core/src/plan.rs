@@ -269,6 +269,11 @@ pub enum Check {
     Present { property: Cow<'static, str> },
 }
 
+/// The property of a soft delete's precondition that holds the target's sign-in activity
+/// as the plan read it (Graph's `signInActivity`); only a read made for the purpose has it,
+/// so the executor adds it to the re-read state when a precondition names it.
+pub const SIGN_IN_ACTIVITY: &str = "signInActivity";
+
 /// The exact state an action relies on; apply refuses the action when it no longer holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Precondition {
@@ -1054,6 +1059,23 @@ impl<'a, 'input> Planner<'a, 'input> {
     /// The precondition of a cloud action: the user's current state, or the state the
     /// plan's own earlier step leaves (`deleted`).
     fn cloud_precondition(&self, user: &CloudUser, deleted_by_plan: bool) -> Precondition {
+        Precondition::new(self.cloud_checks(user, deleted_by_plan))
+    }
+
+    /// A soft delete's precondition: the holder's state and, when the plan read it, its
+    /// sign-in activity, so that an account someone signed in to since is not deleted.
+    fn soft_delete_precondition(&self, holder: &CloudUser) -> Precondition {
+        let mut checks = self.cloud_checks(holder, false);
+        if let Some(activity) = &holder.sign_in_activity {
+            checks.push(Check::Equals {
+                property: SIGN_IN_ACTIVITY.into(),
+                value: serde_json::to_value(activity).unwrap_or(serde_json::Value::Null),
+            });
+        }
+        Precondition::new(checks)
+    }
+
+    fn cloud_checks(&self, user: &CloudUser, deleted_by_plan: bool) -> Vec<Check> {
         let (active, eligible) = self.roles_of(user);
         let mut checks = vec![
             Check::Equals {
@@ -1104,7 +1126,7 @@ impl<'a, 'input> Planner<'a, 'input> {
             property: "roleEligibilities".into(),
             value: eligible.into(),
         });
-        Precondition::new(checks)
+        checks
     }
 
     fn ad_precondition(&self, ad: &AdUser) -> Precondition {
@@ -1462,7 +1484,7 @@ impl<'a, 'input> Planner<'a, 'input> {
                             None,
                             format!("{} is the duplicate the sync created for {name}; while {name} is joined to it, no match is evaluated (§4, §15 C 9)", holder.user_principal_name),
                             evidence.clone(),
-                            Some(self.cloud_precondition(holder, false)),
+                            Some(self.soft_delete_precondition(holder)),
                             name,
                             false,
                         ));

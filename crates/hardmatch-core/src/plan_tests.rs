@@ -212,6 +212,58 @@ fn a_recent_sign_in_on_the_duplicate_blocks_its_deletion() {
 }
 
 #[test]
+fn a_soft_delete_relies_on_the_sign_in_activity_the_plan_read() {
+    let mut world = field_story();
+    let selection = || Selection::Users(vec!["adele@corp.local".into()]);
+    let soft_delete = |plan: &Plan| {
+        plan.actions
+            .iter()
+            .find(|action| action.kind == ActionKind::SoftDelete)
+            .and_then(|action| action.precondition.clone())
+            .expect("the duplicate is deleted")
+    };
+    let names = |precondition: &Precondition| {
+        precondition
+            .checks
+            .iter()
+            .filter_map(|check| match check {
+                Check::Equals { property, .. } => Some(property.to_string()),
+                Check::Present { .. } => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    // Never read: nothing to rely on.
+    let plan = make_plan(&world, selection(), &PlanPolicy::default()).unwrap();
+    assert!(!names(&soft_delete(&plan)).contains(&SIGN_IN_ACTIVITY.to_owned()));
+
+    // Read, an old sign-in: the delete goes ahead only while that is still the last one.
+    world.cloud[1].sign_in_activity = Some(Box::new(SignInActivity {
+        last_sign_in_date_time: Some("2025-01-10T08:00:00Z".into()),
+        ..SignInActivity::default()
+    }));
+    let plan = make_plan(&world, selection(), &PlanPolicy::default()).unwrap();
+    let precondition = soft_delete(&plan);
+    assert!(names(&precondition).contains(&SIGN_IN_ACTIVITY.to_owned()));
+    let mut state = cloud_state(&world.cloud[1], 0, 0);
+    precondition
+        .evaluate(&state)
+        .expect("unchanged since the plan");
+    state[SIGN_IN_ACTIVITY]["lastNonInteractiveSignInDateTime"] = "2026-11-21T07:00:00Z".into();
+    let stale = precondition.evaluate(&state).unwrap_err();
+    assert_eq!(stale.property, SIGN_IN_ACTIVITY);
+    // Not read at apply time is not "unchanged".
+    state.as_object_mut().unwrap().remove(SIGN_IN_ACTIVITY);
+    assert_eq!(precondition.evaluate(&state).unwrap_err().actual, "null");
+    // The purge that follows relies on the delete, not on sign-ins.
+    let purge = plan
+        .actions
+        .iter()
+        .find(|action| action.kind == ActionKind::PurgeDeleted)
+        .unwrap();
+    assert!(!names(purge.precondition.as_ref().unwrap()).contains(&SIGN_IN_ACTIVITY.to_owned()));
+}
+
+#[test]
 fn the_out_of_scope_route_syncs_between_phases() {
     // entra-matching.md §15 C 9 (move out of scope, delta sync, purge), D 14 (back in scope).
     let mut world = field_story();

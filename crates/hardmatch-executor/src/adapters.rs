@@ -1,7 +1,7 @@
 //! The ports' real implementations: Microsoft Graph, a live domain controller, an AD
 //! snapshot held in memory (rehearsals), and the sync engines.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,6 +9,7 @@ use hardmatch_ad::{AdSource, Bind, DirectoryWriter, NoReporter, SearchScope, Tls
 use hardmatch_core::ad::AdUser;
 use hardmatch_core::anchor::ObjectGuid;
 use hardmatch_core::plan::{ActionTarget, cloud_state};
+use hardmatch_core::tenant::SignInActivity;
 use hardmatch_graph::{GraphClient, RestoreOptions, UserWrite, WriteReceipt};
 use tokio::sync::Mutex as AsyncMutex;
 
@@ -295,6 +296,13 @@ impl CloudPort for GraphCloud {
             .organization()
             .await?
             .on_premises_last_sync_date_time)
+    }
+
+    async fn sign_in_activity(
+        &self,
+        user_ids: &[String],
+    ) -> Result<BTreeMap<String, Option<SignInActivity>>, PortError> {
+        Ok(self.client.sign_in_activity(user_ids).await?)
     }
 }
 

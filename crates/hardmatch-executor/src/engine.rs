@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use hardmatch_core::plan::{
-    ActionKind, Check, Directory, Plan, PlanAction, PlanFileError, Precondition,
+    ActionKind, Check, Directory, Plan, PlanAction, PlanFileError, Precondition, SIGN_IN_ACTIVITY,
     actions_fingerprint,
 };
 
@@ -286,12 +286,68 @@ async fn read<C: CloudPort, D: DirectoryPort, S: SyncPort>(
             let Some(id) = action.target.id.as_deref() else {
                 return Err(PortError::new("the cloud action names no object id"));
             };
-            Ok(Reading::Cloud(ports.cloud.read(id).await?))
+            let mut reads = [ports.cloud.read(id).await];
+            add_sign_ins(&[action], &mut reads, ports).await;
+            let [read] = reads;
+            Ok(Reading::Cloud(read?))
         }
         Directory::ActiveDirectory => Ok(Reading::Directory(
             ports.directory.read(&action.target).await?,
         )),
         Directory::SyncServer => Ok(Reading::Nothing),
+    }
+}
+
+/// Whether the action's precondition names the target's sign-in activity (a soft delete
+/// planned with it read).
+fn relies_on_sign_in(action: &PlanAction) -> bool {
+    action.precondition.as_ref().is_some_and(|precondition| {
+        precondition.checks.iter().any(
+            |check| matches!(check, Check::Equals { property, .. } if property == SIGN_IN_ACTIVITY),
+        )
+    })
+}
+
+/// Adds the sign-in activity, read now in one go, to the re-read states of the actions
+/// that rely on it (`reads[i]` is `actions[i]`'s target). When it cannot be read it is
+/// left out, so that those preconditions fail rather than pass on a guess.
+async fn add_sign_ins<C: CloudPort, D: DirectoryPort, S: SyncPort>(
+    actions: &[&PlanAction],
+    reads: &mut [Result<CloudRead, PortError>],
+    ports: &Ports<'_, C, D, S>,
+) {
+    let relying: Vec<usize> = actions
+        .iter()
+        .enumerate()
+        .filter(|(position, action)| {
+            relies_on_sign_in(action)
+                && matches!(reads.get(*position), Some(Ok(CloudRead::Active(_))))
+        })
+        .map(|(position, _)| position)
+        .collect();
+    if relying.is_empty() {
+        return;
+    }
+    let ids: Vec<String> = relying
+        .iter()
+        .filter_map(|&position| actions[position].target.id.clone())
+        .collect();
+    let Ok(mut found) = ports.cloud.sign_in_activity(&ids).await else {
+        return;
+    };
+    for position in relying {
+        let Some(id) = actions[position].target.id.as_deref() else {
+            continue;
+        };
+        if let (Some(activity), Some(Ok(CloudRead::Active(state)))) =
+            (found.remove(id), reads.get_mut(position))
+            && let Some(object) = state.as_object_mut()
+        {
+            // None on record reads as the plan wrote it: the activity with no dates.
+            let activity = serde_json::to_value(activity.unwrap_or_default())
+                .unwrap_or(serde_json::Value::Null);
+            object.insert(SIGN_IN_ACTIVITY.to_owned(), activity);
+        }
     }
 }
 
@@ -765,7 +821,14 @@ async fn run_group<C: CloudPort, D: DirectoryPort, S: SyncPort>(
         Some(ActionKind::PurgeDeleted | ActionKind::RestoreDeleted) => LikelyPlace::RecycleBin,
         _ => LikelyPlace::Active,
     };
-    let mut reads = ports.cloud.read_many(&ids, likely).await.into_iter();
+    let mut reads = ports.cloud.read_many(&ids, likely).await;
+    let with_ids: Vec<&PlanAction> = group
+        .iter()
+        .copied()
+        .filter(|action| action.target.id.is_some())
+        .collect();
+    add_sign_ins(&with_ids, &mut reads, ports).await;
+    let mut reads = reads.into_iter();
     let mut ready = Vec::new();
     // The group's in-flight records are committed together, before any write leaves.
     workspace.journal_mut().begin_group()?;
@@ -947,11 +1010,24 @@ async fn prepare<C: CloudPort, D: DirectoryPort, S: SyncPort>(
     if let Some(precondition) = precondition_now(action, plan, states)
         && let Err(stale) = precondition.evaluate(&before)
     {
-        let mut detail = format!("{stale}; it changed after the plan was made");
+        let unreadable_sign_in = stale.property == SIGN_IN_ACTIVITY && stale.actual == "null";
+        let mut detail = if unreadable_sign_in {
+            format!(
+                "the plan relies on the sign-in activity it read ({}), which cannot be read \
+                 now (it needs AuditLog.Read.All and Entra ID P1 or P2): not deleted on a \
+                 guess; make a new plan, with --skip-sign-in-read if it stays unreadable",
+                stale.expected
+            )
+        } else {
+            format!("{stale}; it changed after the plan was made")
+        };
         if stale.property == "onPremisesSyncEnabled" && stale.actual == "true" {
             // A sync linked it since: from now on its anchor is changed on-premises only.
             detail.push_str("; ");
             detail.push_str(hardmatch_graph::error::SYNCED_OBJECT_HINT);
+        }
+        if stale.property == SIGN_IN_ACTIVITY && !unreadable_sign_in {
+            detail.push_str("; someone signed in to it: check who uses it before a new plan");
         }
         return not_sent(
             action,

@@ -5,9 +5,11 @@
 //! emulator, a live domain controller or an AD snapshot, and Entra Connect, Cloud Sync or
 //! the emulator's cycle, and lets tests drive it against the real emulator and real AD.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use hardmatch_core::plan::ActionTarget;
+use hardmatch_core::tenant::SignInActivity;
 
 /// A failure of a port, with what to do about it.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -232,6 +234,15 @@ pub trait CloudPort {
     }
     /// `organization.onPremisesLastSyncDateTime`.
     async fn last_sync(&self) -> Result<Option<String>, PortError>;
+    /// The sign-in activity of active users, for the preconditions that rely on it: one
+    /// entry per user found, `None` for a user with none on record. A cloud that cannot
+    /// report it refuses, and those preconditions then fail rather than pass unchecked.
+    async fn sign_in_activity(
+        &self,
+        _user_ids: &[String],
+    ) -> Result<BTreeMap<String, Option<SignInActivity>>, PortError> {
+        Err(PortError::new("this cloud cannot report sign-in activity"))
+    }
 }
 
 #[allow(async_fn_in_trait)]

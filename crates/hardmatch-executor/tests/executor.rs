@@ -54,6 +54,16 @@ async fn client(emulator: &RunningEmulator) -> GraphClient {
 
 /// Runs the first (duplicating) cycle, then plans from the tenant as Graph shows it.
 async fn field_story(emulator: &RunningEmulator, directory: &SnapshotDirectory) -> Plan {
+    field_story_reading_sign_ins(emulator, directory, false).await
+}
+
+/// [`field_story`], with the active users' sign-in activity read before planning when
+/// `sign_ins`, as a live `hardmatch plan` reads it for the accounts it deletes.
+async fn field_story_reading_sign_ins(
+    emulator: &RunningEmulator,
+    directory: &SnapshotDirectory,
+    sign_ins: bool,
+) -> Plan {
     emulator
         .run_sync(SyncRequest {
             ad_users: Some(directory.users()),
@@ -61,9 +71,23 @@ async fn field_story(emulator: &RunningEmulator, directory: &SnapshotDirectory) 
         })
         .unwrap();
     let graph = client(emulator).await;
-    let tenant = hardmatch_graph::snapshot_tenant(&graph, &NoProgress)
+    let mut tenant = hardmatch_graph::snapshot_tenant(&graph, &NoProgress)
         .await
         .unwrap();
+    if sign_ins {
+        let ids: Vec<String> = tenant
+            .users
+            .iter()
+            .filter(|user| !user.is_deleted())
+            .map(|user| user.id.to_string())
+            .collect();
+        let mut found = graph.sign_in_activity(&ids).await.unwrap();
+        for user in &mut tenant.users {
+            if let Some(activity) = found.remove(user.id.as_str()) {
+                user.sign_in_activity = Some(Box::new(activity.unwrap_or_default()));
+            }
+        }
+    }
     let users = directory.users();
     let options = DiagnoseOptions::default();
     let diagnosis = diagnose(&users, &tenant, &options);
@@ -324,6 +348,112 @@ async fn a_holder_licensed_after_the_plan_is_not_deleted() {
         .await
         .unwrap();
     licensed.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_signed_in_to_after_the_plan_is_not_deleted() {
+    let mut tenant = fixture(1);
+    tenant.apps[0]
+        .application_permissions
+        .push("AuditLog.Read.All".to_owned());
+    tenant.license_skus.push(
+        json!({
+            "skuId": LICENCE,
+            "skuPartNumber": "SPE_E3",
+            "servicePlans": [{
+                "servicePlanId": "41781fb2-bc02-4b7c-bd55-b576c07bb09d",
+                "servicePlanName": "AAD_PREMIUM",
+                "provisioningStatus": "Success",
+                "appliesTo": "User"
+            }]
+        })
+        .as_object()
+        .cloned()
+        .unwrap(),
+    );
+    let emulator = start(tenant, None).await;
+    let directory = SnapshotDirectory::new(ad_users(1));
+    let plan = field_story_reading_sign_ins(&emulator, &directory, true).await;
+    let delete = plan
+        .actions
+        .iter()
+        .find(|action| action.kind == ActionKind::SoftDelete)
+        .unwrap();
+    let duplicate = delete.target.id.clone().unwrap();
+    assert!(
+        serde_json::to_string(&delete.precondition)
+            .unwrap()
+            .contains("\"signInActivity\""),
+        "the plan read the duplicate's sign-ins and relies on them"
+    );
+    let saved = emulator.state_json();
+    emulator.shutdown().await;
+
+    // Applied to the tenant as it was planned, or after someone signed in to the duplicate,
+    // or by an app that may no longer read sign-ins.
+    let signed_in = {
+        let mut state = saved.clone();
+        for user in state["users"].as_array_mut().unwrap() {
+            if user["id"] == duplicate.as_str() {
+                user["signInActivity"] = json!({ "lastSignInDateTime": "2026-11-23T09:15:00Z" });
+            }
+        }
+        state
+    };
+    let unreadable = {
+        let mut state = saved.clone();
+        state["apps"][0]["application_permissions"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|permission| permission != "AuditLog.Read.All");
+        state
+    };
+    for (state, expected, detail) in [
+        (saved, ActionState::Succeeded, None),
+        (
+            signed_in,
+            ActionState::Stale,
+            Some("someone signed in to it"),
+        ),
+        (
+            unreadable,
+            ActionState::Stale,
+            Some("which cannot be read now (it needs AuditLog.Read.All"),
+        ),
+    ] {
+        let tenant = start(Fixture::from_json(&state.to_string()).unwrap(), None).await;
+        let workspace_directory = tempfile::tempdir().unwrap();
+        let mut workspace = Workspace::open(workspace_directory.path()).unwrap();
+        let cloud = GraphCloud::new(client(&tenant).await);
+        let sync = EmulatorSync {
+            emulator: &tenant,
+            directory: &directory,
+        };
+        let ports = Ports {
+            cloud: &cloud,
+            directory: &directory,
+            sync: &sync,
+        };
+        let summary = hardmatch_executor::apply(&plan, &mut workspace, &ports, &options(), &Silent)
+            .await
+            .unwrap();
+        let deletion = summary
+            .actions
+            .iter()
+            .find(|action| action.kind == "soft_delete")
+            .unwrap();
+        assert_eq!(deletion.state, expected, "{:#?}", summary.actions);
+        if let Some(detail) = detail {
+            let found = deletion.detail.clone().unwrap_or_default();
+            assert!(found.contains(detail), "{found}");
+            assert!(
+                writes(&tenant).keys().all(|(method, _)| method != "DELETE"),
+                "{:#?}",
+                writes(&tenant)
+            );
+        }
+        tenant.shutdown().await;
+    }
 }
 
 /// The cloud as seen by a process that dies during its `writes`-th write: before the
