@@ -90,7 +90,7 @@ use crate::index::{
 };
 use crate::parallel;
 use crate::sync::{CloudIndex, ConnectorSpace, effective_features};
-use crate::tenant::{CloudUser, TenantSnapshot};
+use crate::tenant::{CloudUser, SignInActivity, TenantSnapshot};
 
 /// The plan file format this build writes and reads.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
@@ -1207,18 +1207,7 @@ impl<'a, 'input> Planner<'a, 'input> {
     }
 
     fn last_sign_in_days(&self, user: &CloudUser) -> Option<i64> {
-        let activity = user.sign_in_activity.as_ref()?;
-        let now = self.now_days?;
-        [
-            activity.last_sign_in_date_time.as_deref(),
-            activity.last_non_interactive_sign_in_date_time.as_deref(),
-            activity.last_successful_sign_in_date_time.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        .filter_map(days_since_epoch)
-        .max()
-        .map(|last| now - last)
+        last_sign_in_days(user.sign_in_activity.as_deref()?, self.now_days?)
     }
 
     /// Why deleting `user` is refused by policy, if it is. `duplicate`: the sync-created
@@ -1989,6 +1978,21 @@ fn assemble(per_user: Vec<UserActions>) -> Vec<PlanAction> {
     // A plan whose only action is the sync changes nothing in the directories, but users who
     // will match at the next sync still need it; drop it only when there is no user at all.
     actions
+}
+
+/// Whole days from the latest sign-in of any kind to `now_days` (days since the epoch);
+/// `None` when none is on record.
+pub fn last_sign_in_days(activity: &SignInActivity, now_days: i64) -> Option<i64> {
+    [
+        activity.last_sign_in_date_time.as_deref(),
+        activity.last_non_interactive_sign_in_date_time.as_deref(),
+        activity.last_successful_sign_in_date_time.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(days_since_epoch)
+    .max()
+    .map(|last| now_days - last)
 }
 
 /// Days since 1970-01-01 of an RFC 3339 timestamp's date part (the proleptic Gregorian

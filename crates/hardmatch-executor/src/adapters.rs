@@ -28,6 +28,9 @@ pub struct GraphCloud {
     client: GraphClient,
     roles: AsyncMutex<Option<Arc<RoleCounts>>>,
     sized: tokio::sync::OnceCell<()>,
+    /// Graph's refusal of sign-in reads, once it refused one: the app's permission and the
+    /// tenant's licence do not change within a run, and asking again would only cost requests.
+    sign_ins_refused: Mutex<Option<PortError>>,
 }
 
 /// Active role assignments and PIM eligibilities per principal id.
@@ -52,6 +55,7 @@ impl GraphCloud {
             client,
             roles: AsyncMutex::new(None),
             sized: tokio::sync::OnceCell::new(),
+            sign_ins_refused: Mutex::new(None),
         }
     }
 
@@ -302,7 +306,25 @@ impl CloudPort for GraphCloud {
         &self,
         user_ids: &[String],
     ) -> Result<BTreeMap<String, Option<SignInActivity>>, PortError> {
-        Ok(self.client.sign_in_activity(user_ids).await?)
+        let refused = self
+            .sign_ins_refused
+            .lock()
+            .map(|refused| refused.clone())
+            .unwrap_or_default();
+        if let Some(refusal) = refused {
+            return Err(refusal);
+        }
+        match self.client.sign_in_activity(user_ids).await {
+            Ok(found) => Ok(found),
+            Err(error @ hardmatch_graph::GraphError::PermissionDenied { .. }) => {
+                let refusal = PortError::from(error);
+                if let Ok(mut refused) = self.sign_ins_refused.lock() {
+                    *refused = Some(refusal.clone());
+                }
+                Err(refusal)
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 }
 

@@ -17,8 +17,9 @@ use std::time::Duration;
 
 use hardmatch_core::plan::{
     ActionKind, Check, Directory, Plan, PlanAction, PlanFileError, Precondition, SIGN_IN_ACTIVITY,
-    actions_fingerprint,
+    actions_fingerprint, days_since_epoch, last_sign_in_days,
 };
+use hardmatch_core::tenant::SignInActivity;
 
 use crate::journal::{ActionRecord, ActionState, JournalError, NewAction, NewRun, Outcome};
 use crate::ports::{
@@ -308,9 +309,10 @@ fn relies_on_sign_in(action: &PlanAction) -> bool {
     })
 }
 
-/// Adds the sign-in activity, read now in one go, to the re-read states of the actions
-/// that rely on it (`reads[i]` is `actions[i]`'s target). When it cannot be read it is
-/// left out, so that those preconditions fail rather than pass on a guess.
+/// Adds the sign-in activity, read now in one go, to the re-read states of the soft deletes
+/// (`reads[i]` is `actions[i]`'s target): those that rely on it compare it, the others are
+/// refused when it shows a recent sign-in. When it cannot be read it is left out, so that
+/// the preconditions that rely on it fail rather than pass on a guess.
 async fn add_sign_ins<C: CloudPort, D: DirectoryPort, S: SyncPort>(
     actions: &[&PlanAction],
     reads: &mut [Result<CloudRead, PortError>],
@@ -320,7 +322,7 @@ async fn add_sign_ins<C: CloudPort, D: DirectoryPort, S: SyncPort>(
         .iter()
         .enumerate()
         .filter(|(position, action)| {
-            relies_on_sign_in(action)
+            (action.kind == ActionKind::SoftDelete || relies_on_sign_in(action))
                 && matches!(reads.get(*position), Some(Ok(CloudRead::Active(_))))
         })
         .map(|(position, _)| position)
@@ -349,6 +351,28 @@ async fn add_sign_ins<C: CloudPort, D: DirectoryPort, S: SyncPort>(
             object.insert(SIGN_IN_ACTIVITY.to_owned(), activity);
         }
     }
+}
+
+/// Why a soft delete planned without its target's sign-in activity must not go ahead: the
+/// activity read now shows a sign-in within the plan's "recent" window, which its policy
+/// does not allow (the planner's own rule, applied now that the activity is known).
+fn recent_sign_in(action: &PlanAction, plan: &Plan, state: &serde_json::Value) -> Option<String> {
+    if action.kind != ActionKind::SoftDelete || relies_on_sign_in(action) {
+        return None;
+    }
+    let policy = &plan.policy;
+    if policy.allow_delete_recent_sign_in {
+        return None;
+    }
+    let activity: SignInActivity =
+        serde_json::from_value(state.get(SIGN_IN_ACTIVITY)?.clone()).ok()?;
+    let days = last_sign_in_days(&activity, days_since_epoch(&now())?)?;
+    (days <= i64::from(policy.recent_sign_in_days)).then(|| {
+        format!(
+            "it signed in {days} day(s) ago, which the plan did not know: not deleted; check \
+             who uses it, or make a new plan with --allow-delete-recent-sign-in"
+        )
+    })
 }
 
 /// The value an AD consistency-GUID action writes: the planned value, or the objectGUID;
@@ -1029,6 +1053,17 @@ async fn prepare<C: CloudPort, D: DirectoryPort, S: SyncPort>(
         if stale.property == SIGN_IN_ACTIVITY && !unreadable_sign_in {
             detail.push_str("; someone signed in to it: check who uses it before a new plan");
         }
+        return not_sent(
+            action,
+            workspace,
+            run_id,
+            ActionState::Stale,
+            &detail,
+            observer,
+        )
+        .map(Prepared::Done);
+    }
+    if let Some(detail) = recent_sign_in(action, plan, &before) {
         return not_sent(
             action,
             workspace,

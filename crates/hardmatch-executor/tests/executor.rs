@@ -350,9 +350,8 @@ async fn a_holder_licensed_after_the_plan_is_not_deleted() {
     licensed.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_duplicate_signed_in_to_after_the_plan_is_not_deleted() {
-    let mut tenant = fixture(1);
+/// Lets the fixture's app read sign-in activity, in a tenant with Entra ID P1.
+fn with_sign_ins(mut tenant: Fixture) -> Fixture {
     tenant.apps[0]
         .application_permissions
         .push("AuditLog.Read.All".to_owned());
@@ -371,89 +370,146 @@ async fn a_duplicate_signed_in_to_after_the_plan_is_not_deleted() {
         .cloned()
         .unwrap(),
     );
-    let emulator = start(tenant, None).await;
+    tenant
+}
+
+/// The plan's soft delete, and the emulator's state it was planned on.
+async fn planned_deletion(sign_ins: bool) -> (Plan, String, Value, SnapshotDirectory) {
+    let emulator = start(with_sign_ins(fixture(1)), None).await;
     let directory = SnapshotDirectory::new(ad_users(1));
-    let plan = field_story_reading_sign_ins(&emulator, &directory, true).await;
+    let plan = field_story_reading_sign_ins(&emulator, &directory, sign_ins).await;
+    let duplicate = plan
+        .actions
+        .iter()
+        .find(|action| action.kind == ActionKind::SoftDelete)
+        .and_then(|action| action.target.id.clone())
+        .unwrap();
+    let state = emulator.state_json();
+    emulator.shutdown().await;
+    (plan, duplicate, state, directory)
+}
+
+/// `state` with the user `id`'s sign-in activity set.
+fn signed_in(mut state: Value, id: &str, activity: Value) -> Value {
+    for user in state["users"].as_array_mut().unwrap() {
+        if user["id"] == id {
+            user["signInActivity"] = activity.clone();
+        }
+    }
+    state
+}
+
+/// Applies `plan` to an emulator holding `state`: the soft delete's outcome, and whether
+/// anything was deleted.
+async fn deletion_outcome(
+    plan: &Plan,
+    state: &Value,
+    directory: &SnapshotDirectory,
+) -> (ActionState, String, bool) {
+    let tenant = start(Fixture::from_json(&state.to_string()).unwrap(), None).await;
+    let workspace_directory = tempfile::tempdir().unwrap();
+    let mut workspace = Workspace::open(workspace_directory.path()).unwrap();
+    let cloud = GraphCloud::new(client(&tenant).await);
+    let sync = EmulatorSync {
+        emulator: &tenant,
+        directory,
+    };
+    let ports = Ports {
+        cloud: &cloud,
+        directory,
+        sync: &sync,
+    };
+    let summary = hardmatch_executor::apply(plan, &mut workspace, &ports, &options(), &Silent)
+        .await
+        .unwrap();
+    let deletion = summary
+        .actions
+        .iter()
+        .find(|action| action.kind == "soft_delete")
+        .unwrap();
+    let deleted = writes(&tenant).keys().any(|(method, _)| method == "DELETE");
+    tenant.shutdown().await;
+    (
+        deletion.state,
+        deletion.detail.clone().unwrap_or_default(),
+        deleted,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_signed_in_to_after_the_plan_is_not_deleted() {
+    let (plan, duplicate, saved, directory) = planned_deletion(true).await;
     let delete = plan
         .actions
         .iter()
         .find(|action| action.kind == ActionKind::SoftDelete)
         .unwrap();
-    let duplicate = delete.target.id.clone().unwrap();
     assert!(
         serde_json::to_string(&delete.precondition)
             .unwrap()
             .contains("\"signInActivity\""),
         "the plan read the duplicate's sign-ins and relies on them"
     );
-    let saved = emulator.state_json();
-    emulator.shutdown().await;
+    // As planned: deleted.
+    let (state, _, deleted) = deletion_outcome(&plan, &saved, &directory).await;
+    assert_eq!(state, ActionState::Succeeded);
+    assert!(deleted);
+    // Someone signed in to it since.
+    let since = signed_in(
+        saved.clone(),
+        &duplicate,
+        json!({ "lastSignInDateTime": "2026-11-23T09:15:00Z" }),
+    );
+    let (state, detail, deleted) = deletion_outcome(&plan, &since, &directory).await;
+    assert_eq!((state, deleted), (ActionState::Stale, false), "{detail}");
+    assert!(detail.contains("someone signed in to it"), "{detail}");
+    // The app may no longer read sign-ins.
+    let mut unreadable = saved;
+    unreadable["apps"][0]["application_permissions"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|permission| permission != "AuditLog.Read.All");
+    let (state, detail, deleted) = deletion_outcome(&plan, &unreadable, &directory).await;
+    assert_eq!((state, deleted), (ActionState::Stale, false), "{detail}");
+    assert!(
+        detail.contains("which cannot be read now (it needs AuditLog.Read.All"),
+        "{detail}"
+    );
+}
 
-    // Applied to the tenant as it was planned, or after someone signed in to the duplicate,
-    // or by an app that may no longer read sign-ins.
-    let signed_in = {
-        let mut state = saved.clone();
-        for user in state["users"].as_array_mut().unwrap() {
-            if user["id"] == duplicate.as_str() {
-                user["signInActivity"] = json!({ "lastSignInDateTime": "2026-11-23T09:15:00Z" });
-            }
-        }
-        state
-    };
-    let unreadable = {
-        let mut state = saved.clone();
-        state["apps"][0]["application_permissions"]
-            .as_array_mut()
-            .unwrap()
-            .retain(|permission| permission != "AuditLog.Read.All");
-        state
-    };
-    for (state, expected, detail) in [
-        (saved, ActionState::Succeeded, None),
-        (
-            signed_in,
-            ActionState::Stale,
-            Some("someone signed in to it"),
-        ),
-        (
-            unreadable,
-            ActionState::Stale,
-            Some("which cannot be read now (it needs AuditLog.Read.All"),
-        ),
-    ] {
-        let tenant = start(Fixture::from_json(&state.to_string()).unwrap(), None).await;
-        let workspace_directory = tempfile::tempdir().unwrap();
-        let mut workspace = Workspace::open(workspace_directory.path()).unwrap();
-        let cloud = GraphCloud::new(client(&tenant).await);
-        let sync = EmulatorSync {
-            emulator: &tenant,
-            directory: &directory,
-        };
-        let ports = Ports {
-            cloud: &cloud,
-            directory: &directory,
-            sync: &sync,
-        };
-        let summary = hardmatch_executor::apply(&plan, &mut workspace, &ports, &options(), &Silent)
-            .await
-            .unwrap();
-        let deletion = summary
-            .actions
-            .iter()
-            .find(|action| action.kind == "soft_delete")
-            .unwrap();
-        assert_eq!(deletion.state, expected, "{:#?}", summary.actions);
-        if let Some(detail) = detail {
-            let found = deletion.detail.clone().unwrap_or_default();
-            assert!(found.contains(detail), "{found}");
-            assert!(
-                writes(&tenant).keys().all(|(method, _)| method != "DELETE"),
-                "{:#?}",
-                writes(&tenant)
-            );
-        }
-        tenant.shutdown().await;
-    }
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_made_without_sign_ins_deletes_nobody_apply_finds_recently_signed_in() {
+    // Planned from a tenant read without sign-ins (a snapshot, or no AuditLog.Read.All then).
+    let (plan, duplicate, saved, directory) = planned_deletion(false).await;
+    let yesterday = (time::OffsetDateTime::now_utc() - time::Duration::days(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let recent = signed_in(
+        saved.clone(),
+        &duplicate,
+        json!({ "lastNonInteractiveSignInDateTime": yesterday }),
+    );
+    let (state, detail, deleted) = deletion_outcome(&plan, &recent, &directory).await;
+    assert_eq!((state, deleted), (ActionState::Stale, false), "{detail}");
+    assert!(
+        detail.contains("it signed in 1 day(s) ago, which the plan did not know"),
+        "{detail}"
+    );
+    // A sign-in long ago, or none readable, leaves the plan as it was reviewed.
+    let long_ago = signed_in(
+        saved.clone(),
+        &duplicate,
+        json!({ "lastSignInDateTime": "2024-01-15T08:00:00Z" }),
+    );
+    let (state, detail, deleted) = deletion_outcome(&plan, &long_ago, &directory).await;
+    assert_eq!((state, deleted), (ActionState::Succeeded, true), "{detail}");
+    let mut unreadable = recent;
+    unreadable["apps"][0]["application_permissions"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|permission| permission != "AuditLog.Read.All");
+    let (state, detail, deleted) = deletion_outcome(&plan, &unreadable, &directory).await;
+    assert_eq!((state, deleted), (ActionState::Succeeded, true), "{detail}");
 }
 
 /// The cloud as seen by a process that dies during its `writes`-th write: before the
