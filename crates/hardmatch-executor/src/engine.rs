@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use hardmatch_core::plan::{
     ActionKind, Check, Directory, Plan, PlanAction, PlanFileError, Precondition, SIGN_IN_ACTIVITY,
-    actions_fingerprint, days_since_epoch, last_sign_in_days,
+    StalePrecondition, actions_fingerprint, days_since_epoch, last_sign_in_days,
 };
 use hardmatch_core::tenant::SignInActivity;
 
@@ -351,6 +351,29 @@ async fn add_sign_ins<C: CloudPort, D: DirectoryPort, S: SyncPort>(
             object.insert(SIGN_IN_ACTIVITY.to_owned(), activity);
         }
     }
+}
+
+/// What a stale action's journal entry says: what changed, and the next step where the
+/// change has a known one.
+fn stale_detail(stale: &StalePrecondition) -> String {
+    if stale.property == SIGN_IN_ACTIVITY && stale.actual == "null" {
+        return format!(
+            "the plan relies on the sign-in activity it read ({}), which cannot be read now \
+             (it needs AuditLog.Read.All and Entra ID P1 or P2): not deleted on a guess; make \
+             a new plan, with --skip-sign-in-read if it stays unreadable",
+            stale.expected
+        );
+    }
+    let mut detail = format!("{stale}; it changed after the plan was made");
+    if stale.property == "onPremisesSyncEnabled" && stale.actual == "true" {
+        // A sync linked it since: from now on its anchor is changed on-premises only.
+        detail.push_str("; ");
+        detail.push_str(hardmatch_graph::error::SYNCED_OBJECT_HINT);
+    }
+    if stale.property == SIGN_IN_ACTIVITY {
+        detail.push_str("; someone signed in to it: check who uses it before a new plan");
+    }
+    detail
 }
 
 /// Why a soft delete planned without its target's sign-in activity must not go ahead: the
@@ -1031,39 +1054,11 @@ async fn prepare<C: CloudPort, D: DirectoryPort, S: SyncPort>(
         }
     };
     let before = reading.state();
-    if let Some(precondition) = precondition_now(action, plan, states)
-        && let Err(stale) = precondition.evaluate(&before)
-    {
-        let unreadable_sign_in = stale.property == SIGN_IN_ACTIVITY && stale.actual == "null";
-        let mut detail = if unreadable_sign_in {
-            format!(
-                "the plan relies on the sign-in activity it read ({}), which cannot be read \
-                 now (it needs AuditLog.Read.All and Entra ID P1 or P2): not deleted on a \
-                 guess; make a new plan, with --skip-sign-in-read if it stays unreadable",
-                stale.expected
-            )
-        } else {
-            format!("{stale}; it changed after the plan was made")
-        };
-        if stale.property == "onPremisesSyncEnabled" && stale.actual == "true" {
-            // A sync linked it since: from now on its anchor is changed on-premises only.
-            detail.push_str("; ");
-            detail.push_str(hardmatch_graph::error::SYNCED_OBJECT_HINT);
-        }
-        if stale.property == SIGN_IN_ACTIVITY && !unreadable_sign_in {
-            detail.push_str("; someone signed in to it: check who uses it before a new plan");
-        }
-        return not_sent(
-            action,
-            workspace,
-            run_id,
-            ActionState::Stale,
-            &detail,
-            observer,
-        )
-        .map(Prepared::Done);
-    }
-    if let Some(detail) = recent_sign_in(action, plan, &before) {
+    let stale = precondition_now(action, plan, states)
+        .and_then(|precondition| precondition.evaluate(&before).err())
+        .map(|stale| stale_detail(&stale))
+        .or_else(|| recent_sign_in(action, plan, &before));
+    if let Some(detail) = stale {
         return not_sent(
             action,
             workspace,

@@ -399,6 +399,15 @@ fn signed_in(mut state: Value, id: &str, activity: Value) -> Value {
     state
 }
 
+/// `state` with the app no longer allowed to read sign-ins.
+fn without_audit_log(mut state: Value) -> Value {
+    state["apps"][0]["application_permissions"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|permission| permission != "AuditLog.Read.All");
+    state
+}
+
 /// Applies `plan` to an emulator holding `state`: the soft delete's outcome, and whether
 /// anything was deleted.
 async fn deletion_outcome(
@@ -464,11 +473,7 @@ async fn a_duplicate_signed_in_to_after_the_plan_is_not_deleted() {
     assert_eq!((state, deleted), (ActionState::Stale, false), "{detail}");
     assert!(detail.contains("someone signed in to it"), "{detail}");
     // The app may no longer read sign-ins.
-    let mut unreadable = saved;
-    unreadable["apps"][0]["application_permissions"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|permission| permission != "AuditLog.Read.All");
+    let unreadable = without_audit_log(saved);
     let (state, detail, deleted) = deletion_outcome(&plan, &unreadable, &directory).await;
     assert_eq!((state, deleted), (ActionState::Stale, false), "{detail}");
     assert!(
@@ -503,11 +508,7 @@ async fn a_plan_made_without_sign_ins_deletes_nobody_apply_finds_recently_signed
     );
     let (state, detail, deleted) = deletion_outcome(&plan, &long_ago, &directory).await;
     assert_eq!((state, deleted), (ActionState::Succeeded, true), "{detail}");
-    let mut unreadable = recent;
-    unreadable["apps"][0]["application_permissions"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|permission| permission != "AuditLog.Read.All");
+    let unreadable = without_audit_log(recent);
     let (state, detail, deleted) = deletion_outcome(&plan, &unreadable, &directory).await;
     assert_eq!((state, deleted), (ActionState::Succeeded, true), "{detail}");
 }

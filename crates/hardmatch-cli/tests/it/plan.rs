@@ -260,6 +260,18 @@ fn live_plan(
     (output, plan)
 }
 
+/// What the plan's soft delete gives as evidence about the account it deletes.
+fn deletion_evidence(plan: &Value) -> &str {
+    plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|action| action["kind"] == "soft_delete")
+        .expect("a soft delete")["evidence"][0]
+        .as_str()
+        .unwrap()
+}
+
 fn kinds(plan: &Value) -> Vec<&str> {
     plan["actions"]
         .as_array()
@@ -289,13 +301,7 @@ fn a_live_plan_reads_the_sign_in_of_the_duplicate_it_would_delete() {
     let (output, plan) = live_plan(&fixture, directory.path(), &["--skip-sign-in-read"]);
     assert_eq!(output.status.code(), Some(2), "{}", render(&output));
     assert!(!String::from_utf8_lossy(&output.stderr).contains("reading the sign-in"));
-    let delete = plan["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|action| action["kind"] == "soft_delete")
-        .expect("a soft delete");
-    let evidence = delete["evidence"][0].as_str().unwrap();
+    let evidence = deletion_evidence(&plan);
     assert!(
         evidence.contains("sign-in activity unknown (not the same as unused)"),
         "{evidence}"
@@ -306,13 +312,7 @@ fn a_live_plan_reads_the_sign_in_of_the_duplicate_it_would_delete() {
     let fixture = tenant_with_signed_in_duplicate(directory.path(), None, true);
     let (output, plan) = live_plan(&fixture, directory.path(), &[]);
     assert_eq!(output.status.code(), Some(2), "{}", render(&output));
-    let delete = plan["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|action| action["kind"] == "soft_delete")
-        .expect("a soft delete");
-    let evidence = delete["evidence"][0].as_str().unwrap();
+    let evidence = deletion_evidence(&plan);
     assert!(
         evidence.contains("no sign-in on record (never, or before April 2020)"),
         "{evidence}"

@@ -106,26 +106,36 @@ fn by_id(body: &Value, id: &str) -> Value {
         .clone()
 }
 
-#[tokio::test]
-async fn sign_in_activity_needs_audit_log_read_all_before_anything_else() {
-    // No premium SKU either: the permission is checked first.
-    let emulator = emulator_with(fixture_with(without_audit_log_or_premium)).await;
-    let token = app_token(&emulator).await;
+/// Every read that selects `signInActivity` (list, get, deleted items) is a 403 with `code`
+/// and `message`.
+async fn assert_every_read_refused(
+    emulator: &RunningEmulator,
+    token: &str,
+    code: &str,
+    message: &str,
+) {
     for path in [
         list_path(),
         format!("/users/{ADELE}?$select=id,signInActivity"),
         "/directory/deletedItems/microsoft.graph.user?$select=id,signInActivity".to_owned(),
     ] {
-        let error = graph_error(
-            &get(&emulator, &token, &path).await,
-            403,
-            "Authorization_RequestDenied",
-        );
-        assert_eq!(
-            error["message"], "Insufficient privileges to complete the operation.",
-            "{path}"
-        );
+        let error = graph_error(&get(emulator, token, &path).await, 403, code);
+        assert_eq!(error["message"], message, "{path}");
     }
+}
+
+#[tokio::test]
+async fn sign_in_activity_needs_audit_log_read_all_before_anything_else() {
+    // No premium SKU either: the permission is checked first.
+    let emulator = emulator_with(fixture_with(without_audit_log_or_premium)).await;
+    let token = app_token(&emulator).await;
+    assert_every_read_refused(
+        &emulator,
+        &token,
+        "Authorization_RequestDenied",
+        "Insufficient privileges to complete the operation.",
+    )
+    .await;
     // The same reads without signInActivity are served.
     let reply = get(
         &emulator,
@@ -145,21 +155,13 @@ async fn sign_in_activity_needs_a_tenant_with_entra_id_p1_or_p2() {
     }))
     .await;
     let token = app_token(&emulator).await;
-    for path in [
-        list_path(),
-        format!("/users/{ADELE}?$select=id,signInActivity"),
-        "/directory/deletedItems/microsoft.graph.user?$select=id,signInActivity".to_owned(),
-    ] {
-        let error = graph_error(
-            &get(&emulator, &token, &path).await,
-            403,
-            "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
-        );
-        assert_eq!(
-            error["message"], "Neither tenant is B2C or tenant doesn't have premium license",
-            "{path}"
-        );
-    }
+    assert_every_read_refused(
+        &emulator,
+        &token,
+        "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+        "Neither tenant is B2C or tenant doesn't have premium license",
+    )
+    .await;
     emulator.shutdown().await;
 }
 
