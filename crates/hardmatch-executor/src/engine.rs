@@ -287,16 +287,29 @@ async fn read<C: CloudPort, D: DirectoryPort, S: SyncPort>(
             let Some(id) = action.target.id.as_deref() else {
                 return Err(PortError::new("the cloud action names no object id"));
             };
-            let mut reads = [ports.cloud.read(id).await];
-            add_sign_ins(&[action], &mut reads, ports).await;
-            let [read] = reads;
-            Ok(Reading::Cloud(read?))
+            Ok(Reading::Cloud(ports.cloud.read(id).await?))
         }
         Directory::ActiveDirectory => Ok(Reading::Directory(
             ports.directory.read(&action.target).await?,
         )),
         Directory::SyncServer => Ok(Reading::Nothing),
     }
+}
+
+/// [`read`], with the sign-in activity a soft delete is checked against.
+async fn read_with_sign_ins<C: CloudPort, D: DirectoryPort, S: SyncPort>(
+    action: &PlanAction,
+    plan: &Plan,
+    ports: &Ports<'_, C, D, S>,
+) -> Result<Reading, PortError> {
+    let (Directory::Cloud, Some(id)) = (action.target.directory, action.target.id.as_deref())
+    else {
+        return read(action, ports).await;
+    };
+    let mut reads = [ports.cloud.read(id).await];
+    add_sign_ins(&[action], plan, &mut reads, ports).await;
+    let [read] = reads;
+    Ok(Reading::Cloud(read?))
 }
 
 /// Whether the action's precondition names the target's sign-in activity (a soft delete
@@ -315,14 +328,18 @@ fn relies_on_sign_in(action: &PlanAction) -> bool {
 /// the preconditions that rely on it fail rather than pass on a guess.
 async fn add_sign_ins<C: CloudPort, D: DirectoryPort, S: SyncPort>(
     actions: &[&PlanAction],
+    plan: &Plan,
     reads: &mut [Result<CloudRead, PortError>],
     ports: &Ports<'_, C, D, S>,
 ) {
+    // A plan that allows deleting recently used accounts has no recency to check: its
+    // soft deletes need the activity only where they rely on what the plan read.
+    let checks_recency = !plan.policy.allow_delete_recent_sign_in;
     let relying: Vec<usize> = actions
         .iter()
         .enumerate()
         .filter(|(position, action)| {
-            (action.kind == ActionKind::SoftDelete || relies_on_sign_in(action))
+            (checks_recency && action.kind == ActionKind::SoftDelete || relies_on_sign_in(action))
                 && matches!(reads.get(*position), Some(Ok(CloudRead::Active(_))))
         })
         .map(|(position, _)| position)
@@ -874,7 +891,7 @@ async fn run_group<C: CloudPort, D: DirectoryPort, S: SyncPort>(
         .copied()
         .filter(|action| action.target.id.is_some())
         .collect();
-    add_sign_ins(&with_ids, &mut reads, ports).await;
+    add_sign_ins(&with_ids, plan, &mut reads, ports).await;
     let mut reads = reads.into_iter();
     let mut ready = Vec::new();
     // The group's in-flight records are committed together, before any write leaves.
@@ -1036,7 +1053,7 @@ async fn prepare<C: CloudPort, D: DirectoryPort, S: SyncPort>(
     }
     let reading = match reading {
         Some(reading) => reading,
-        None => read(action, ports).await,
+        None => read_with_sign_ins(action, plan, ports).await,
     };
     let reading = match reading {
         Ok(reading) => reading,

@@ -415,6 +415,16 @@ async fn deletion_outcome(
     state: &Value,
     directory: &SnapshotDirectory,
 ) -> (ActionState, String, bool) {
+    let (state, detail, deleted, _) = deletion_outcome_and_reads(plan, state, directory).await;
+    (state, detail, deleted)
+}
+
+/// [`deletion_outcome`], and how many requests read sign-in activity.
+async fn deletion_outcome_and_reads(
+    plan: &Plan,
+    state: &Value,
+    directory: &SnapshotDirectory,
+) -> (ActionState, String, bool, usize) {
     let tenant = start(Fixture::from_json(&state.to_string()).unwrap(), None).await;
     let workspace_directory = tempfile::tempdir().unwrap();
     let mut workspace = Workspace::open(workspace_directory.path()).unwrap();
@@ -437,11 +447,20 @@ async fn deletion_outcome(
         .find(|action| action.kind == "soft_delete")
         .unwrap();
     let deleted = writes(&tenant).keys().any(|(method, _)| method == "DELETE");
+    let sign_in_reads = log_entries(&tenant)
+        .iter()
+        .filter(|entry| {
+            entry["query"]
+                .as_str()
+                .is_some_and(|query| query.contains("signInActivity"))
+        })
+        .count();
     tenant.shutdown().await;
     (
         deletion.state,
         deletion.detail.clone().unwrap_or_default(),
         deleted,
+        sign_in_reads,
     )
 }
 
@@ -494,10 +513,26 @@ async fn a_plan_made_without_sign_ins_deletes_nobody_apply_finds_recently_signed
         &duplicate,
         json!({ "lastNonInteractiveSignInDateTime": yesterday }),
     );
-    let (state, detail, deleted) = deletion_outcome(&plan, &recent, &directory).await;
-    assert_eq!((state, deleted), (ActionState::Stale, false), "{detail}");
+    let (state, detail, deleted, reads) =
+        deletion_outcome_and_reads(&plan, &recent, &directory).await;
+    assert_eq!(
+        (state, deleted, reads),
+        (ActionState::Stale, false, 1),
+        "{detail}"
+    );
     assert!(
         detail.contains("it signed in 1 day(s) ago, which the plan did not know"),
+        "{detail}"
+    );
+    // A plan that allowed deleting recently used accounts has nothing to check, and reads
+    // nothing for it.
+    let mut allowing = plan.clone();
+    allowing.policy.allow_delete_recent_sign_in = true;
+    let (state, detail, deleted, reads) =
+        deletion_outcome_and_reads(&allowing, &recent, &directory).await;
+    assert_eq!(
+        (state, deleted, reads),
+        (ActionState::Succeeded, true, 0),
         "{detail}"
     );
     // A sign-in long ago, or none readable, leaves the plan as it was reviewed.
