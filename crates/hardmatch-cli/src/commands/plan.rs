@@ -22,6 +22,7 @@ use crate::args::{PlanArgs, PolicyArgs, RouteChoice, SelectionArgs, ShowArgs};
 use crate::commands::status::{diagnose_options, load_directories, release_at_exit};
 use crate::error::Hinted;
 use crate::output::{Visibility, write_atomically_with};
+use crate::progress::Counter;
 use crate::settings::{PolicyProfile, pick};
 use crate::sources::{
     Context, LiveTenant, TenantInput, load_ad, read_live_tenant, resolve_ad, resolve_tenant,
@@ -182,7 +183,14 @@ fn read_sign_ins(
         "reading the sign-in activity of {} account(s) the plan deletes",
         ids.len()
     ));
-    match live.runtime.block_on(live.client.sign_in_activity(ids)) {
+    let counter = Counter::new(&context.printer, "accounts");
+    counter.set_message("reading sign-in activity:".to_owned());
+    let read = live.runtime.block_on(
+        live.client
+            .sign_in_activity_with_progress(ids, &mut |asked| counter.set_position(asked as u64)),
+    );
+    counter.finish();
+    match read {
         Ok(mut found) => {
             for user in &mut tenant.users {
                 if let Some(activity) = found.remove(user.id.as_str()) {

@@ -413,10 +413,15 @@ async fn sign_in_activity_is_read_by_id_and_refused_without_audit_log_or_premium
     let emulator = start(tenant.clone()).await;
     let reader = client(&emulator).await;
     let unknown = "0f0f0f0f-0000-4e5f-8a9b-0c1d2e3f4a99";
+    let mut reported = Vec::new();
     let found = reader
-        .sign_in_activity(&[ADELE.to_owned(), LYNNE.to_owned(), unknown.to_owned()])
+        .sign_in_activity_with_progress(
+            &[ADELE.to_owned(), LYNNE.to_owned(), unknown.to_owned()],
+            &mut |asked| reported.push(asked),
+        )
         .await
         .expect("the main app may read sign-ins in a tenant with P1");
+    assert_eq!(reported, [3], "one request for the three ids");
     let adele = found[ADELE].as_ref().expect("Adele has signed in");
     assert_eq!(
         adele.last_sign_in_date_time.as_deref(),
