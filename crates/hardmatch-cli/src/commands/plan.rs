@@ -66,8 +66,16 @@ pub(crate) fn run(arguments: &PlanArgs, context: &Context) -> anyhow::Result<Exi
     if let Some(live) = &live
         && !arguments.skip_sign_in_read
     {
-        let unread = deletions_without_sign_in(&plan, &tenant);
-        if !unread.is_empty() && read_sign_ins(live, &unread, &mut tenant, context)? {
+        // A deletion refused for a recent sign-in can leave another account to delete in
+        // its place; that one is read too. Each pass asks only about accounts not asked
+        // about before (one Graph no longer finds stays unread), so this ends.
+        let mut asked = BTreeSet::new();
+        loop {
+            let unread = deletions_without_sign_in(&plan, &tenant, &asked);
+            if unread.is_empty() || !read_sign_ins(live, &unread, &mut tenant, context)? {
+                break;
+            }
+            asked.extend(unread);
             plan = make_plan(&tenant, false)?;
         }
     }
@@ -149,8 +157,13 @@ fn plan_of(
 }
 
 /// The active accounts the plan deletes whose sign-in activity the tenant read did not
-/// carry (a whole-tenant read of it is throttled far below the other reads).
-fn deletions_without_sign_in(plan: &Plan, tenant: &TenantSnapshot) -> Vec<String> {
+/// carry (a whole-tenant read of it is throttled far below the other reads), leaving out
+/// those `asked` about already.
+fn deletions_without_sign_in(
+    plan: &Plan,
+    tenant: &TenantSnapshot,
+    asked: &BTreeSet<String>,
+) -> Vec<String> {
     let unread: BTreeSet<&str> = tenant
         .users
         .iter()
@@ -162,7 +175,7 @@ fn deletions_without_sign_in(plan: &Plan, tenant: &TenantSnapshot) -> Vec<String
         .iter()
         .filter(|action| action.kind == ActionKind::SoftDelete)
         .filter_map(|action| action.target.id.as_deref())
-        .filter(|id| unread.contains(id))
+        .filter(|id| unread.contains(id) && !asked.contains(*id))
         .map(str::to_owned)
         .collect();
     ids.sort_unstable();
@@ -382,4 +395,67 @@ pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use hardmatch_core::plan::PlanAction;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn only_active_accounts_the_plan_deletes_unread_and_not_yet_asked_are_read() {
+        let tenant: TenantSnapshot = serde_json::from_value(json!({
+            "format_version": 1,
+            "source": { "kind": "fixture", "location": "test" },
+            "taken_at": "2026-11-22T03:00:00Z",
+            "tenant": {
+                "id": "tenant", "display_name": "Contoso",
+                "initial_domain": "contoso.onmicrosoft.com", "domains": []
+            },
+            "users": [
+                { "id": "unread", "userPrincipalName": "a@contoso.com" },
+                { "id": "read", "userPrincipalName": "b@contoso.com", "signInActivity": {} },
+                { "id": "kept", "userPrincipalName": "c@contoso.com" },
+                {
+                    "id": "binned", "userPrincipalName": "d@contoso.com",
+                    "deletedDateTime": "2026-11-20T03:00:00Z"
+                }
+            ]
+        }))
+        .unwrap();
+        let action = |kind: ActionKind, target: &str| -> PlanAction {
+            serde_json::from_value(json!({
+                "id": format!("a-{target}"),
+                "kind": kind,
+                "target": { "directory": "cloud", "id": target, "userPrincipalName": null },
+                "reason": "test"
+            }))
+            .unwrap()
+        };
+        let plan = Plan {
+            format_version: 1,
+            generated_at: "2026-11-22T03:00:00Z".to_owned(),
+            fingerprint: String::new(),
+            actions_fingerprint: String::new(),
+            tenant_id: "tenant".to_owned(),
+            password_hash_sync: None,
+            policy: PlanPolicy::default(),
+            users: Vec::new(),
+            skipped: Vec::new(),
+            actions: vec![
+                action(ActionKind::SoftDelete, "unread"),
+                action(ActionKind::PurgeDeleted, "unread"),
+                action(ActionKind::SoftDelete, "read"),
+                action(ActionKind::ClearImmutableId, "kept"),
+                action(ActionKind::SoftDelete, "binned"),
+            ],
+        };
+        let none = BTreeSet::new();
+        assert_eq!(deletions_without_sign_in(&plan, &tenant, &none), ["unread"]);
+        // Asked about already (Graph no longer found it): not again, so planning ends.
+        let asked = BTreeSet::from(["unread".to_owned()]);
+        assert!(deletions_without_sign_in(&plan, &tenant, &asked).is_empty());
+    }
 }
