@@ -479,6 +479,24 @@ fn the_plan_file_round_trips_and_refuses_edits_and_newer_versions() {
         Plan::from_json("{}"),
         Err(PlanFileError::MissingVersion)
     ));
+    // A newer plan whose fields this version cannot read is named as newer, not as broken;
+    // a plan of this version with such a field, or text that is not JSON, is the parser's.
+    let reshaped = newer.replacen("\"actions\": [", "\"actions\": \"moved\", \"old\": [", 1);
+    assert!(matches!(
+        Plan::from_json(&reshaped),
+        Err(PlanFileError::NewerFormat { found: 2, .. })
+    ));
+    let wrong_type = text.replacen("\"actions\": [", "\"actions\": \"moved\", \"old\": [", 1);
+    match Plan::from_json(&wrong_type) {
+        Err(PlanFileError::Json(error)) => {
+            assert!(error.to_string().contains("expected a sequence"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        Plan::from_json(&text[..text.len() / 2]),
+        Err(PlanFileError::Json(_))
+    ));
     // The inputs fingerprint is stable and sensitive.
     let again = make_plan(&field_story(), Selection::AllSafe, &PlanPolicy::default()).unwrap();
     assert_eq!(again.fingerprint, plan.fingerprint);
