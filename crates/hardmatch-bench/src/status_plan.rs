@@ -356,8 +356,8 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
          that keeps no operations and borrows each user's values from AD, both cores for \
          parsing, indexes, hygiene, statuses and planning, streamed \
          status output and plan file, and a plan read back straight into its types (`show` \
-         and `apply` once read it through a JSON tree: 14.7 s and 6.4 GB at 1M, against \
-         6.7 s and 2.6 GB since, alternated on one machine).",
+         and `apply` read it through a JSON tree before: on the 1M plan, alternated with \
+         the build before, 13.9–14.4 s and 6.2 GiB became 6.6–7.2 s and 3.0 GiB).",
         largest.parse.rss_mib() / 1024.0,
     );
     if let Some(footprint) = footprint {

@@ -270,8 +270,8 @@ pub enum Check {
 }
 
 /// The property of a soft delete's precondition that holds the target's sign-in activity
-/// as the plan read it (Graph's `signInActivity`); only a read made for the purpose has it,
-/// so the executor adds it to the re-read state when a precondition names it.
+/// as the plan read it (Graph's `signInActivity`). Only a read made for the purpose has it:
+/// the executor reads it for a soft delete's target and adds it to the re-read state.
 pub const SIGN_IN_ACTIVITY: &str = "signInActivity";
 
 /// The exact state an action relies on; apply refuses the action when it no longer holds.

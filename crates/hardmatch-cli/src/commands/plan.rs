@@ -1,12 +1,11 @@
 //! `hardmatch plan` and `hardmatch show`: the planner's value written to a file for review,
 //! and that file rendered for a change-approval reader. All decisions are the core's.
 
+use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
-use std::collections::BTreeSet;
-
 use hardmatch_core::ad::AdUser;
 use hardmatch_core::diagnose::{DiagnoseOptions, diagnose_with};
 use hardmatch_core::plan::{
@@ -214,16 +213,17 @@ fn read_sign_ins(
             }
             Ok(true)
         }
-        Err(error @ GraphError::PermissionDenied { .. }) => {
+        Err(GraphError::PermissionDenied { message, .. }) => {
+            // Graph's message says which of the two is missing.
             context.printer.warning_with_hint(
                 &format!(
-                    "the sign-in activity of the accounts the plan deletes was not read: \
-                     {error}; their deletions rest on licences, mailbox and roles"
+                    "the sign-in activity of the accounts the plan deletes was not read \
+                     (Microsoft Graph: \"{message}\"); their deletions rest on licences, \
+                     mailbox and roles"
                 ),
-                &format!(
-                    "{}, or pass --skip-sign-in-read to plan without it",
-                    error.hint()
-                ),
+                "grant the app registration AuditLog.Read.All with admin consent (the tenant \
+                 also needs Microsoft Entra ID P1 or P2), or pass --skip-sign-in-read to plan \
+                 without it",
             );
             Ok(false)
         }

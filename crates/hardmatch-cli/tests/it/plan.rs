@@ -332,7 +332,15 @@ fn a_live_plan_without_audit_log_access_warns_and_names_the_permission() {
         ),
         "{stderr}"
     );
-    assert!(stderr.contains("hint: grant the app registration the `AuditLog.Read.All, in a tenant with Microsoft Entra ID P1 or P2` permission"), "{stderr}");
+    assert!(
+        stderr
+            .contains("(Microsoft Graph: \"Insufficient privileges to complete the operation.\")"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: grant the app registration AuditLog.Read.All with admin consent"),
+        "{stderr}"
+    );
     // The plan goes on: the duplicate is unlicensed, and its evidence says what is unknown.
     assert!(kinds(&plan).contains(&"soft_delete"), "{plan:#}");
 }
