@@ -108,6 +108,9 @@ impl Operation {
             Operation::ReadSyncSettings | Operation::WriteSyncSettings => {
                 Some("Global Administrator")
             }
+            Operation::ReadSignInActivity => {
+                Some("Reports Reader, Security Reader or Global Reader")
+            }
             _ => None,
         }
     }

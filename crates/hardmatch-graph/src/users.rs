@@ -728,8 +728,8 @@ impl GraphClient {
     ///
     /// Needs `AuditLog.Read.All` and a tenant with Entra ID P1 or P2; either missing is a
     /// [`GraphError::PermissionDenied`]. Graph serves these reads from its reporting
-    /// service, throttled to a few requests per ten seconds: read only the users a decision
-    /// rests on.
+    /// service, throttled to 5 requests per 10 s and 10 a minute per app and tenant: read
+    /// only the users a decision rests on.
     pub async fn sign_in_activity(
         &self,
         ids: &[String],
