@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use anyhow::Context as _;
 use hardmatch_core::ad::{AdSnapshot, AdUser};
 use hardmatch_core::diagnose::{DiagnoseOptions, Status, TenantFindingKind, diagnose};
-use hardmatch_core::plan::Plan;
+use hardmatch_core::plan::{Check, Plan, SIGN_IN_ACTIVITY};
 use hardmatch_core::sync::{ConnectorSpace, SyncEngine, SyncErrorKind, SyncReport, SyncScope};
 use hardmatch_core::tenant::{
     TENANT_SNAPSHOT_FORMAT_VERSION, TenantSnapshot, TenantSnapshotSource,
@@ -453,7 +453,7 @@ impl Observer for Tally<'_> {
 
 /// Loads a tenant snapshot into an emulator, with the joins Connect most likely holds
 /// for these AD users (a snapshot does not carry the connector space).
-fn fixture_of(snapshot: &TenantSnapshot, ad: &AdSnapshot) -> anyhow::Result<Fixture> {
+fn fixture_of(snapshot: &TenantSnapshot, ad: &AdSnapshot, plan: &Plan) -> anyhow::Result<Fixture> {
     let mut fixture = Fixture::from_snapshot(snapshot).map_err(|error| {
         Hinted::new(
             format!("the tenant snapshot cannot be emulated: {error}"),
@@ -463,7 +463,53 @@ fn fixture_of(snapshot: &TenantSnapshot, ad: &AdSnapshot) -> anyhow::Result<Fixt
     fixture.connector_space = ConnectorSpace::infer(&ad.users, &snapshot.users).joins;
     // Quotas only slow a rehearsal down; Graph's answers are the same without them.
     fixture.settings.throttling_enabled = false;
+    serve_planned_sign_ins(&mut fixture, plan);
     Ok(fixture)
+}
+
+/// Entra ID P1, which a tenant needs to serve `signInActivity`.
+const ENTRA_ID_P1_SERVICE_PLAN: (&str, &str) =
+    ("AAD_PREMIUM", "41781fb2-bc02-4b7c-bd55-b576c07bb09d");
+
+/// A snapshot carries no sign-in activity (`snapshot tenant` reads none), but a soft delete
+/// whose plan read it relies on it: the emulated tenant serves, where the snapshot has none,
+/// what the plan read, as the rehearsal plays the tenant as planned. Without, every such
+/// delete would be rehearsed as stale.
+fn serve_planned_sign_ins(fixture: &mut Fixture, plan: &Plan) {
+    let mut served = false;
+    for action in &plan.actions {
+        let (Some(id), Some(precondition)) = (&action.target.id, &action.precondition) else {
+            continue;
+        };
+        let read = precondition.checks.iter().find_map(|check| match check {
+            Check::Equals { property, value } if property == SIGN_IN_ACTIVITY => Some(value),
+            _ => None,
+        });
+        let user = fixture
+            .users
+            .iter_mut()
+            .find(|user| user.get("id").and_then(serde_json::Value::as_str) == Some(id.as_str()));
+        if let (Some(read), Some(user)) = (read, user) {
+            user.entry(SIGN_IN_ACTIVITY).or_insert_with(|| read.clone());
+            served = true;
+        }
+    }
+    if served {
+        let (name, id) = ENTRA_ID_P1_SERVICE_PLAN;
+        let sku = serde_json::json!({
+            "skuId": "078d2b04-f1bd-4111-bbd4-b4b1b354cef4",
+            "skuPartNumber": "AAD_PREMIUM",
+            "servicePlans": [{
+                "servicePlanId": id,
+                "servicePlanName": name,
+                "provisioningStatus": "Success",
+                "appliesTo": "User"
+            }]
+        });
+        if let serde_json::Value::Object(sku) = sku {
+            fixture.license_skus.push(sku);
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -518,7 +564,7 @@ pub(crate) fn run(arguments: &RehearseArgs, context: &Context) -> anyhow::Result
         .into());
     }
     let options = diagnose_options(&arguments.diagnosis, &before);
-    let emulated = EmulatedTenant::start(fixture_of(&before, &ad)?)?;
+    let emulated = EmulatedTenant::start(fixture_of(&before, &ad, &plan)?)?;
     printer.status(&format!(
         "rehearsing {} actions for {} users on an emulated copy of {} (nothing is sent to the tenant or to AD)",
         plan.actions.len(),

@@ -153,3 +153,44 @@ fn a_missing_tenant_snapshot_is_an_error_with_a_hint() {
     assert!(stderr.contains("error: cannot read"), "{stderr}");
     assert!(stderr.contains("hint: "), "{stderr}");
 }
+
+#[test]
+fn a_plan_that_read_sign_ins_is_rehearsed_with_what_it_read() {
+    // The plan read the duplicate's sign-in activity (made live, or from a snapshot that
+    // carries it); the snapshot rehearsed against does not carry it, as `snapshot tenant`
+    // writes none. The rehearsal plays the tenant as planned, so the delete goes ahead.
+    let directory = tempfile::tempdir().unwrap();
+    let mut tenant: Value =
+        serde_json::from_str(&std::fs::read_to_string(field_story("tenant.json")).unwrap())
+            .unwrap();
+    let plain = directory.path().join("tenant.json");
+    std::fs::write(&plain, tenant.to_string()).unwrap();
+    for user in tenant["users"].as_array_mut().unwrap() {
+        if user["userPrincipalName"] == "adele.vance@contoso.onmicrosoft.com" {
+            user["signInActivity"] =
+                serde_json::json!({ "lastSignInDateTime": "2024-02-01T08:00:00Z" });
+        }
+    }
+    let read = directory.path().join("tenant-with-sign-ins.json");
+    std::fs::write(&read, tenant.to_string()).unwrap();
+    let plan = directory.path().join("plan.json");
+    let ad = field_story("ad.json");
+    make_plan(
+        &ad,
+        read.to_str().unwrap(),
+        &["--user", "adele.vance@contoso.local"],
+        &plan,
+    );
+    assert!(
+        std::fs::read_to_string(&plan)
+            .unwrap()
+            .contains("\"signInActivity\""),
+        "the plan relies on the sign-in it read"
+    );
+    let output = rehearse(&plan, &ad, plain.to_str().unwrap(), &["--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", render(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["apply"]["stale"], 0, "{report:#}");
+    assert_eq!(report["apply"]["outcome"], "completed", "{report:#}");
+    assert_eq!(report["predicted_linked"], 1, "{report:#}");
+}
