@@ -329,10 +329,11 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
          take about {:.1} GiB (the typed parse's peak), over the budget before any work. The \
          files' text is not held beside them (it is read in 1 MiB chunks and parsed a few \
          thousand users at a time), and values of up to 24 bytes sit inline in their \
-         `CompactString`s. In an RSS trace of `status`, the tenant's indexes, the prediction, \
-         the hygiene checks and the diagnosis then add about 0.3 GiB, partly in memory the \
-         parse's buffers gave back, and the statuses with their 617,000 evidence items and \
-         the output about 0.3 GiB more at the end, which is where `status` peaks. \
+         `CompactString`s. Measured inside `status` (its resident set at each phase's end), the \
+         parse leaves about 1.7 GiB; the tenant's indexes, the prediction, the hygiene checks \
+         and the two halves of the statuses with their 617,000 evidence items and 295,000 \
+         tenant findings add about 0.6 GiB, and joining the halves and the output, where \
+         `status` peaks, under 0.1 GiB more. \
          Time follows memory: in a perf profile, about an eighth of the samples are the kernel \
          zeroing fresh pages. Status time: parsing (two threads) is about a third of the run, the \
          tenant's indexes and the sync prediction about half, with the hygiene checks and the \
@@ -351,7 +352,9 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
          held at their length (users' addresses and licences, statuses' evidence, the \
          planner's drafts), four-byte index holders, indexes over one field that keep no \
          keys (ids, anchors, UPNs), statuses that refer to their users instead of copying \
-         their names, status tables written a block at a time, one tenant index shared by \
+         their names, evidence that describes a cloud user written only when printed, every \
+         table (statuses, tenant findings, hygiene) written a block at a time from borrowed \
+         cells, the statuses' halves joined into the first half's list, one tenant index shared by \
          the prediction, the diagnosis and the planner, a planner that hands back its drafts as it orders them, a prediction \
          that keeps no operations and borrows each user's values from AD, both cores for \
          parsing, indexes, hygiene, statuses and planning, streamed \
@@ -369,7 +372,7 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
              handles) to {:.0}% (4-byte offsets) off the parsed users, since most values are \
              already inline and the records' fixed fields stay; dropping the values no rule \
              reads would take {:.0}%, at the price of snapshots that no longer carry them. \
-             Evidence written when it is printed would save about 0.1 GiB, the SMTP address indexes \
+             The SMTP address indexes \
              (two million values on each side) could keep no keys like the others, and plan \
              actions written to the file as they are made most of the plan's \
              1.5 GiB above status. Meeting 2 GiB and 5 s would need a different shape: the \

@@ -132,7 +132,105 @@ pub struct Evidence<'a> {
     pub code: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cloud_user_id: Option<&'a str>,
-    pub detail: String,
+    pub detail: EvidenceDetail<'a>,
+}
+
+/// What an evidence item says. Most evidence describes a cloud user, and few of a million
+/// users' descriptions are ever printed: those are written when printed, from the user
+/// they describe, rather than held as text by every status. Both read as the same text
+/// (`Display`) and serialize as that string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EvidenceDetail<'a> {
+    Text(String),
+    CloudUser {
+        lead: Lead,
+        user: &'a CloudUser,
+        admin_role: bool,
+        pim_eligible: bool,
+    },
+}
+
+/// The words around a cloud user's description.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lead {
+    /// The description alone.
+    Bare,
+    /// `same <attribute>: …`, the soft-match candidate.
+    Same(SoftMatchAttribute),
+    /// `<error>: same <attribute>: …`, a candidate the sync refuses.
+    Refused(SyncErrorKind, SoftMatchAttribute),
+    /// `shares the <attribute>: …`, the person's own account.
+    Shares(&'static str),
+    /// `the next sync restores … from the recycle bin`.
+    Restores,
+}
+
+impl EvidenceDetail<'_> {
+    /// The text, borrowed when it is held.
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Self::Text(text) => std::borrow::Cow::Borrowed(text),
+            Self::CloudUser { .. } => std::borrow::Cow::Owned(self.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for EvidenceDetail<'_> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Text(text) => formatter.write_str(text),
+            Self::CloudUser {
+                lead,
+                user,
+                admin_role,
+                pim_eligible,
+            } => {
+                match lead {
+                    Lead::Bare => {}
+                    Lead::Same(attribute) => write!(formatter, "same {}: ", attribute.name())?,
+                    Lead::Refused(error, attribute) => {
+                        write!(formatter, "{}: same {}: ", error.code(), attribute.name())?;
+                    }
+                    Lead::Shares(attribute) => write!(formatter, "shares the {attribute}: ")?,
+                    Lead::Restores => formatter.write_str("the next sync restores ")?,
+                }
+                formatter.write_str(&user.user_principal_name)?;
+                if user.is_deleted() {
+                    formatter.write_str(", in the recycle bin")?;
+                }
+                formatter.write_str(match user.on_premises_sync_enabled {
+                    Some(true) => ", synced",
+                    Some(false) => ", formerly synced",
+                    None => ", cloud-only",
+                })?;
+                if let Some(anchor) = &user.on_premises_immutable_id {
+                    write!(formatter, ", ImmutableID {anchor}")?;
+                }
+                if user.is_licensed() {
+                    write!(formatter, ", {} licence(s)", user.assigned_licenses.len())?;
+                }
+                if has_mailbox(user) {
+                    formatter.write_str(", mailbox")?;
+                }
+                if *admin_role {
+                    formatter.write_str(", admin role")?;
+                }
+                if *pim_eligible {
+                    formatter.write_str(", PIM-eligible")?;
+                }
+                if *lead == Lead::Restores {
+                    formatter.write_str(" from the recycle bin")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Serialize for EvidenceDetail<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// The status of one AD user. It refers to the AD user and the cloud user rather than
@@ -417,52 +515,35 @@ impl<'a> Context<'a, '_> {
         &self,
         code: &'static str,
         cloud: usize,
-        detail: impl Into<String>,
+        detail: EvidenceDetail<'a>,
     ) -> Evidence<'a> {
         Evidence {
             code,
             cloud_user_id: self.cloud.get(cloud).map(|user| user.id.as_str()),
-            detail: detail.into(),
+            detail,
         }
     }
 
-    fn describe(&self, cloud: usize) -> String {
+    /// `cloud`'s description after `lead`, written when it is printed.
+    fn describe_as(&self, cloud: usize, lead: Lead) -> EvidenceDetail<'a> {
         let Some(user) = self.cloud.get(cloud) else {
-            return String::new();
+            return EvidenceDetail::Text(String::new());
         };
-        // One buffer rather than a list of facts joined at the end: this runs for every
-        // user with evidence, hundreds of thousands of times in a large tenant.
-        let mut text = String::with_capacity(user.user_principal_name.len() + 64);
-        text.push_str(&user.user_principal_name);
-        let mut fact = |fact: std::fmt::Arguments<'_>| {
-            text.push_str(", ");
-            // Writing to a String cannot fail.
-            let _ = std::fmt::Write::write_fmt(&mut text, fact);
-        };
-        if user.is_deleted() {
-            fact(format_args!("in the recycle bin"));
+        EvidenceDetail::CloudUser {
+            lead,
+            user,
+            admin_role: self.index.assigned_roles.contains(user.id.as_str()),
+            pim_eligible: self.index.eligible_roles.contains(user.id.as_str()),
         }
-        match user.on_premises_sync_enabled {
-            Some(true) => fact(format_args!("synced")),
-            Some(false) => fact(format_args!("formerly synced")),
-            None => fact(format_args!("cloud-only")),
-        }
-        if let Some(anchor) = &user.on_premises_immutable_id {
-            fact(format_args!("ImmutableID {anchor}"));
-        }
-        if user.is_licensed() {
-            fact(format_args!("{} licence(s)", user.assigned_licenses.len()));
-        }
-        if has_mailbox(user) {
-            fact(format_args!("mailbox"));
-        }
-        if self.index.assigned_roles.contains(user.id.as_str()) {
-            fact(format_args!("admin role"));
-        }
-        if self.index.eligible_roles.contains(user.id.as_str()) {
-            fact(format_args!("PIM-eligible"));
-        }
-        text
+    }
+
+    fn describe(&self, cloud: usize) -> EvidenceDetail<'a> {
+        self.describe_as(cloud, Lead::Bare)
+    }
+
+    /// `cloud`'s description as text, for findings that hold their detail.
+    fn describe_text(&self, cloud: usize) -> String {
+        self.describe(cloud).to_string()
     }
 
     /// Every cloud user (active or deleted) holding `ad`'s anchor, except `except`.
@@ -485,8 +566,8 @@ impl<'a> Context<'a, '_> {
         &self,
         ad: &AdUser,
         except: Option<usize>,
-    ) -> Option<(usize, String)> {
-        let mut candidates: Vec<(u32, &str)> = Vec::new();
+    ) -> Option<(usize, &'static str)> {
+        let mut candidates: Vec<(u32, &'static str)> = Vec::new();
         if let Some(upn) = ad.user_principal_name.as_deref() {
             candidates.extend(
                 self.index
@@ -533,7 +614,6 @@ impl<'a> Context<'a, '_> {
                     && !(user.on_premises_immutable_id.as_ref() == Some(&ad.immutable_id)
                         && is_on_initial_domain(user, self.tenant))
             })
-            .map(|(position, attribute)| (position, attribute.to_owned()))
     }
 
     /// Every user's status, the first half of the users on this thread and the second on
@@ -544,9 +624,11 @@ impl<'a> Context<'a, '_> {
         decisions: &[UserSyncResult],
     ) -> Statuses<'a> {
         let half = ad_users.len().div_ceil(2);
+        // The first half's list has room for all: joined into a list of its own size, it
+        // would be copied whole into a third (a hundred megabytes at a million users).
         let (mut first, second) = parallel::both(
-            || self.statuses(0, &ad_users[..half], &decisions[..half]),
-            || self.statuses(half, &ad_users[half..], &decisions[half..]),
+            || self.statuses(0, &ad_users[..half], &decisions[..half], ad_users.len()),
+            || self.statuses(half, &ad_users[half..], &decisions[half..], 0),
         );
         first.users.extend(second.users);
         for (count, more) in first.counts.iter_mut().zip(second.counts) {
@@ -556,15 +638,17 @@ impl<'a> Context<'a, '_> {
         first
     }
 
-    /// The statuses of `ad_users`, the first of which is AD user `offset`.
+    /// The statuses of `ad_users`, the first of which is AD user `offset`, in a list with
+    /// room for at least `room` of them.
     fn statuses(
         &self,
         offset: usize,
         ad_users: &'a [AdUser],
         decisions: &[UserSyncResult],
+        room: usize,
     ) -> Statuses<'a> {
         let mut statuses = Statuses {
-            users: Vec::with_capacity(ad_users.len()),
+            users: Vec::with_capacity(ad_users.len().max(room)),
             counts: [0; Status::NAMES.len()],
             tenant_findings: Vec::new(),
         };
@@ -604,10 +688,7 @@ impl<'a> Context<'a, '_> {
                     evidence.push(self.evidence(
                         "restores",
                         *target,
-                        format!(
-                            "the next sync restores {} from the recycle bin",
-                            self.describe(*target)
-                        ),
+                        self.describe_as(*target, Lead::Restores),
                     ));
                 }
                 let duplicate_restored = *restored
@@ -621,7 +702,7 @@ impl<'a> Context<'a, '_> {
                         evidence.push(self.evidence(
                             "real_account",
                             real,
-                            format!("shares the {attribute}: {}", self.describe(real)),
+                            self.describe_as(real, Lead::Shares(attribute)),
                         ));
                     }
                     Status::Conflicting {
@@ -640,7 +721,7 @@ impl<'a> Context<'a, '_> {
                 evidence.push(self.evidence(
                     "candidate",
                     *target,
-                    format!("same {}: {}", attribute.name(), self.describe(*target)),
+                    self.describe_as(*target, Lead::Same(*attribute)),
                 ));
                 Status::WillSoftMatch {
                     attribute: *attribute,
@@ -654,11 +735,11 @@ impl<'a> Context<'a, '_> {
                     evidence.push(Evidence {
                         code: "quarantined",
                         cloud_user_id: None,
-                        detail: format!(
+                        detail: EvidenceDetail::Text(format!(
                             "the new user's {} {} would be quarantined",
                             value.property.name(),
                             value.value
-                        ),
+                        )),
                     });
                 }
                 if let Some(refusal) = refused {
@@ -666,11 +747,9 @@ impl<'a> Context<'a, '_> {
                     evidence.push(self.evidence(
                         "candidate",
                         refusal.cloud_index,
-                        format!(
-                            "{}: same {}: {}",
-                            refusal.error.code(),
-                            refusal.attribute.name(),
-                            self.describe(refusal.cloud_index)
+                        self.describe_as(
+                            refusal.cloud_index,
+                            Lead::Refused(refusal.error, refusal.attribute),
                         ),
                     ));
                     self.refusal_status(refusal.error, refusal.cloud_index)
@@ -681,7 +760,7 @@ impl<'a> Context<'a, '_> {
                         evidence.push(self.evidence(
                             "real_account",
                             *real,
-                            format!("shares the {attribute}: {}", self.describe(*real)),
+                            self.describe_as(*real, Lead::Shares(attribute)),
                         ));
                     }
                     if self.block_soft_match && real.is_some() {
@@ -708,13 +787,13 @@ impl<'a> Context<'a, '_> {
                     cloud_user_id: failed
                         .and_then(|position| self.cloud.get(position))
                         .map(|user| user.id.as_str()),
-                    detail: format!(
+                    detail: EvidenceDetail::Text(format!(
                         "{}{}",
                         error.code(),
                         property
                             .map(|property| format!(" ({})", property.name()))
                             .unwrap_or_default()
-                    ),
+                    )),
                 });
                 if let Some(position) = failed {
                     evidence.push(self.evidence("target", *position, self.describe(*position)));
@@ -766,7 +845,7 @@ impl<'a> Context<'a, '_> {
             evidence.push(self.evidence(
                 "real_account",
                 real,
-                format!("shares the {attribute}: {}", self.describe(real)),
+                self.describe_as(real, Lead::Shares(attribute)),
             ));
             *cloud_index = Some(real);
             return Status::Conflicting {
@@ -787,11 +866,11 @@ impl<'a> Context<'a, '_> {
                 evidence.push(self.evidence(
                     "quarantined",
                     joined,
-                    format!(
+                    EvidenceDetail::Text(format!(
                         "{} {}",
                         error.property_causing_error.as_deref().unwrap_or("?"),
                         error.value.as_deref().unwrap_or("?")
-                    ),
+                    )),
                 ));
             }
             return Status::Conflicting {
@@ -864,7 +943,7 @@ impl<'a> Context<'a, '_> {
                         detail: format!(
                             "created by the sync for {}; the real account is {}",
                             ad.distinguished_name,
-                            self.describe(target)
+                            self.describe_text(target)
                         ),
                     });
                 }

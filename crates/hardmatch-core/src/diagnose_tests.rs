@@ -391,3 +391,53 @@ fn a_shared_index_gives_the_diagnosis_a_fresh_one_gives_and_a_foreign_one_is_not
     let foreign = CloudIndex::of(&other);
     assert_eq!(diagnose_with(&world.ad, &tenant, &foreign, &options), fresh);
 }
+
+#[test]
+fn a_cloud_user_described_in_evidence_reads_and_serializes_as_one_text() {
+    let mut user = licensed(cloud_with_mail(
+        cloud_user("real", "adele@contoso.com"),
+        "adele@contoso.com",
+    ));
+    user.on_premises_sync_enabled = Some(false);
+    user.on_premises_immutable_id = Some(ImmutableId::from_text("AQEBAQEBAQEBAQEBAQEBAQ=="));
+    let detail = |lead| EvidenceDetail::CloudUser {
+        lead,
+        user: &user,
+        admin_role: true,
+        pim_eligible: true,
+    };
+    let description = "adele@contoso.com, formerly synced, ImmutableID AQEBAQEBAQEBAQEBAQEBAQ==, \
+                       1 licence(s), mailbox, admin role, PIM-eligible";
+    for (lead, expected) in [
+        (Lead::Bare, description.to_owned()),
+        (
+            Lead::Same(SoftMatchAttribute::PrimarySmtp),
+            format!("same primary SMTP address: {description}"),
+        ),
+        (
+            Lead::Refused(
+                SyncErrorKind::InvalidSoftMatch,
+                SoftMatchAttribute::PrimarySmtp,
+            ),
+            format!("InvalidSoftMatch: same primary SMTP address: {description}"),
+        ),
+        (
+            Lead::Shares("mail"),
+            format!("shares the mail: {description}"),
+        ),
+        (
+            Lead::Restores,
+            format!("the next sync restores {description} from the recycle bin"),
+        ),
+    ] {
+        let detail = detail(lead);
+        assert_eq!(detail.to_string(), expected);
+        assert_eq!(detail.text(), expected);
+        assert_eq!(serde_json::to_value(&detail).unwrap(), expected.as_str());
+    }
+    let held = EvidenceDetail::Text("a phrase".to_owned());
+    assert!(matches!(
+        held.text(),
+        std::borrow::Cow::Borrowed("a phrase")
+    ));
+}

@@ -361,7 +361,7 @@ pub(crate) fn predict(
                         status
                             .evidence
                             .iter()
-                            .map(|evidence| evidence.detail.clone())
+                            .map(|evidence| evidence.detail.to_string())
                             .collect()
                     })
                     .unwrap_or_default(),

@@ -420,7 +420,7 @@ impl Report<'_> {
         }
         write!(out, "</div>\n<ul class=\"evidence\">")?;
         for evidence in &user.evidence {
-            write!(out, "<li>{}</li>", escaped(&evidence.detail))?;
+            write!(out, "<li>{}</li>", escaped(&evidence.detail.text()))?;
         }
         write!(out, "</ul>\n</article>\n")
     }
@@ -464,7 +464,10 @@ impl Report<'_> {
                 phrase = escaped(&describe(&user.status)),
                 cloud = escaped(user.cloud_user_principal_name().unwrap_or("—")),
             )?;
-            write_lines(out, user.evidence.iter().map(|evidence| &evidence.detail))?;
+            write_lines(
+                out,
+                user.evidence.iter().map(|evidence| evidence.detail.text()),
+            )?;
             writeln!(out, "</td></tr>")?;
         }
         write_table_end(out, "users")?;

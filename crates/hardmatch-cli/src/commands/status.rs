@@ -1,6 +1,8 @@
 //! `hardmatch status`: what is wrong with each user and what the next sync will do.
 //! All judgement is in `hardmatch_core::diagnose`; this module only selects and renders.
 
+use std::borrow::Cow;
+
 use hardmatch_core::ad::{AdSnapshot, AdUser};
 use hardmatch_core::diagnose::{
     BlockReason, ConflictReason, DiagnoseOptions, Diagnosis, Status, UserStatus, diagnose_with,
@@ -263,8 +265,9 @@ fn render_text(
         arguments.statuses.iter().map(String::as_str).collect()
     };
     for name in shown {
-        // Borrowed cells: a million-row table would otherwise copy every name and evidence
-        // line once more only to print it. Status phrases are few, so each is made once.
+        // Borrowed cells: a million-row table would otherwise copy every name once more
+        // only to print it. Status phrases are few, so each is made once; an evidence line
+        // that describes a cloud user is written here, for this table only.
         let mut phrases: Vec<(&Status, String)> = Vec::new();
         let selected: Vec<&UserStatus> = diagnosis
             .users
@@ -276,80 +279,118 @@ fn render_text(
                 phrases.push((&user.status, describe(&user.status)));
             }
         }
-        let rows: Vec<[&str; 4]> = selected
+        let rows: Vec<[Cow<'_, str>; 4]> = selected
             .iter()
             .map(|user| {
                 [
-                    user.user_principal_name()
-                        .unwrap_or(user.distinguished_name()),
-                    phrases
-                        .iter()
-                        .find(|(status, _)| *status == &user.status)
-                        .map_or("", |(_, phrase)| phrase.as_str()),
-                    user.cloud_user_principal_name().unwrap_or("-"),
+                    Cow::Borrowed(
+                        user.user_principal_name()
+                            .unwrap_or(user.distinguished_name()),
+                    ),
+                    Cow::Borrowed(
+                        phrases
+                            .iter()
+                            .find(|(status, _)| *status == &user.status)
+                            .map_or("", |(_, phrase)| phrase.as_str()),
+                    ),
+                    Cow::Borrowed(user.cloud_user_principal_name().unwrap_or("-")),
                     user.evidence
                         .first()
-                        .map_or("", |evidence| evidence.detail.as_str()),
+                        .map_or(Cow::Borrowed(""), |evidence| evidence.detail.text()),
                 ]
             })
             .collect();
-        if rows.is_empty() {
-            continue;
-        }
-        const HEADER: [&str; 4] = ["AD USER", "STATUS", "CLOUD ACCOUNT", "EVIDENCE"];
-        out.text.push_str(&format!("\n{name} ({})\n", rows.len()));
-        let columns = table::Columns::measure(&HEADER, &rows);
-        columns.row(&mut out.text, &HEADER);
-        for row in &rows {
-            columns.row(&mut out.text, row);
-            out.pass_on_when_full()?;
-        }
-    }
-    let text = &mut out.text;
-    if !diagnosis.tenant_findings.is_empty() {
-        text.push_str(&format!(
-            "\ntenant findings ({})\n",
-            diagnosis.tenant_findings.len()
-        ));
-        let rows: Vec<Vec<String>> = diagnosis
-            .tenant_findings
-            .iter()
-            .map(|finding| {
-                vec![
-                    json_name(&finding.kind),
-                    finding.user_principal_name.clone(),
-                    finding.detail.clone(),
-                ]
-            })
-            .collect();
-        text.push_str(&table::render(
-            &["FINDING", "CLOUD ACCOUNT", "DETAIL"],
+        write_table(
+            out,
+            name,
+            &["AD USER", "STATUS", "CLOUD ACCOUNT", "EVIDENCE"],
             &rows,
-        ));
+        )?;
     }
-    if !diagnosis.hygiene.is_empty() {
-        text.push_str(&format!(
-            "\non-premises hygiene ({})\n",
-            diagnosis.hygiene.len()
-        ));
-        let rows: Vec<Vec<String>> = diagnosis
-            .hygiene
-            .iter()
-            .map(|finding| {
-                vec![
-                    json_name(&finding.kind),
-                    finding.attribute.clone(),
-                    finding.value.clone(),
-                    finding.detail.clone(),
-                ]
-            })
-            .collect();
-        text.push_str(&table::render(
-            &["PROBLEM", "ATTRIBUTE", "VALUE", "DETAIL"],
-            &rows,
-        ));
+    // Hundreds of thousands of findings at a million users: borrowed cells, and each kind's
+    // name made once, like the statuses' phrases.
+    let finding_names = KindNames::of(diagnosis.tenant_findings.iter().map(|finding| finding.kind));
+    let rows: Vec<[&str; 3]> = diagnosis
+        .tenant_findings
+        .iter()
+        .map(|finding| {
+            [
+                finding_names.of_kind(&finding.kind),
+                finding.user_principal_name.as_str(),
+                finding.detail.as_str(),
+            ]
+        })
+        .collect();
+    write_table(
+        out,
+        "tenant findings",
+        &["FINDING", "CLOUD ACCOUNT", "DETAIL"],
+        &rows,
+    )?;
+    let hygiene_names = KindNames::of(diagnosis.hygiene.iter().map(|finding| finding.kind));
+    let rows: Vec<[&str; 4]> = diagnosis
+        .hygiene
+        .iter()
+        .map(|finding| {
+            [
+                hygiene_names.of_kind(&finding.kind),
+                finding.attribute.as_str(),
+                finding.value.as_str(),
+                finding.detail.as_str(),
+            ]
+        })
+        .collect();
+    write_table(
+        out,
+        "on-premises hygiene",
+        &["PROBLEM", "ATTRIBUTE", "VALUE", "DETAIL"],
+        &rows,
+    )
+}
+
+/// Writes a titled table of borrowed cells, a row at a time, into the output's blocks: its
+/// columns are measured over all rows first, so nothing holds the rendered table whole.
+/// An empty table is left out.
+fn write_table<const COLUMNS: usize, Cell: AsRef<str>>(
+    out: &mut Blocks<'_>,
+    title: &str,
+    header: &[&str; COLUMNS],
+    rows: &[[Cell; COLUMNS]],
+) -> std::io::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    out.text.push_str(&format!("\n{title} ({})\n", rows.len()));
+    let columns = table::Columns::measure(header, rows);
+    columns.row(&mut out.text, header);
+    for row in rows {
+        columns.row(&mut out.text, row);
+        out.pass_on_when_full()?;
     }
     Ok(())
+}
+
+/// The JSON names of the few kinds a list of findings has, made once each.
+struct KindNames<Kind>(Vec<(Kind, String)>);
+
+impl<Kind: PartialEq + serde::Serialize> KindNames<Kind> {
+    fn of(kinds: impl Iterator<Item = Kind>) -> Self {
+        let mut names: Vec<(Kind, String)> = Vec::new();
+        for kind in kinds {
+            if !names.iter().any(|(known, _)| *known == kind) {
+                let name = json_name(&kind);
+                names.push((kind, name));
+            }
+        }
+        Self(names)
+    }
+
+    fn of_kind(&self, kind: &Kind) -> &str {
+        self.0
+            .iter()
+            .find(|(known, _)| known == kind)
+            .map_or("", |(_, name)| name.as_str())
+    }
 }
 
 fn render_csv(diagnosis: &Diagnosis, out: &mut Blocks<'_>) -> std::io::Result<()> {
@@ -357,10 +398,10 @@ fn render_csv(diagnosis: &Diagnosis, out: &mut Blocks<'_>) -> std::io::Result<()
         "distinguished_name,user_principal_name,sam_account_name,immutable_id,status,detail,cloud_user_id,cloud_user_principal_name,evidence\n",
     );
     for user in &diagnosis.users {
-        let evidence: Vec<&str> = user
+        let evidence: Vec<Cow<'_, str>> = user
             .evidence
             .iter()
-            .map(|evidence| evidence.detail.as_str())
+            .map(|evidence| evidence.detail.text())
             .collect();
         let fields = [
             user.distinguished_name(),
