@@ -332,8 +332,8 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
          `CompactString`s. Measured inside `status` (its resident set at each phase's end), the \
          parse leaves about 1.7 GiB; the tenant's indexes, the prediction, the hygiene checks \
          and the two halves of the statuses with their 617,000 evidence items and 295,000 \
-         tenant findings add about 0.6 GiB, and joining the halves and the output, where \
-         `status` peaks, under 0.1 GiB more. \
+         tenant findings add about half a gigabyte, and joining the halves and the output, \
+         where `status` peaks, under 0.1 GiB more. \
          Time follows memory: in a perf profile, about an eighth of the samples are the kernel \
          zeroing fresh pages. Status time: parsing (two threads) is about a third of the run, the \
          tenant's indexes and the sync prediction about half, with the hygiene checks and the \
@@ -352,7 +352,8 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
          held at their length (users' addresses and licences, statuses' evidence, the \
          planner's drafts), four-byte index holders, indexes over one field that keep no \
          keys (ids, anchors, UPNs), statuses that refer to their users instead of copying \
-         their names, evidence that describes a cloud user written only when printed, every \
+         their names, tenant findings that refer to their users, evidence and findings whose \
+         text is written only when printed, every \
          table (statuses, tenant findings, hygiene) written a block at a time from borrowed \
          cells, the statuses' halves joined into the first half's list, one tenant index shared by \
          the prediction, the diagnosis and the planner, a planner that hands back its drafts as it orders them, a prediction \

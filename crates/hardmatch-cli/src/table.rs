@@ -19,7 +19,12 @@ pub struct Columns {
 }
 
 impl Columns {
-    pub fn measure<Row: AsRef<[Cell]>, Cell: AsRef<str>>(header: &[&str], rows: &[Row]) -> Self {
+    /// Widths of the header's columns over `rows`; a row may leave out trailing columns
+    /// (the last one is never padded, so its width does not matter).
+    pub fn measure<Row: AsRef<[Cell]>, Cell: AsRef<str>>(
+        header: &[&str],
+        rows: impl IntoIterator<Item = Row>,
+    ) -> Self {
         let mut widths: Vec<usize> = header.iter().map(|cell| cell.chars().count()).collect();
         for row in rows {
             for (width, cell) in widths.iter_mut().zip(row.as_ref()) {
@@ -27,6 +32,31 @@ impl Columns {
             }
         }
         Self { widths }
+    }
+
+    /// Appends one row: its leading cells padded, then its last cell as `last` writes it,
+    /// so a long last cell is never made into a string of its own.
+    pub fn row_with_last<Cell: AsRef<str>>(
+        &self,
+        text: &mut String,
+        leading: &[Cell],
+        last: impl FnOnce(&mut String),
+    ) {
+        for (column, cell) in leading.iter().enumerate() {
+            let cell = cell.as_ref();
+            text.push_str("  ");
+            text.push_str(cell);
+            let padding = self
+                .widths
+                .get(column)
+                .copied()
+                .unwrap_or_default()
+                .saturating_sub(cell.chars().count());
+            text.extend(std::iter::repeat_n(' ', padding));
+        }
+        text.push_str("  ");
+        last(text);
+        text.push('\n');
     }
 
     /// Appends one row of cells.

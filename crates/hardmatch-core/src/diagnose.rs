@@ -319,16 +319,66 @@ pub enum TenantFindingKind {
     TakeoverAddressLoss,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TenantFinding {
+/// A tenant-side finding. Like a status, it refers to the users it is about: at a million
+/// users there are hundreds of thousands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TenantFinding<'a> {
     pub kind: TenantFindingKind,
-    pub cloud_user_id: String,
-    pub user_principal_name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub related_cloud_user_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub addresses: Vec<String>,
-    pub detail: String,
+    pub cloud_user_id: &'a str,
+    pub user_principal_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub related_cloud_user_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<&'a str>,
+    pub detail: FindingDetail<'a>,
+}
+
+/// What a tenant finding says, written when it is shown (`Display`, and `Serialize` as that
+/// string).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FindingDetail<'a> {
+    /// A sync-created duplicate: the AD user's DN, and its real account's description.
+    CreatedFor {
+        distinguished_name: &'a str,
+        real_account: EvidenceDetail<'a>,
+    },
+    /// Addresses a takeover by this AD user (DN) would drop.
+    TakeoverBy { distinguished_name: &'a str },
+    /// An ImmutableID no AD object has.
+    NoAdObject { anchor: &'a str, deleted: bool },
+}
+
+impl std::fmt::Display for FindingDetail<'_> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::CreatedFor {
+                distinguished_name,
+                real_account,
+            } => write!(
+                formatter,
+                "created by the sync for {distinguished_name}; the real account is {real_account}"
+            ),
+            Self::TakeoverBy { distinguished_name } => write!(
+                formatter,
+                "a takeover by {distinguished_name} replaces mail and proxyAddresses with AD's values; copy these addresses to AD first"
+            ),
+            Self::NoAdObject { anchor, deleted } => write!(
+                formatter,
+                "holds ImmutableID {anchor} that no AD object has{}",
+                if *deleted {
+                    " (in the recycle bin)"
+                } else {
+                    ""
+                }
+            ),
+        }
+    }
+}
+
+impl Serialize for FindingDetail<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// An on-premises data problem, as IdFix reports them.
@@ -361,7 +411,7 @@ pub struct Diagnosis<'a> {
     /// Users per status name.
     pub summary: BTreeMap<String, u64>,
     pub users: Vec<UserStatus<'a>>,
-    pub tenant_findings: Vec<TenantFinding>,
+    pub tenant_findings: Vec<TenantFinding<'a>>,
     pub hygiene: Vec<HygieneFinding>,
     /// The report the next sync cycle would produce.
     pub predicted_sync: SyncReport,
@@ -459,7 +509,7 @@ struct Statuses<'a> {
     users: Vec<UserStatus<'a>>,
     /// Users per status, in the order of [`Status::NAMES`].
     counts: [u64; Status::NAMES.len()],
-    tenant_findings: Vec<TenantFinding>,
+    tenant_findings: Vec<TenantFinding<'a>>,
 }
 
 /// `'a` is the directories', which statuses borrow from; `'i` the index's, which they don't.
@@ -539,11 +589,6 @@ impl<'a> Context<'a, '_> {
 
     fn describe(&self, cloud: usize) -> EvidenceDetail<'a> {
         self.describe_as(cloud, Lead::Bare)
-    }
-
-    /// `cloud`'s description as text, for findings that hold their detail.
-    fn describe_text(&self, cloud: usize) -> String {
-        self.describe(cloud).to_string()
     }
 
     /// Every cloud user (active or deleted) holding `ad`'s anchor, except `except`.
@@ -909,9 +954,9 @@ impl<'a> Context<'a, '_> {
 
     fn findings_for(
         &self,
-        ad: &AdUser,
+        ad: &'a AdUser,
         status: &UserStatus<'_>,
-        findings: &mut Vec<TenantFinding>,
+        findings: &mut Vec<TenantFinding<'a>>,
     ) {
         let Some(target) = status.cloud_index else {
             return;
@@ -933,18 +978,14 @@ impl<'a> Context<'a, '_> {
                     let user = &self.cloud[position as usize];
                     findings.push(TenantFinding {
                         kind: TenantFindingKind::SyncCreatedDuplicate,
-                        cloud_user_id: user.id.to_string(),
-                        user_principal_name: user.user_principal_name.to_string(),
-                        related_cloud_user_id: self
-                            .cloud
-                            .get(target)
-                            .map(|real| real.id.to_string()),
+                        cloud_user_id: &user.id,
+                        user_principal_name: &user.user_principal_name,
+                        related_cloud_user_id: self.cloud.get(target).map(|real| real.id.as_str()),
                         addresses: Vec::new(),
-                        detail: format!(
-                            "created by the sync for {}; the real account is {}",
-                            ad.distinguished_name,
-                            self.describe_text(target)
-                        ),
+                        detail: FindingDetail::CreatedFor {
+                            distinguished_name: &ad.distinguished_name,
+                            real_account: self.describe(target),
+                        },
                     });
                 }
             }
@@ -969,13 +1010,12 @@ impl<'a> Context<'a, '_> {
         if !lost.is_empty() {
             findings.push(TenantFinding {
                 kind: TenantFindingKind::TakeoverAddressLoss,
-                cloud_user_id: user.id.to_string(),
-                user_principal_name: user.user_principal_name.to_string(),
+                cloud_user_id: &user.id,
+                user_principal_name: &user.user_principal_name,
                 related_cloud_user_id: None,
-                detail: format!(
-                    "a takeover by {} replaces mail and proxyAddresses with AD's values; copy these addresses to AD first",
-                    ad.distinguished_name
-                ),
+                detail: FindingDetail::TakeoverBy {
+                    distinguished_name: &ad.distinguished_name,
+                },
                 addresses: lost,
             });
         }
@@ -991,24 +1031,27 @@ fn conflict_for(property: ConflictProperty) -> ConflictReason {
 }
 
 /// The cloud user's SMTP addresses that AD does not have: a takeover drops them (§11).
-pub fn addresses_lost_in_takeover(ad: &AdUser, cloud: &CloudUser) -> Vec<String> {
+pub fn addresses_lost_in_takeover<'cloud>(
+    ad: &AdUser,
+    cloud: &'cloud CloudUser,
+) -> Vec<&'cloud str> {
     let on_premises: HashSet<Folded<'_>> = ad
         .smtp_addresses()
         .chain(ad.mail.as_deref())
         .map(Folded)
         .collect();
-    let mut lost: Vec<String> = Vec::new();
+    let mut lost: Vec<&str> = Vec::new();
     for address in cloud_smtp_addresses(cloud) {
         if !on_premises.contains(&Folded(address))
             && !lost.iter().any(|seen| seen.eq_ignore_ascii_case(address))
         {
-            lost.push(address.to_owned());
+            lost.push(address);
         }
     }
     lost
 }
 
-fn orphans(ad_users: &[AdUser], cloud: &[CloudUser]) -> Vec<TenantFinding> {
+fn orphans<'a>(ad_users: &[AdUser], cloud: &'a [CloudUser]) -> Vec<TenantFinding<'a>> {
     let anchors: HashSet<&str> = ad_users
         .iter()
         .map(|user| user.immutable_id.as_str())
@@ -1022,18 +1065,14 @@ fn orphans(ad_users: &[AdUser], cloud: &[CloudUser]) -> Vec<TenantFinding> {
             }
             Some(TenantFinding {
                 kind: TenantFindingKind::Orphan,
-                cloud_user_id: user.id.to_string(),
-                user_principal_name: user.user_principal_name.to_string(),
+                cloud_user_id: &user.id,
+                user_principal_name: &user.user_principal_name,
                 related_cloud_user_id: None,
                 addresses: Vec::new(),
-                detail: format!(
-                    "holds ImmutableID {anchor} that no AD object has{}",
-                    if user.is_deleted() {
-                        " (in the recycle bin)"
-                    } else {
-                        ""
-                    }
-                ),
+                detail: FindingDetail::NoAdObject {
+                    anchor: anchor.as_str(),
+                    deleted: user.is_deleted(),
+                },
             })
         })
         .collect()

@@ -441,3 +441,44 @@ fn a_cloud_user_described_in_evidence_reads_and_serializes_as_one_text() {
         std::borrow::Cow::Borrowed("a phrase")
     ));
 }
+
+#[test]
+fn a_tenant_finding_reads_and_serializes_its_detail_as_one_text() {
+    let real = licensed(cloud_user("real", "adele@contoso.com"));
+    let dn = "CN=Adele,OU=Staff,DC=corp,DC=contoso,DC=com";
+    for (detail, expected) in [
+        (
+            FindingDetail::CreatedFor {
+                distinguished_name: dn,
+                real_account: EvidenceDetail::CloudUser {
+                    lead: Lead::Bare,
+                    user: &real,
+                    admin_role: false,
+                    pim_eligible: false,
+                },
+            },
+            format!(
+                "created by the sync for {dn}; the real account is adele@contoso.com, cloud-only, 1 licence(s)"
+            ),
+        ),
+        (
+            FindingDetail::TakeoverBy {
+                distinguished_name: dn,
+            },
+            format!(
+                "a takeover by {dn} replaces mail and proxyAddresses with AD's values; copy these addresses to AD first"
+            ),
+        ),
+        (
+            FindingDetail::NoAdObject {
+                anchor: "AQEBAQEBAQEBAQEBAQEBAQ==",
+                deleted: true,
+            },
+            "holds ImmutableID AQEBAQEBAQEBAQEBAQEBAQ== that no AD object has (in the recycle bin)"
+                .to_owned(),
+        ),
+    ] {
+        assert_eq!(detail.to_string(), expected);
+        assert_eq!(serde_json::to_value(&detail).unwrap(), expected.as_str());
+    }
+}

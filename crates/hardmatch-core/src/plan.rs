@@ -1630,7 +1630,7 @@ impl<'a, 'input> Planner<'a, 'input> {
         for address in lost {
             let held_elsewhere = self
                 .ad_by_smtp
-                .get(&Folded(&address))
+                .get(&Folded(address))
                 .iter()
                 .any(|&position| {
                     input.ad_users[position as usize].distinguished_name != ad.distinguished_name
@@ -1639,7 +1639,7 @@ impl<'a, 'input> Planner<'a, 'input> {
                 continue;
             }
             let primary = !ad_has_primary
-                && target_primary.is_some_and(|primary| primary.eq_ignore_ascii_case(&address));
+                && target_primary.is_some_and(|primary| primary.eq_ignore_ascii_case(address));
             let value = if primary {
                 format!("SMTP:{address}")
             } else {

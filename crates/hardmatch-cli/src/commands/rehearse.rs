@@ -374,7 +374,7 @@ pub(crate) fn predict(
     let mut duplicates_without_the_plan = Vec::new();
     for finding in after.tenant_findings.iter().filter(|finding| {
         finding.kind == TenantFindingKind::SyncCreatedDuplicate
-            && !existed.contains(finding.cloud_user_id.as_str())
+            && !existed.contains(finding.cloud_user_id)
     }) {
         let anchor = tenant
             .users
@@ -382,9 +382,9 @@ pub(crate) fn predict(
             .find(|user| user.id == finding.cloud_user_id)
             .and_then(|user| user.on_premises_immutable_id.as_ref());
         let duplicate = NewDuplicate {
-            cloud_user_id: finding.cloud_user_id.clone(),
-            user_principal_name: finding.user_principal_name.clone(),
-            detail: finding.detail.clone(),
+            cloud_user_id: finding.cloud_user_id.to_owned(),
+            user_principal_name: finding.user_principal_name.to_owned(),
+            detail: finding.detail.to_string(),
         };
         if anchor.is_some_and(|anchor| unplanned.contains(anchor.as_str())) {
             duplicates_without_the_plan.push(duplicate);

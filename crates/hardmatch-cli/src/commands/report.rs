@@ -496,9 +496,9 @@ impl Report<'_> {
                 "<tr data-filter=\"findings\"{hidden}><td>{kind}</td><td>{upn}<div class=\"dn\">{id}</div></td>\
                  <td>{detail}</td><td>",
                 kind = escaped(&json_name(&finding.kind)),
-                upn = escaped(&finding.user_principal_name),
-                id = escaped(&finding.cloud_user_id),
-                detail = escaped(&finding.detail),
+                upn = escaped(finding.user_principal_name),
+                id = escaped(finding.cloud_user_id),
+                detail = escaped(&finding.detail.to_string()),
                 hidden = page.hidden(None),
             )?;
             write_lines(out, &finding.addresses)?;

@@ -279,95 +279,90 @@ fn render_text(
                 phrases.push((&user.status, describe(&user.status)));
             }
         }
-        let rows: Vec<[Cow<'_, str>; 4]> = selected
-            .iter()
-            .map(|user| {
-                [
-                    Cow::Borrowed(
-                        user.user_principal_name()
-                            .unwrap_or(user.distinguished_name()),
-                    ),
-                    Cow::Borrowed(
-                        phrases
-                            .iter()
-                            .find(|(status, _)| *status == &user.status)
-                            .map_or("", |(_, phrase)| phrase.as_str()),
-                    ),
-                    Cow::Borrowed(user.cloud_user_principal_name().unwrap_or("-")),
-                    user.evidence
-                        .first()
-                        .map_or(Cow::Borrowed(""), |evidence| evidence.detail.text()),
-                ]
-            })
-            .collect();
         write_table(
             out,
             name,
             &["AD USER", "STATUS", "CLOUD ACCOUNT", "EVIDENCE"],
-            &rows,
+            &selected,
+            |user| {
+                [
+                    user.user_principal_name()
+                        .unwrap_or(user.distinguished_name()),
+                    phrases
+                        .iter()
+                        .find(|(status, _)| *status == &user.status)
+                        .map_or("", |(_, phrase)| phrase.as_str()),
+                    user.cloud_user_principal_name().unwrap_or("-"),
+                ]
+            },
+            |user, text| {
+                if let Some(evidence) = user.evidence.first() {
+                    write_display(text, &evidence.detail);
+                }
+            },
         )?;
     }
-    // Hundreds of thousands of findings at a million users: borrowed cells, and each kind's
-    // name made once, like the statuses' phrases.
+    // Hundreds of thousands of findings at a million users: borrowed cells, each kind's
+    // name made once, like the statuses' phrases, and each detail written straight out.
     let finding_names = KindNames::of(diagnosis.tenant_findings.iter().map(|finding| finding.kind));
-    let rows: Vec<[&str; 3]> = diagnosis
-        .tenant_findings
-        .iter()
-        .map(|finding| {
-            [
-                finding_names.of_kind(&finding.kind),
-                finding.user_principal_name.as_str(),
-                finding.detail.as_str(),
-            ]
-        })
-        .collect();
     write_table(
         out,
         "tenant findings",
         &["FINDING", "CLOUD ACCOUNT", "DETAIL"],
-        &rows,
+        &diagnosis.tenant_findings,
+        |finding| {
+            [
+                finding_names.of_kind(&finding.kind),
+                finding.user_principal_name,
+            ]
+        },
+        |finding, text| write_display(text, &finding.detail),
     )?;
     let hygiene_names = KindNames::of(diagnosis.hygiene.iter().map(|finding| finding.kind));
-    let rows: Vec<[&str; 4]> = diagnosis
-        .hygiene
-        .iter()
-        .map(|finding| {
-            [
-                hygiene_names.of_kind(&finding.kind),
-                finding.attribute.as_str(),
-                finding.value.as_str(),
-                finding.detail.as_str(),
-            ]
-        })
-        .collect();
     write_table(
         out,
         "on-premises hygiene",
         &["PROBLEM", "ATTRIBUTE", "VALUE", "DETAIL"],
-        &rows,
+        &diagnosis.hygiene,
+        |finding| {
+            [
+                hygiene_names.of_kind(&finding.kind),
+                finding.attribute.as_str(),
+                finding.value.as_str(),
+            ]
+        },
+        |finding, text| text.push_str(&finding.detail),
     )
 }
 
-/// Writes a titled table of borrowed cells, a row at a time, into the output's blocks: its
-/// columns are measured over all rows first, so nothing holds the rendered table whole.
-/// An empty table is left out.
-fn write_table<const COLUMNS: usize, Cell: AsRef<str>>(
+/// Writes a titled table, a row at a time, into the output's blocks. The leading columns
+/// (`cells`) are measured over all rows first; the last is not padded, so `last` writes it
+/// straight from its row, and no table is held whole, nor any of its longest cells. An
+/// empty table is left out.
+fn write_table<'row, Row, const LEADING: usize>(
     out: &mut Blocks<'_>,
     title: &str,
-    header: &[&str; COLUMNS],
-    rows: &[[Cell; COLUMNS]],
+    header: &[&str],
+    rows: &'row [Row],
+    cells: impl Fn(&'row Row) -> [&'row str; LEADING],
+    last: impl Fn(&'row Row, &mut String),
 ) -> std::io::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
     out.text.push_str(&format!("\n{title} ({})\n", rows.len()));
-    let columns = table::Columns::measure(header, rows);
+    let columns = table::Columns::measure(header, rows.iter().map(&cells));
     columns.row(&mut out.text, header);
     for row in rows {
-        columns.row(&mut out.text, row);
+        columns.row_with_last(&mut out.text, &cells(row), |text| last(row, text));
         out.pass_on_when_full()?;
     }
     Ok(())
+}
+
+/// Appends a value's text: writing to a String cannot fail.
+fn write_display(text: &mut String, value: &impl std::fmt::Display) {
+    let _ = std::fmt::Write::write_fmt(text, format_args!("{value}"));
 }
 
 /// The JSON names of the few kinds a list of findings has, made once each.
