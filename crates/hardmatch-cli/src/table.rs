@@ -61,22 +61,12 @@ impl Columns {
 
     /// Appends one row of cells.
     pub fn row<Cell: AsRef<str>>(&self, text: &mut String, cells: &[Cell]) {
-        let last = cells.len().saturating_sub(1);
-        for (column, cell) in cells.iter().enumerate() {
-            let cell = cell.as_ref();
-            text.push_str("  ");
-            text.push_str(cell);
-            if column < last {
-                let padding = self
-                    .widths
-                    .get(column)
-                    .copied()
-                    .unwrap_or_default()
-                    .saturating_sub(cell.chars().count());
-                text.extend(std::iter::repeat_n(' ', padding));
+        match cells.split_last() {
+            Some((last, leading)) => {
+                self.row_with_last(text, leading, |text| text.push_str(last.as_ref()));
             }
+            None => text.push('\n'),
         }
-        text.push('\n');
     }
 }
 
