@@ -312,6 +312,17 @@ impl Precondition {
         }
     }
 
+    /// The value the precondition expects `property` to equal, when it checks one.
+    pub fn expected(&self, property: &str) -> Option<&serde_json::Value> {
+        self.checks.iter().find_map(|check| match check {
+            Check::Equals {
+                property: checked,
+                value,
+            } if checked == property => Some(value),
+            _ => None,
+        })
+    }
+
     /// Checks the precondition against an object's current state as JSON (a Graph user
     /// from [`cloud_state`], or an AD user serialized as in the AD snapshot).
     pub fn evaluate(&self, state: &serde_json::Value) -> Result<(), StalePrecondition> {

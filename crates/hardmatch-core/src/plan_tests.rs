@@ -222,19 +222,9 @@ fn a_soft_delete_relies_on_the_sign_in_activity_the_plan_read() {
             .and_then(|action| action.precondition.clone())
             .expect("the duplicate is deleted")
     };
-    let names = |precondition: &Precondition| {
-        precondition
-            .checks
-            .iter()
-            .filter_map(|check| match check {
-                Check::Equals { property, .. } => Some(property.to_string()),
-                Check::Present { .. } => None,
-            })
-            .collect::<Vec<_>>()
-    };
     // Never read: nothing to rely on.
     let plan = make_plan(&world, selection(), &PlanPolicy::default()).unwrap();
-    assert!(!names(&soft_delete(&plan)).contains(&SIGN_IN_ACTIVITY.to_owned()));
+    assert_eq!(soft_delete(&plan).expected(SIGN_IN_ACTIVITY), None);
 
     // Read, an old sign-in: the delete goes ahead only while that is still the last one.
     world.cloud[1].sign_in_activity = Some(Box::new(SignInActivity {
@@ -243,7 +233,14 @@ fn a_soft_delete_relies_on_the_sign_in_activity_the_plan_read() {
     }));
     let plan = make_plan(&world, selection(), &PlanPolicy::default()).unwrap();
     let precondition = soft_delete(&plan);
-    assert!(names(&precondition).contains(&SIGN_IN_ACTIVITY.to_owned()));
+    assert_eq!(
+        precondition.expected(SIGN_IN_ACTIVITY),
+        Some(&serde_json::json!({
+            "lastSignInDateTime": "2025-01-10T08:00:00Z",
+            "lastNonInteractiveSignInDateTime": null,
+            "lastSuccessfulSignInDateTime": null
+        }))
+    );
     let mut state = cloud_state(&world.cloud[1], 0, 0);
     precondition
         .evaluate(&state)
@@ -260,7 +257,14 @@ fn a_soft_delete_relies_on_the_sign_in_activity_the_plan_read() {
         .iter()
         .find(|action| action.kind == ActionKind::PurgeDeleted)
         .unwrap();
-    assert!(!names(purge.precondition.as_ref().unwrap()).contains(&SIGN_IN_ACTIVITY.to_owned()));
+    assert_eq!(
+        purge
+            .precondition
+            .as_ref()
+            .unwrap()
+            .expected(SIGN_IN_ACTIVITY),
+        None
+    );
 }
 
 #[test]

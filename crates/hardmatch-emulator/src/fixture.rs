@@ -97,6 +97,12 @@ pub enum FixtureError {
 
 const EXAMPLE: &str = include_str!("../fixtures/contoso.json");
 
+/// The service plans of Microsoft Entra ID P1 and P2 (name, id).
+const ENTRA_ID_PREMIUM_SERVICE_PLANS: [(&str, &str); 2] = [
+    ("AAD_PREMIUM", "41781fb2-bc02-4b7c-bd55-b576c07bb09d"),
+    ("AAD_PREMIUM_P2", "eec0eb4f-6444-4f95-aba0-50c24d67f998"),
+];
+
 impl Fixture {
     /// Reads and checks a fixture (or a hardmatch tenant snapshot).
     pub fn from_json(text: &str) -> Result<Self, FixtureError> {
@@ -134,6 +140,45 @@ impl Fixture {
             self.apps.push(app);
         }
         self.apps.first()
+    }
+
+    /// Whether the tenant has Microsoft Entra ID P1 or P2, which `signInActivity` needs: a
+    /// subscribed SKU with one of their service plans, by name or by id.
+    pub fn has_entra_id_premium(&self) -> bool {
+        self.license_skus
+            .iter()
+            .filter_map(|sku| sku.get("servicePlans").and_then(Value::as_array))
+            .flatten()
+            .any(|plan| {
+                let is = |property: &str, wanted: &str| {
+                    plan.get(property)
+                        .and_then(Value::as_str)
+                        .is_some_and(|value| value.eq_ignore_ascii_case(wanted))
+                };
+                ENTRA_ID_PREMIUM_SERVICE_PLANS
+                    .iter()
+                    .any(|(name, id)| is("servicePlanName", name) || is("servicePlanId", id))
+            })
+    }
+
+    /// Gives the tenant Microsoft Entra ID P1 (the `AAD_PREMIUM` SKU) unless it has P1 or P2.
+    pub fn ensure_entra_id_premium(&mut self) {
+        if self.has_entra_id_premium() {
+            return;
+        }
+        let (name, id) = ENTRA_ID_PREMIUM_SERVICE_PLANS[0];
+        if let Value::Object(sku) = serde_json::json!({
+            "skuId": "078d2b04-f1bd-4111-bbd4-b4b1b354cef4",
+            "skuPartNumber": name,
+            "servicePlans": [{
+                "servicePlanId": id,
+                "servicePlanName": name,
+                "provisioningStatus": "Success",
+                "appliesTo": "User"
+            }]
+        }) {
+            self.license_skus.push(sku);
+        }
     }
 
     /// The bundled example tenant (`fixtures/contoso.json`).
@@ -231,6 +276,48 @@ pub(crate) fn to_cloud_user(index: usize, user: &UserObject) -> Result<CloudUser
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sku(plans: Value) -> LicenseSku {
+        serde_json::json!({"skuId": "00000000-0000-0000-0000-000000000001", "servicePlans": plans})
+            .as_object()
+            .cloned()
+            .unwrap()
+    }
+
+    #[test]
+    fn premium_is_an_entra_id_p1_or_p2_service_plan_named_or_by_id() {
+        let mut fixture = Fixture::empty("t", "contoso.onmicrosoft.com");
+        assert!(!fixture.has_entra_id_premium());
+        fixture.license_skus.push(sku(serde_json::json!([
+            {"servicePlanId": "efb87545-963c-4e0d-99df-69c6916d9eb0", "servicePlanName": "EXCHANGE_S_ENTERPRISE"}
+        ])));
+        assert!(!fixture.has_entra_id_premium());
+        fixture.license_skus.push(sku(
+            serde_json::json!([{"servicePlanName": "AAD_PREMIUM_P2"}]),
+        ));
+        assert!(fixture.has_entra_id_premium());
+        fixture.license_skus.pop();
+        // Ids are compared as GUIDs are: without regard to case.
+        fixture.license_skus.push(sku(serde_json::json!([
+            {"servicePlanId": "41781FB2-BC02-4B7C-BD55-B576C07BB09D"}
+        ])));
+        assert!(fixture.has_entra_id_premium());
+    }
+
+    #[test]
+    fn ensuring_premium_adds_p1_once_and_only_where_missing() {
+        let mut fixture = Fixture::empty("t", "contoso.onmicrosoft.com");
+        fixture.ensure_entra_id_premium();
+        assert!(fixture.has_entra_id_premium());
+        fixture.ensure_entra_id_premium();
+        assert_eq!(fixture.license_skus.len(), 1);
+        let mut with_p2 = Fixture::empty("t", "contoso.onmicrosoft.com");
+        with_p2.license_skus.push(sku(
+            serde_json::json!([{"servicePlanName": "AAD_PREMIUM_P2"}]),
+        ));
+        with_p2.ensure_entra_id_premium();
+        assert_eq!(with_p2.license_skus.len(), 1);
+    }
 
     #[test]
     fn the_bundled_example_loads_and_has_the_documented_cast() {

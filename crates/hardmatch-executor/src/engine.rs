@@ -315,11 +315,10 @@ async fn read_with_sign_ins<C: CloudPort, D: DirectoryPort, S: SyncPort>(
 /// Whether the action's precondition names the target's sign-in activity (a soft delete
 /// planned with it read).
 fn relies_on_sign_in(action: &PlanAction) -> bool {
-    action.precondition.as_ref().is_some_and(|precondition| {
-        precondition.checks.iter().any(
-            |check| matches!(check, Check::Equals { property, .. } if property == SIGN_IN_ACTIVITY),
-        )
-    })
+    action
+        .precondition
+        .as_ref()
+        .is_some_and(|precondition| precondition.expected(SIGN_IN_ACTIVITY).is_some())
 }
 
 /// Adds the sign-in activity, read now in one go, to the re-read states of the soft deletes

@@ -355,21 +355,7 @@ fn with_sign_ins(mut tenant: Fixture) -> Fixture {
     tenant.apps[0]
         .application_permissions
         .push("AuditLog.Read.All".to_owned());
-    tenant.license_skus.push(
-        json!({
-            "skuId": LICENCE,
-            "skuPartNumber": "SPE_E3",
-            "servicePlans": [{
-                "servicePlanId": "41781fb2-bc02-4b7c-bd55-b576c07bb09d",
-                "servicePlanName": "AAD_PREMIUM",
-                "provisioningStatus": "Success",
-                "appliesTo": "User"
-            }]
-        })
-        .as_object()
-        .cloned()
-        .unwrap(),
-    );
+    tenant.ensure_entra_id_premium();
     tenant
 }
 

@@ -222,12 +222,18 @@ fn user_write_request(write: &UserWrite) -> Result<GraphRequest, GraphError> {
 }
 
 fn immutable_id_filter(values: &[&ImmutableId]) -> String {
+    let values: Vec<&str> = values.iter().map(|value| value.as_str()).collect();
+    equals_any("onPremisesImmutableId", &values)
+}
+
+/// `property eq 'value'` for one value, `property in ('a','b')` for several.
+fn equals_any(property: &str, values: &[&str]) -> String {
     match values {
-        [single] => format!("onPremisesImmutableId eq {}", odata_string(single.as_str())),
+        [single] => format!("{property} eq {}", odata_string(single)),
         many => format!(
-            "onPremisesImmutableId in ({})",
+            "{property} in ({})",
             many.iter()
-                .map(|value| odata_string(value.as_str()))
+                .map(|value| odata_string(value))
                 .collect::<Vec<_>>()
                 .join(",")
         ),
@@ -754,14 +760,8 @@ impl GraphClient {
         let mut found = BTreeMap::new();
         let mut asked = 0;
         for chunk in ids.chunks(FILTER_VALUES_PER_REQUEST) {
-            let filter = format!(
-                "id in ({})",
-                chunk
-                    .iter()
-                    .map(|id| odata_string(id))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            );
+            let ids: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            let filter = equals_any("id", &ids);
             let path = Query::default()
                 .filter(&filter)
                 .select(&["id", "signInActivity"])
@@ -880,6 +880,7 @@ mod tests {
             immutable_id_filter(&[&first, &second]),
             "onPremisesImmutableId in ('nofCJe0gZk6D8J4gRgrt+A==','e4ToILwDyEOpOxdbtIkFig==')"
         );
+        assert_eq!(equals_any("id", &["o'neil"]), "id eq 'o''neil'");
     }
 
     #[test]

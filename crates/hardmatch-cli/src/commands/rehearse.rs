@@ -8,14 +8,14 @@
 //! [`EmulatedTenant`] is shared with `hardmatch demo`, which is a rehearsal of a bundled
 //! tenant told step by step.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Mutex;
 
 use anyhow::Context as _;
 use hardmatch_core::ad::{AdSnapshot, AdUser};
 use hardmatch_core::diagnose::{DiagnoseOptions, Status, TenantFindingKind, diagnose};
-use hardmatch_core::plan::{Check, Plan, SIGN_IN_ACTIVITY};
+use hardmatch_core::plan::{Plan, SIGN_IN_ACTIVITY};
 use hardmatch_core::sync::{ConnectorSpace, SyncEngine, SyncErrorKind, SyncReport, SyncScope};
 use hardmatch_core::tenant::{
     TENANT_SNAPSHOT_FORMAT_VERSION, TenantSnapshot, TenantSnapshotSource,
@@ -467,49 +467,33 @@ fn fixture_of(snapshot: &TenantSnapshot, ad: &AdSnapshot, plan: &Plan) -> anyhow
     Ok(fixture)
 }
 
-/// Entra ID P1, which a tenant needs to serve `signInActivity`.
-const ENTRA_ID_P1_SERVICE_PLAN: (&str, &str) =
-    ("AAD_PREMIUM", "41781fb2-bc02-4b7c-bd55-b576c07bb09d");
-
 /// A snapshot carries no sign-in activity (`snapshot tenant` reads none), but a soft delete
 /// whose plan read it relies on it: the emulated tenant serves, where the snapshot has none,
 /// what the plan read, as the rehearsal plays the tenant as planned. Without, every such
 /// delete would be rehearsed as stale.
 fn serve_planned_sign_ins(fixture: &mut Fixture, plan: &Plan) {
-    let mut served = false;
-    for action in &plan.actions {
-        let (Some(id), Some(precondition)) = (&action.target.id, &action.precondition) else {
-            continue;
-        };
-        let read = precondition.checks.iter().find_map(|check| match check {
-            Check::Equals { property, value } if property == SIGN_IN_ACTIVITY => Some(value),
-            _ => None,
-        });
-        let user = fixture
-            .users
-            .iter_mut()
-            .find(|user| user.get("id").and_then(serde_json::Value::as_str) == Some(id.as_str()));
-        if let (Some(read), Some(user)) = (read, user) {
-            user.entry(SIGN_IN_ACTIVITY).or_insert_with(|| read.clone());
-            served = true;
+    let read: HashMap<&str, &serde_json::Value> = plan
+        .actions
+        .iter()
+        .filter_map(|action| {
+            let id = action.target.id.as_deref()?;
+            Some((
+                id,
+                action.precondition.as_ref()?.expected(SIGN_IN_ACTIVITY)?,
+            ))
+        })
+        .collect();
+    if read.is_empty() {
+        return;
+    }
+    for user in &mut fixture.users {
+        let id = user.get("id").and_then(serde_json::Value::as_str);
+        if let Some(&activity) = id.and_then(|id| read.get(id)) {
+            user.entry(SIGN_IN_ACTIVITY)
+                .or_insert_with(|| activity.clone());
         }
     }
-    if served {
-        let (name, id) = ENTRA_ID_P1_SERVICE_PLAN;
-        let sku = serde_json::json!({
-            "skuId": "078d2b04-f1bd-4111-bbd4-b4b1b354cef4",
-            "skuPartNumber": "AAD_PREMIUM",
-            "servicePlans": [{
-                "servicePlanId": id,
-                "servicePlanName": name,
-                "provisioningStatus": "Success",
-                "appliesTo": "User"
-            }]
-        });
-        if let serde_json::Value::Object(sku) = sku {
-            fixture.license_skus.push(sku);
-        }
-    }
+    fixture.ensure_entra_id_premium();
 }
 
 #[derive(Serialize)]

@@ -51,13 +51,6 @@ pub(crate) const DELETE_USERS_DELEGATED: [&str; 3] = [
 /// Reading `signInActivity` needs this besides a user-read permission (graph-api.md §9, §14).
 const READ_SIGN_IN_ACTIVITY: [&str; 1] = ["AuditLog.Read.All"];
 
-/// The service plans of Microsoft Entra ID P1 and P2 (name, id): a subscribed SKU with either
-/// gives the tenant the licence that `signInActivity` needs.
-const PREMIUM_SERVICE_PLANS: [(&str, &str); 2] = [
-    ("AAD_PREMIUM", "41781fb2-bc02-4b7c-bd55-b576c07bb09d"),
-    ("AAD_PREMIUM_P2", "eec0eb4f-6444-4f95-aba0-50c24d67f998"),
-];
-
 /// The user property Graph reads from the sign-in reports rather than the directory.
 const SIGN_IN_ACTIVITY: &str = "signInActivity";
 
@@ -341,7 +334,7 @@ pub(crate) fn check_sign_in_activity_access(
     }
     call.principal
         .require(&READ_SIGN_IN_ACTIVITY, &READ_SIGN_IN_ACTIVITY)?;
-    if !has_premium_licence(fixture) {
+    if !fixture.has_entra_id_premium() {
         return Err(GraphError::new(
             StatusCode::FORBIDDEN,
             "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
@@ -349,24 +342,6 @@ pub(crate) fn check_sign_in_activity_access(
         ));
     }
     Ok(())
-}
-
-fn has_premium_licence(fixture: &Fixture) -> bool {
-    fixture
-        .license_skus
-        .iter()
-        .filter_map(|sku| sku.get("servicePlans").and_then(Value::as_array))
-        .flatten()
-        .any(|plan| {
-            let is = |property: &str, wanted: &str| {
-                plan.get(property)
-                    .and_then(Value::as_str)
-                    .is_some_and(|value| value.eq_ignore_ascii_case(wanted))
-            };
-            PREMIUM_SERVICE_PLANS
-                .iter()
-                .any(|(name, id)| is("servicePlanName", name) || is("servicePlanId", id))
-        })
 }
 
 pub(crate) fn list(call: &Call<'_>) -> Result<ApiResponse, GraphError> {
@@ -980,36 +955,4 @@ pub(crate) fn license_details(call: &Call<'_>, key: &str) -> Result<ApiResponse,
 fn license_detail_id(user_id: &str, sku_id: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{user_id}:{sku_id}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sku(plans: Value) -> crate::fixture::LicenseSku {
-        json!({"skuId": "00000000-0000-0000-0000-000000000001", "servicePlans": plans})
-            .as_object()
-            .cloned()
-            .unwrap()
-    }
-
-    #[test]
-    fn premium_is_an_entra_id_p1_or_p2_service_plan_named_or_by_id() {
-        let mut fixture = Fixture::empty("t", "contoso.onmicrosoft.com");
-        assert!(!has_premium_licence(&fixture));
-        fixture.license_skus.push(sku(json!([
-            {"servicePlanId": "efb87545-963c-4e0d-99df-69c6916d9eb0", "servicePlanName": "EXCHANGE_S_ENTERPRISE"}
-        ])));
-        assert!(!has_premium_licence(&fixture));
-        fixture
-            .license_skus
-            .push(sku(json!([{"servicePlanName": "AAD_PREMIUM_P2"}])));
-        assert!(has_premium_licence(&fixture));
-        fixture.license_skus.pop();
-        // Ids are compared as GUIDs are: without regard to case.
-        fixture.license_skus.push(sku(
-            json!([{"servicePlanId": "41781FB2-BC02-4B7C-BD55-B576C07BB09D"}]),
-        ));
-        assert!(has_premium_licence(&fixture));
-    }
 }
