@@ -1052,15 +1052,12 @@ pub fn addresses_lost_in_takeover<'cloud>(
 }
 
 fn orphans<'a>(ad_users: &[AdUser], cloud: &'a [CloudUser]) -> Vec<TenantFinding<'a>> {
-    let anchors: HashSet<&str> = ad_users
-        .iter()
-        .map(|user| user.immutable_id.as_str())
-        .collect();
+    let anchors = FieldIndex::<AdUser, AdAnchor>::of_all(ad_users);
     cloud
         .iter()
         .filter_map(|user| {
             let anchor = user.on_premises_immutable_id.as_ref()?;
-            if anchor.as_str().is_empty() || anchors.contains(anchor.as_str()) {
+            if anchor.as_str().is_empty() || anchors.contains(&anchor.as_str()) {
                 return None;
             }
             Some(TenantFinding {

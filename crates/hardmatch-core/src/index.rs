@@ -198,6 +198,15 @@ impl<'a, T, F: Field<T>> FieldIndex<'a, T, F> {
         }
     }
 
+    /// An index of every one of `objects`.
+    pub(crate) fn of_all(objects: &'a [T]) -> Self {
+        let mut index = Self::with_capacity(objects, objects.len());
+        for (position, _) in positions(objects) {
+            index.insert(position);
+        }
+        index
+    }
+
     fn hash(key: &F::Key<'_>) -> u64 {
         BuildHasherDefault::<WordHasher>::default().hash_one(key)
     }
@@ -305,8 +314,10 @@ fn share(shared: &mut Vec<Vec<u32>>, holders: Vec<u32>) -> Option<Holders> {
 
 /// Splits `smtp:value` into its value when the prefix is SMTP in any case.
 pub(crate) fn smtp_value(proxy_address: &str) -> Option<&str> {
-    let (prefix, value) = proxy_address.split_once(':')?;
-    prefix.eq_ignore_ascii_case("smtp").then_some(value)
+    // Compared as bytes: `split_once(':')` searched for the colon through a general
+    // character matcher, a measurable share of a million-user prediction.
+    let prefix = proxy_address.as_bytes().get(..5)?;
+    (prefix[4] == b':' && prefix[..4].eq_ignore_ascii_case(b"smtp")).then(|| &proxy_address[5..])
 }
 
 /// The primary SMTP address Entra Connect soft-matches on: the `SMTP:` proxy address (the
@@ -456,6 +467,27 @@ mod tests {
             assert_eq!(index.get(&key), &[position as u32]);
         }
         assert_eq!(index.duplicates().count(), 0);
+    }
+
+    #[test]
+    fn smtp_values_are_the_addresses_behind_an_smtp_prefix_in_any_case() {
+        assert_eq!(
+            smtp_value("SMTP:adele@contoso.com"),
+            Some("adele@contoso.com")
+        );
+        assert_eq!(smtp_value("sMtP:a:b@contoso.com"), Some("a:b@contoso.com"));
+        assert_eq!(smtp_value("smtp:"), Some(""));
+        for other in [
+            "X500:/o=Contoso",
+            "smtpx:a@b",
+            "smt:a@b",
+            "smtp",
+            "",
+            "sip:a@b",
+            "ßmtp:a",
+        ] {
+            assert_eq!(smtp_value(other), None, "{other}");
+        }
     }
 
     #[test]

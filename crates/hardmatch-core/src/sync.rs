@@ -62,6 +62,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ad::AdUser;
 use crate::anchor::ImmutableId;
+use crate::diagnose::AdAnchor;
 use crate::index::{
     Field, FieldIndex, Fnv1a, Folded, HashMap, HashSet, MultiIndex, domain_of, positions,
     smtp_value,
@@ -774,7 +775,9 @@ pub struct CreationRecord {
 pub struct UpdateRecord {
     pub cloud_user_id: String,
     pub source_anchor: ImmutableId,
-    pub changed: Vec<String>,
+    /// Graph property names: the cycle's own constants, borrowed (a prediction over a
+    /// million users holds hundreds of thousands of these records); read back, owned.
+    pub changed: Vec<Cow<'static, str>>,
 }
 
 /// A soft deletion (or, with `performed: false`, one the threshold held back).
@@ -1070,6 +1073,20 @@ pub(crate) fn cloud_smtp_addresses(user: &CloudUser) -> impl Iterator<Item = &st
         .chain(mail)
 }
 
+/// `value` in ASCII lowercase, in `buffer` when it fits (almost every UPN and address
+/// does): the cycle looks values up this way once per claim, a million times a run.
+fn ascii_lowercase_in<'b>(value: &str, buffer: &'b mut [u8; 128]) -> Cow<'b, str> {
+    if let Some(slot) = buffer.get_mut(..value.len()) {
+        slot.copy_from_slice(value.as_bytes());
+        slot.make_ascii_lowercase();
+        // ASCII lowercasing keeps UTF-8 valid, so this never falls through.
+        if let Ok(lowered) = std::str::from_utf8(slot) {
+            return Cow::Borrowed(lowered);
+        }
+    }
+    Cow::Owned(value.to_ascii_lowercase())
+}
+
 /// Per-run mutable state.
 struct Cycle<'a, 'input> {
     input: &'input SyncCycleInput<'a>,
@@ -1145,18 +1162,16 @@ impl<'a, 'input> Cycle<'a, 'input> {
             .collect();
         self.report.users_in_scope = in_scope.iter().filter(|inside| **inside).count() as u64;
 
-        // The first in-scope AD user per anchor; a second one is a duplicate anchor.
-        let mut ad_by_anchor: HashMap<&str, u32> =
-            HashMap::with_capacity_and_hasher(input.ad_users.len(), Default::default());
-        for (position, user) in input.ad_users.iter().enumerate() {
-            if in_scope[position]
-                && let Ok(position) = u32::try_from(position)
-            {
-                ad_by_anchor
-                    .entry(user.immutable_id.as_str())
-                    .or_insert(position);
-            }
-        }
+        // The AD users per anchor, in AD order, keeping no keys (a million anchors); the
+        // first in-scope one exports it, a second one is a duplicate anchor.
+        let ad_by_anchor = FieldIndex::<AdUser, AdAnchor>::of_all(input.ad_users);
+        let exporter_of = |anchor: &str| {
+            ad_by_anchor
+                .get(&anchor)
+                .iter()
+                .copied()
+                .find(|&position| in_scope[position as usize])
+        };
 
         // Joins (anchor → cloud id, borrowed), and the deletions of joined objects that left
         // scope (§12).
@@ -1167,37 +1182,32 @@ impl<'a, 'input> Cycle<'a, 'input> {
                 .iter()
                 .map(|join| (join.source_anchor.as_str(), join.cloud_user_id.as_str()))
                 .collect(),
-            JoinSource::Inferred => {
-                let anchors: HashSet<&str> = input
-                    .ad_users
-                    .iter()
-                    .map(|user| user.immutable_id.as_str())
-                    .collect();
-                input
-                    .cloud_users
-                    .iter()
-                    .filter(|user| !user.is_deleted() && user.is_synced())
-                    .filter_map(|user| {
-                        let anchor = user.on_premises_immutable_id.as_ref()?.as_str();
-                        anchors
-                            .contains(anchor)
-                            .then_some((anchor, user.id.as_str()))
-                    })
-                    .collect()
-            }
+            JoinSource::Inferred => input
+                .cloud_users
+                .iter()
+                .filter(|user| !user.is_deleted() && user.is_synced())
+                .filter_map(|user| {
+                    let anchor = user.on_premises_immutable_id.as_ref()?.as_str();
+                    ad_by_anchor
+                        .contains(&anchor)
+                        .then_some((anchor, user.id.as_str()))
+                })
+                .collect(),
         };
-        let mut joined: HashMap<&'a str, &'a str> =
-            HashMap::with_capacity_and_hasher(joins.len(), Default::default());
+        // Each exporting AD user's join, by AD position (the last join of its anchor wins):
+        // a position into `joins`, or `NOT_JOINED`.
+        const NOT_JOINED: u32 = u32::MAX;
+        let mut join_of = vec![NOT_JOINED; input.ad_users.len()];
         let mut pending_deletions: Vec<(&'a str, u32)> = Vec::new();
-        for &(anchor, cloud_id) in &joins {
+        for (join, &(anchor, cloud_id)) in positions(&joins) {
             let cloud = self.index.position_of(cloud_id);
             let active =
                 cloud.filter(|&position| !input.cloud_users[position as usize].is_deleted());
             if let Some(position) = active {
                 self.claimed[position as usize] = true;
             }
-            if ad_by_anchor.contains_key(anchor) {
-                joined.insert(anchor, cloud_id);
+            if let Some(exporter) = exporter_of(anchor) {
+                join_of[exporter as usize] = join;
                 continue;
             }
             match active {
@@ -1208,7 +1218,6 @@ impl<'a, 'input> Cycle<'a, 'input> {
                 }),
             }
         }
-        drop(joins);
         let threshold_exceeded = input
             .options
             .deletion_threshold
@@ -1242,7 +1251,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
                 });
                 continue;
             }
-            if ad_by_anchor.get(user.immutable_id.as_str()) != Some(&ad_index) {
+            if exporter_of(user.immutable_id.as_str()) != Some(ad_index) {
                 // Two AD objects export the same anchor; the first one wins.
                 self.error(
                     user,
@@ -1262,7 +1271,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
                 continue;
             }
             let mut reprovisioned = false;
-            if let Some(&cloud_id) = joined.get(user.immutable_id.as_str()) {
+            if let Some(&(_, cloud_id)) = joins.get(join_of[position] as usize) {
                 let active = self
                     .index
                     .position_of(cloud_id)
@@ -1363,7 +1372,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
             self.report.updates.push(UpdateRecord {
                 cloud_user_id: cloud_user.id.to_string(),
                 source_anchor: user.immutable_id.clone(),
-                changed: changed.iter().map(|name| (*name).to_owned()).collect(),
+                changed: changed.into_iter().map(Cow::Borrowed).collect(),
             });
             if self.operations_wanted == Operations::Record {
                 let quarantines: Vec<SyncOperation> = new_quarantines
@@ -1793,24 +1802,10 @@ impl<'a, 'input> Cycle<'a, 'input> {
     }
 
     fn written_made_up_by(&self, value: &str) -> Option<u32> {
-        // Lowercased on the stack: almost every value fits.
         let mut buffer = [0u8; 128];
-        let lowered = match buffer.get_mut(..value.len()) {
-            Some(slot) => {
-                slot.copy_from_slice(value.as_bytes());
-                slot.make_ascii_lowercase();
-                // ASCII lowercasing keeps UTF-8 valid; the fallback only satisfies the types.
-                std::str::from_utf8(slot).ok()
-            }
-            None => None,
-        };
-        match lowered {
-            Some(lowered) => self.written_made_up.get(lowered).copied(),
-            None => self
-                .written_made_up
-                .get(&value.to_ascii_lowercase())
-                .copied(),
-        }
+        self.written_made_up
+            .get(&*ascii_lowercase_in(value, &mut buffer))
+            .copied()
     }
 
     fn resolution(&self, upn: bool) -> Resolution {
@@ -1958,7 +1953,9 @@ impl<'a, 'input> Cycle<'a, 'input> {
     /// Records that AD user `ad_index` writes AD's own `value`; the last writer wins.
     fn claim(&mut self, value: &'a str, ad_index: u32) {
         if !self.written_made_up.is_empty() {
-            self.written_made_up.remove(&value.to_ascii_lowercase());
+            let mut buffer = [0u8; 128];
+            self.written_made_up
+                .remove(&*ascii_lowercase_in(value, &mut buffer));
         }
         self.written_values.insert(Folded(value), ad_index);
     }
