@@ -485,6 +485,8 @@ pub enum PlanRefusal {
 pub enum PlanFileError {
     #[error("the plan file is not valid JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("cannot write the plan file: {0}")]
+    Write(#[source] std::io::Error),
     #[error("the plan file has no `format_version`")]
     MissingVersion,
     #[error(
@@ -513,9 +515,11 @@ impl Plan {
     /// Writes the plan file text of [`Plan::to_json`] into `writer` as it is encoded: a
     /// million-user plan is over a gigabyte of JSON, better not held in memory whole.
     pub fn write_json(&self, mut writer: impl std::io::Write) -> Result<(), PlanFileError> {
-        serde_json::to_writer_pretty(&mut writer, self)?;
-        writer.write_all(b"\n").map_err(serde_json::Error::io)?;
-        Ok(())
+        // The same text as serde_json's pretty printer (a test holds them equal).
+        sonic_rs::to_writer_pretty(sonic_rs::writer::BufferedWriter::new(&mut writer), self)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writer.write_all(b"\n"))
+            .map_err(PlanFileError::Write)
     }
 
     /// Reads a plan file, refusing newer formats and hand-edited actions.
@@ -569,10 +573,10 @@ impl Plan {
 /// The hash of a plan's actions as written in `actions_fingerprint`.
 pub fn actions_fingerprint(actions: &[PlanAction]) -> String {
     let mut hash = Fnv1a::new();
-    // The same bytes as `serde_json::to_string`, hashed as they are produced rather than
-    // collected into one string first. Serialising actions cannot fail: every map key is a
-    // string and no field has a fallible serializer.
-    let _ = serde_json::to_writer(&mut hash, actions);
+    // The same bytes as `serde_json::to_string` (by the serializer that writes plan files),
+    // hashed as they are produced rather than collected into one string first. Serialising
+    // actions cannot fail: every map key is a string and no field has a fallible serializer.
+    let _ = sonic_rs::to_writer(sonic_rs::writer::BufferedWriter::new(&mut hash), actions);
     format!("fnv1a64:{:016x}", hash.finish())
 }
 

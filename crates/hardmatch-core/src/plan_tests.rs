@@ -689,3 +689,25 @@ fn adding_addresses_keeps_a_primary_derived_from_mail() {
         ["SMTP:mia@contoso.com", "smtp:sales@contoso.com"]
     );
 }
+
+#[test]
+fn the_streamed_plan_file_escapes_text_as_the_plan_text_does() {
+    // Written by another serializer than `to_json`'s: every escape must come out the same.
+    let mut plan = make_plan(&field_story(), Selection::AllSafe, &PlanPolicy::default()).unwrap();
+    plan.actions[0].reason =
+        "Zoë \"Z\" O'Brien \\ tab\t line\n nul\u{0} bell\u{7} del\u{7f} ✓ 😀 \u{2028}".to_owned();
+    plan.skipped.clear();
+    let mut streamed = Vec::new();
+    plan.write_json(&mut streamed).unwrap();
+    assert_eq!(
+        String::from_utf8(streamed).unwrap(),
+        plan.to_json().unwrap()
+    );
+    // The fingerprint hashes the actions' compact JSON, as serde_json writes it.
+    let mut expected = Fnv1a::new();
+    expected.write(serde_json::to_string(&plan.actions).unwrap().as_bytes());
+    assert_eq!(
+        actions_fingerprint(&plan.actions),
+        format!("fnv1a64:{:016x}", expected.finish())
+    );
+}
