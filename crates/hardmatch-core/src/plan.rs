@@ -769,7 +769,9 @@ impl<'a, 'input> Planner<'a, 'input> {
                 (ad_by_name, ad_anchors)
             },
             || {
-                let mut ad_by_smtp = MultiIndex::with_capacity(input.ad_users.len());
+                // Two addresses a user is common; growing the table past a million
+                // rehashes every entry.
+                let mut ad_by_smtp = MultiIndex::with_capacity(input.ad_users.len() * 2);
                 for (position, user) in positions(input.ad_users) {
                     for address in user.smtp_addresses().chain(user.mail.as_deref()) {
                         ad_by_smtp.insert(Folded(address), position);
