@@ -704,10 +704,33 @@ fn the_streamed_plan_file_escapes_text_as_the_plan_text_does() {
         plan.to_json().unwrap()
     );
     // The fingerprint hashes the actions' compact JSON, as serde_json writes it.
-    let mut expected = Fnv1a::new();
-    expected.write(serde_json::to_string(&plan.actions).unwrap().as_bytes());
+    let compact = serde_json::to_string(&plan.actions).unwrap();
     assert_eq!(
         actions_fingerprint(&plan.actions),
-        format!("fnv1a64:{:016x}", expected.finish())
+        format!(
+            "xxh3:{:016x}",
+            xxhash_rust::xxh3::xxh3_64(compact.as_bytes())
+        )
     );
+}
+
+#[test]
+fn plans_fingerprinted_with_fnv_before_xxh3_are_still_checked_with_it() {
+    let mut plan = make_plan(&field_story(), Selection::AllSafe, &PlanPolicy::default()).unwrap();
+    let mut fnv = Fnv1a::new();
+    fnv.write(serde_json::to_string(&plan.actions).unwrap().as_bytes());
+    plan.actions_fingerprint = format!("fnv1a64:{:016x}", fnv.finish());
+    let text = plan.to_json().unwrap();
+    assert_eq!(Plan::from_json(&text).unwrap(), plan);
+    let edited = text.replacen("\"soft_delete\"", "\"purge_deleted\"", 1);
+    match Plan::from_json(&edited) {
+        Err(PlanFileError::HandEdited { expected, found }) => {
+            assert_eq!(expected, plan.actions_fingerprint);
+            assert!(
+                found.starts_with("fnv1a64:") && found != expected,
+                "{found}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
 }

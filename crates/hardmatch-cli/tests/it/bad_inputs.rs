@@ -684,7 +684,7 @@ fn offline_cases() -> Vec<Case> {
             ..Case::new("plan from a newer format_version", &["show", "plan.json"])
         },
         Case {
-            stderr: "error: `plan.json` cannot be used: the plan's actions do not match its fingerprint (expected `fnv1a64:<hash>`, found `fnv1a64:<hash>`): it was edited after it was generated; make a new plan\nhint: make a new plan with `hardmatch plan`; a plan is reviewed as written and never edited\n",
+            stderr: "error: `plan.json` cannot be used: the plan's actions do not match its fingerprint (expected `xxh3:<hash>`, found `xxh3:<hash>`): it was edited after it was generated; make a new plan\nhint: make a new plan with `hardmatch plan`; a plan is reviewed as written and never edited\n",
             files: &[(
                 "plan.json",
                 Content::Made(|good| {
@@ -699,7 +699,7 @@ fn offline_cases() -> Vec<Case> {
             )
         },
         Case {
-            stderr: "error: `plan.json` cannot be used: the plan's actions do not match its fingerprint (expected `fnv1a64:<hash>`, found `fnv1a64:<hash>`): it was edited after it was generated; make a new plan\nhint: make a new plan with `hardmatch plan`; a plan is reviewed as written and never edited\n",
+            stderr: "error: `plan.json` cannot be used: the plan's actions do not match its fingerprint (expected `xxh3:<hash>`, found `xxh3:<hash>`): it was edited after it was generated; make a new plan\nhint: make a new plan with `hardmatch plan`; a plan is reviewed as written and never edited\n",
             files: &[(
                 "plan.json",
                 Content::Made(|good| {
@@ -1358,16 +1358,19 @@ fn normalise(stderr: &str, placeholders: &Placeholders) -> String {
     out.push_str(rest);
     text = out;
     // Plan fingerprints follow the planner's output, which other changes may alter.
-    let mut out = String::new();
-    let mut rest = text.as_str();
-    while let Some(position) = rest.find("fnv1a64:") {
-        out.push_str(&rest[..position]);
-        out.push_str("fnv1a64:<hash>");
-        let after = &rest[position + "fnv1a64:".len()..];
-        rest = after.trim_start_matches(|character: char| character.is_ascii_hexdigit());
+    for prefix in ["fnv1a64:", "xxh3:"] {
+        let mut out = String::new();
+        let mut rest = text.as_str();
+        while let Some(position) = rest.find(prefix) {
+            out.push_str(&rest[..position]);
+            out.push_str(prefix);
+            out.push_str("<hash>");
+            let after = &rest[position + prefix.len()..];
+            rest = after.trim_start_matches(|character: char| character.is_ascii_hexdigit());
+        }
+        out.push_str(rest);
+        text = out;
     }
-    out.push_str(rest);
-    text = out;
     if let Some(position) = text.find("Timestamp: ") {
         let end = text[position..]
             .find('Z')

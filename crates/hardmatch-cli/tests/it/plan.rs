@@ -23,8 +23,11 @@ fn stable(text: &str) -> String {
             || line.starts_with("# Generated at")
         {
             "[generated at]".to_owned()
-        } else if let Some(index) = line.find("fnv1a64:") {
-            format!("{}fnv1a64:[hash]", &line[..index])
+        } else if let Some((index, prefix)) = ["fnv1a64:", "xxh3:"]
+            .iter()
+            .find_map(|prefix| Some((line.find(prefix)?, prefix)))
+        {
+            format!("{}{prefix}[hash]", &line[..index])
         } else {
             line.to_owned()
         };
