@@ -515,11 +515,43 @@ impl Plan {
     /// Writes the plan file text of [`Plan::to_json`] into `writer` as it is encoded: a
     /// million-user plan is over a gigabyte of JSON, better not held in memory whole.
     pub fn write_json(&self, mut writer: impl std::io::Write) -> Result<(), PlanFileError> {
-        // The same text as serde_json's pretty printer (a test holds them equal).
-        sonic_rs::to_writer_pretty(sonic_rs::writer::BufferedWriter::new(&mut writer), self)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writer.write_all(b"\n"))
-            .map_err(PlanFileError::Write)
+        self.write_json_in_pieces(Self::ITEMS_PER_PIECE, |piece| writer.write_all(&piece))
+    }
+
+    /// About a megabyte of plan file text: a piece of [`Plan::write_json_in_pieces`].
+    pub const ITEMS_PER_PIECE: usize = 512;
+
+    /// The plan file text of [`Plan::to_json`], handed to `piece` in order, a few hundred
+    /// users, skipped users or actions at a time (`items_per_piece`, at least one). Each
+    /// piece is encoded whole before it is handed on, so a caller can encode on one core
+    /// while it writes the pieces before on another: writing a gigabyte takes the kernel
+    /// about as long as encoding it. An error of `piece` stops the encoding.
+    pub fn write_json_in_pieces(
+        &self,
+        items_per_piece: usize,
+        mut piece: impl FnMut(Vec<u8>) -> std::io::Result<()>,
+    ) -> Result<(), PlanFileError> {
+        let per_piece = items_per_piece.max(1);
+        // The plan without its lists, which are then written into its text where their
+        // empty brackets are.
+        let shell = Plan {
+            format_version: self.format_version,
+            generated_at: self.generated_at.clone(),
+            fingerprint: self.fingerprint.clone(),
+            actions_fingerprint: self.actions_fingerprint.clone(),
+            tenant_id: self.tenant_id.clone(),
+            password_hash_sync: self.password_hash_sync,
+            policy: self.policy.clone(),
+            users: Vec::new(),
+            skipped: Vec::new(),
+            actions: Vec::new(),
+        };
+        let mut shell = encode_pretty(&shell)?;
+        shell.push(b'\n');
+        let at = write_with_list(&shell, 0, "users", &self.users, per_piece, &mut piece)?;
+        let at = write_with_list(&shell, at, "skipped", &self.skipped, per_piece, &mut piece)?;
+        let at = write_with_list(&shell, at, "actions", &self.actions, per_piece, &mut piece)?;
+        piece(shell.split_off(at)).map_err(PlanFileError::Write)
     }
 
     /// Reads a plan file, refusing newer formats and hand-edited actions.
@@ -568,6 +600,59 @@ impl Plan {
             Some(_) => PlanFileError::Json(error),
         }
     }
+}
+
+/// `value` as serde_json's pretty printer writes it (a test holds the two equal).
+fn encode_pretty(value: &impl Serialize) -> Result<Vec<u8>, PlanFileError> {
+    sonic_rs::to_vec_pretty(value)
+        .map_err(std::io::Error::from)
+        .map_err(PlanFileError::Write)
+}
+
+/// Writes `shell` from `at` up to the `[` of its top-level list `key`, then that list's
+/// `items` a few at a time, and returns where the rest of `shell` (from the `]`) begins.
+/// Each few are encoded as a list of their own, whose elements are then indented one level
+/// deeper, as they stand in the plan.
+fn write_with_list<T: Serialize>(
+    shell: &[u8],
+    at: usize,
+    key: &str,
+    items: &[T],
+    per_piece: usize,
+    piece: &mut impl FnMut(Vec<u8>) -> std::io::Result<()>,
+) -> Result<usize, PlanFileError> {
+    // A top-level key is indented by two spaces: nested ones are deeper, and a string
+    // holds no raw line break.
+    let marker = format!("\n  \"{key}\": [");
+    let Some(found) = memchr::memmem::find(&shell[at..], marker.as_bytes()) else {
+        // Never reached: every plan has the three lists. Were one not found, the file
+        // would lack it; refuse rather than write that.
+        return Err(PlanFileError::Write(std::io::Error::other(format!(
+            "the plan's `{key}` list is not where the encoder looked for it"
+        ))));
+    };
+    let open = at + found + marker.len();
+    piece(shell[at..open].to_vec()).map_err(PlanFileError::Write)?;
+    for (number, chunk) in items.chunks(per_piece).enumerate() {
+        let pretty = encode_pretty(&chunk)?;
+        // `[\n  …\n]`: the elements, two spaces deep.
+        let elements = pretty
+            .get(2..pretty.len().saturating_sub(2))
+            .unwrap_or_default();
+        let mut text = Vec::with_capacity(elements.len() + elements.len() / 8 + 4);
+        text.extend_from_slice(if number == 0 { b"\n  " } else { b",\n  " });
+        for &byte in elements {
+            text.push(byte);
+            if byte == b'\n' {
+                text.extend_from_slice(b"  ");
+            }
+        }
+        if (number + 1) * per_piece >= items.len() {
+            text.extend_from_slice(b"\n  ");
+        }
+        piece(text).map_err(PlanFileError::Write)?;
+    }
+    Ok(open)
 }
 
 /// The hash of a plan's actions as written in `actions_fingerprint`: XXH3 (64 bits) of

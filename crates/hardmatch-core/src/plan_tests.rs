@@ -734,3 +734,43 @@ fn plans_fingerprinted_with_fnv_before_xxh3_are_still_checked_with_it() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn the_plan_file_written_in_pieces_is_the_plan_text_for_any_piece_size() {
+    let mut world = field_story();
+    world
+        .ad
+        .push(with_mail(ad_user(2, "bo@corp.local"), "bo@contoso.com"));
+    world
+        .cloud
+        .push(licensed(cloud_user("bo-real", "bo@contoso.com")));
+    let both = Selection::Users(vec!["adele@corp.local".into(), "bo@corp.local".into()]);
+    let plan = make_plan(&world, both, &PlanPolicy::default()).unwrap();
+    assert!(
+        plan.actions.len() > 3 && plan.users.len() + plan.skipped.len() > 1,
+        "{plan:#?}"
+    );
+    let text = plan.to_json().unwrap();
+    for per_piece in [0, 1, 2, 3, 1000] {
+        let mut pieces = Vec::new();
+        plan.write_json_in_pieces(per_piece, |piece| {
+            pieces.push(piece);
+            Ok(())
+        })
+        .unwrap();
+        assert!(pieces.len() >= 4, "{per_piece}: {}", pieces.len());
+        assert_eq!(
+            String::from_utf8(pieces.concat()).unwrap(),
+            text,
+            "{per_piece}"
+        );
+    }
+    // A writer's error stops the encoding and is the error.
+    let mut handed = 0;
+    let stopped = plan.write_json_in_pieces(1, |_| {
+        handed += 1;
+        Err(std::io::Error::other("disk full"))
+    });
+    assert!(matches!(stopped, Err(PlanFileError::Write(_))));
+    assert_eq!(handed, 1);
+}

@@ -78,27 +78,8 @@ pub(crate) fn run(arguments: &PlanArgs, context: &Context) -> anyhow::Result<Exi
             plan = make_plan(&tenant, false)?;
         }
     }
-    // The file is written (streamed: at a million users it is over a gigabyte, and its
-    // write and sync take seconds) while the summary is rendered on the other core; the
-    // summary is shown only once the file is in place, as before.
-    let (written, summary) = std::thread::scope(|scope| {
-        let writer = scope.spawn(|| {
-            write_atomically_with(&arguments.output, Visibility::Ordinary, |file| {
-                let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
-                plan.write_json(&mut writer)
-                    .map_err(std::io::Error::other)?;
-                writer.write_all(b"\n")?;
-                writer.flush()
-            })
-        });
-        let summary = with_final_newline(render_show_up_to(&plan, SUMMARY_ENTRIES));
-        (writer.join(), summary)
-    });
-    match written {
-        Ok(written) => written?,
-        // A panic while writing is a bug; carry it on rather than report it as an IO error.
-        Err(payload) => std::panic::resume_unwind(payload),
-    }
+    let summary = with_final_newline(render_show_up_to(&plan, SUMMARY_ENTRIES));
+    write_plan_file(&plan, &arguments.output)?;
     context.printer.data(&summary)?;
     context.printer.status(&format!(
         "wrote {} actions for {} users ({} skipped) to {}",
@@ -115,6 +96,49 @@ pub(crate) fn run(arguments: &PlanArgs, context: &Context) -> anyhow::Result<Exi
     release_at_exit(plan);
     release_at_exit((ad, tenant));
     Ok(status)
+}
+
+/// Writes the plan file, encoding it on this core while another writes what is encoded:
+/// at a million users the file is over a gigabyte, and the kernel takes about as long to
+/// take it in as the encoder to make it. The file appears whole or not at all.
+fn write_plan_file(plan: &Plan, path: &Path) -> anyhow::Result<()> {
+    // `None` marks the end: a writer that sees the pieces stop without it was left by a
+    // failed encoding, and refuses to put the file in place.
+    let (pieces, received) = std::sync::mpsc::sync_channel::<Option<Vec<u8>>>(4);
+    let (encoded, written) = std::thread::scope(|scope| {
+        let writer = scope.spawn(move || {
+            write_atomically_with(path, Visibility::Ordinary, |file| {
+                for piece in received {
+                    match piece {
+                        Some(piece) => file.write_all(&piece)?,
+                        None => return Ok(()),
+                    }
+                }
+                Err(std::io::Error::other(
+                    "the plan's encoding stopped before its end",
+                ))
+            })
+        });
+        let stopped = || std::io::Error::other("the plan file's writer stopped");
+        let encoded = plan
+            .write_json_in_pieces(Plan::ITEMS_PER_PIECE, |piece| {
+                pieces.send(Some(piece)).map_err(|_| stopped())
+            })
+            .and_then(|()| {
+                pieces
+                    .send(None)
+                    .map_err(|_| PlanFileError::Write(stopped()))
+            });
+        drop(pieces);
+        (encoded, writer.join())
+    });
+    match written {
+        // The writer's own error says more than the encoder's "writer stopped".
+        Ok(written) => written?,
+        // A panic while writing is a bug; carry it on rather than report it as an IO error.
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+    encoded.context("cannot encode the plan")
 }
 
 /// Indexes the tenant once for the diagnosis and the planner, and plans. `leave_to_exit`:

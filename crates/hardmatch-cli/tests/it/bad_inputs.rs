@@ -743,7 +743,7 @@ fn offline_cases() -> Vec<Case> {
             )
         },
         Case {
-            stderr: "error: `plan.json` cannot be used: the plan file is not valid JSON: EOF while parsing a value at line 217 column 0\nhint: make a new plan with `hardmatch plan`; a plan is reviewed as written and never edited\n",
+            stderr: "error: `plan.json` cannot be used: the plan file is not valid JSON: EOF while parsing a value at line 216 column 0\nhint: make a new plan with `hardmatch plan`; a plan is reviewed as written and never edited\n",
             files: &[("plan.json", Content::Made(|good| first_half(&good.plan)))],
             ..Case::new("truncated plan", &["show", "plan.json"])
         },
