@@ -324,44 +324,46 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
     }
     let _ = writeln!(
         text,
-        "\nWhy the goal is missed, from phase timings, an RSS trace and a perf profile of both \
-         commands at 1M (shares rather than exact seconds). Memory: the parsed users alone \
-         take about {:.1} GiB (the typed parse's peak), over the budget before any work. The \
-         files' text is not held beside them (it is read in 1 MiB chunks and parsed a few \
-         thousand users at a time), and values of up to 24 bytes sit inline in their \
-         `CompactString`s. Measured inside `status` (its resident set at each phase's end), the \
-         parse leaves about 1.7 GiB; the tenant's indexes, the prediction, the hygiene checks \
-         and the two halves of the statuses with their 617,000 evidence items and 295,000 \
-         tenant findings add about half a gigabyte, and joining the halves and the output, \
-         where `status` peaks, under 0.1 GiB more. \
-         Time follows memory: in a perf profile, about an eighth of the samples are the kernel \
-         zeroing fresh pages. Status time: parsing (two threads) is about a third of the run, the \
-         tenant's indexes and the sync prediction about half, with the hygiene checks and the \
-         orphan search beside it on the other core, and the statuses and the output the rest. \
-         The prediction is sequential, as Entra Connect's export is (each user's export claims \
+        "\nWhy the goal is missed, from phase timings (the resident set and the clock at each \
+         phase's end, in a throwaway build), an RSS trace and perf profiles of both commands at \
+         1M. Time: the two snapshots are parsed at once, one per core, in about 3.5 s; the \
+         tenant's indexes take about 1 s on both cores; then the sync prediction runs for \
+         about 4.5 s on one core, while the hygiene checks and the orphan search take the \
+         other for about 2 s. The statuses take about 0.5 s on both cores and the text output \
+         under 1 s. The parse and the prediction alone exceed 5 s on two cores. The \
+         prediction is sequential, as Entra Connect's export is (each user's export claims \
          values that later users are checked against), and bound by memory latency: for each \
-         joined user it compares about fifteen properties of its cloud user, the longer ones \
-         on the heap at random places. In the generated tenant, as in a snapshot read from \
-         Graph v1.0, `onPremisesObjectIdentifier` is absent, so all 600,000 joined users take \
-         the full path with its uniqueness lookups. Plan: after the same diagnosis, the \
-         planner (indexes of AD, the users' actions in two halves, assembly and the actions' \
-         fingerprint) takes about a third of the run and its 605,000 actions about 1.5 GiB; \
-         writing the plan file of 1.3 GB takes about a seventh, much of which is the kernel \
-         copying it into the page cache (`plan` prints only its first 50 users and actions). \
+         of the 600,000 joined users it looks up its UPN and addresses in the tenant's \
+         indexes and in the values claimed so far, and compares about fifteen properties of \
+         its cloud user, each at a random place in two gigabytes. In the generated tenant, as \
+         in a snapshot read from Graph v1.0, `onPremisesObjectIdentifier` is absent, so every \
+         joined user takes that full path. Plan: after the same diagnosis, the planner takes \
+         about 4 s and its 605,000 actions about 1.4 GiB, and writing the file of 1.3 GB about \
+         3.5 s, encoding on one core while the other writes, about half of it the kernel \
+         taking the bytes into the page cache. Memory: the parsed users alone take about \
+         {:.1} GiB (the typed parse's peak), over the budget before any work. The files' text \
+         is not held beside them (it is read in 1 MiB chunks and parsed a few thousand users \
+         at a time), and values of up to 24 bytes sit inline in their `CompactString`s. \
+         Measured inside `status`, the parse leaves about 1.7 GiB; the tenant's indexes, the \
+         prediction, the hygiene checks and the statuses with their 617,000 evidence items \
+         and 295,000 tenant findings add about half a gigabyte, where `status` peaks. About \
+         0.1 GiB of that peak is memory freed within the last second that the allocator keeps \
+         for reuse (mimalloc returns it after a second): returning it at once \
+         (`MIMALLOC_PURGE_DELAY=0`, alternated twice) took the peak from 2.18–2.21 to 2.09 GiB \
+         and added about 1 s. \
          Already done: sonic-rs on text read in chunks, mimalloc, inline short strings, lists \
          held at their length (users' addresses and licences, statuses' evidence, the \
          planner's drafts), four-byte index holders, indexes over one field that keep no \
-         keys (ids, anchors, UPNs), statuses that refer to their users instead of copying \
-         their names, tenant findings that refer to their users, evidence and findings whose \
-         text is written only when printed, every \
-         table (statuses, tenant findings, hygiene) written a block at a time from borrowed \
-         cells, the statuses' halves joined into the first half's list, one tenant index shared by \
-         the prediction, the diagnosis and the planner, a planner that hands back its drafts as it orders them, a prediction \
-         that keeps no operations and borrows each user's values from AD, both cores for \
-         parsing, indexes, hygiene, statuses and planning, streamed \
-         status output and plan file, and a plan read back straight into its types (`show` \
-         and `apply` read it through a JSON tree before: on the 1M plan, alternated with \
-         the build before, 13.9–14.4 s and 6.2 GiB became 6.6–7.2 s and 3.0 GiB).",
+         keys (ids, anchors, UPNs, the prediction's AD anchors), statuses that refer to their \
+         users instead of copying their names, tenant findings that refer to their users, \
+         evidence and findings whose text is written only when printed, every table \
+         (statuses, tenant findings, hygiene) written a block at a time from borrowed cells, \
+         object GUIDs written from a stack buffer, the statuses' halves joined into the first \
+         half's list, one tenant index shared by the prediction, the diagnosis and the \
+         planner, a planner that hands back its drafts as it orders them, a prediction that \
+         keeps no operations and borrows each user's values from AD, both cores for parsing, \
+         indexes, hygiene, statuses, planning and writing the plan, streamed status output, \
+         an XXH3 actions fingerprint, and a plan read back straight into its types.",
         largest.parse.rss_mib() / 1024.0,
     );
     if let Some(footprint) = footprint {
@@ -375,11 +377,12 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
              reads would take {:.0}%, at the price of snapshots that no longer carry them. \
              The SMTP address indexes \
              (two million values on each side) could keep no keys like the others, and plan \
-             actions written to the file as they are made most of the plan's \
-             1.5 GiB above status. Meeting 2 GiB and 5 s would need a different shape: the \
-             tenant held in compact indexes built for the rules, and the AD users streamed past \
-             them, instead of both directories held whole in the models the emulator and the \
-             executor share.",
+             actions written to the file as they are made would save most of the plan's \
+             1.4 GiB above status. Meeting 2 GiB and 5 s would need a different shape: the \
+             tenant held in compact indexes built for the rules, the AD users streamed past \
+             them, and a prediction split across cores (each user's lookups made in parallel, \
+             only the claims of values made in order), instead of both directories held whole \
+             in the models the emulator and the executor share.",
             saving(footprint.arena_with_handles),
             saving(footprint.arena_with_offsets),
             footprint.unread_by_the_rules / footprint.today() * 100.0,
