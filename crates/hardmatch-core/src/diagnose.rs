@@ -19,8 +19,8 @@ use crate::index::{Field, FieldIndex, Folded, HashSet, MultiIndex, domain_of, sm
 use crate::parallel;
 use crate::sync::{
     CloudIndex, ConflictProperty, ConnectorSpace, JoinSource, Operations, SoftMatchAttribute,
-    SyncCycleInput, SyncErrorKind, SyncOptions, SyncReport, SyncScope, UserDecision,
-    UserSyncResult, cloud_smtp_addresses, effective_features, is_placeholder_upn,
+    SyncCycleInput, SyncErrorKind, SyncOptions, SyncReport, SyncReportDetail, SyncScope,
+    UserDecision, UserSyncResult, cloud_smtp_addresses, effective_features, is_placeholder_upn,
     run_sync_cycle_with,
 };
 use crate::tenant::{CloudUser, TenantInfo, TenantSnapshot};
@@ -33,6 +33,10 @@ pub struct DiagnoseOptions {
     pub sync: SyncOptions,
     /// Connect's real joins when known (the emulator's state); else inferred from the tenant.
     pub connector_space: Option<ConnectorSpace>,
+    /// How much of the predicted sync report [`Diagnosis::predicted_sync`] keeps: a
+    /// choice of the output, not of the prediction, so never read from a file.
+    #[serde(skip)]
+    pub sync_report: SyncReportDetail,
 }
 
 /// Why a user cannot be matched until something outside the data changes.
@@ -413,7 +417,8 @@ pub struct Diagnosis<'a> {
     pub users: Vec<UserStatus<'a>>,
     pub tenant_findings: Vec<TenantFinding<'a>>,
     pub hygiene: Vec<HygieneFinding>,
-    /// The report the next sync cycle would produce.
+    /// The report the next sync cycle would produce, with or without its records
+    /// ([`DiagnoseOptions::sync_report`]).
     pub predicted_sync: SyncReport,
 }
 
@@ -464,6 +469,7 @@ pub fn diagnose_with<'a>(
                 index,
                 join_source,
                 Operations::Skip,
+                options.sync_report,
             );
             let context = Context {
                 tenant: &tenant.tenant,
@@ -471,7 +477,7 @@ pub fn diagnose_with<'a>(
                 index,
                 block_soft_match: effective_features(&tenant.tenant).block_soft_match_enabled,
             };
-            let statuses = context.statuses_in_halves(ad_users, &outcome.decisions);
+            let statuses = context.statuses_in_blocks(ad_users, &outcome.decisions, STATUS_BLOCK);
             (outcome, statuses)
         },
         || {
@@ -503,6 +509,9 @@ pub fn diagnose_with<'a>(
         predicted_sync: outcome.report,
     }
 }
+
+/// Users whose statuses one core makes at a time: a few megabytes of statuses.
+const STATUS_BLOCK: usize = 1 << 16;
 
 /// The per-user half of a diagnosis, in AD order.
 struct Statuses<'a> {
@@ -663,37 +672,51 @@ impl<'a> Context<'a, '_> {
 
     /// Every user's status, the first half of the users on this thread and the second on
     /// another: each status depends only on its own user and the shared, read-only indexes.
-    fn statuses_in_halves(
+    /// The statuses of all `ad_users`, two blocks at a time, one per core, each block
+    /// joined into the one list as soon as both are done: the list is made once with room
+    /// for all, and only two blocks are ever held beside it (two halves joined at the end
+    /// held half of a million statuses twice, at the run's peak).
+    fn statuses_in_blocks(
         &self,
         ad_users: &'a [AdUser],
         decisions: &[UserSyncResult],
+        block: usize,
     ) -> Statuses<'a> {
-        let half = ad_users.len().div_ceil(2);
-        // The first half's list has room for all: joined into a list of its own size, it
-        // would be copied whole into a third (a hundred megabytes at a million users).
-        let (mut first, second) = parallel::both(
-            || self.statuses(0, &ad_users[..half], &decisions[..half], ad_users.len()),
-            || self.statuses(half, &ad_users[half..], &decisions[half..], 0),
-        );
-        first.users.extend(second.users);
-        for (count, more) in first.counts.iter_mut().zip(second.counts) {
-            *count += more;
+        let block = block.max(1);
+        let mut all = Statuses {
+            users: Vec::with_capacity(ad_users.len()),
+            counts: [0; Status::NAMES.len()],
+            tenant_findings: Vec::new(),
+        };
+        let mut start = 0;
+        while start < ad_users.len() {
+            let middle = (start + block).min(ad_users.len());
+            let end = (middle + block).min(ad_users.len());
+            let (first, second) = parallel::both(
+                || self.statuses(start, &ad_users[start..middle], &decisions[start..middle]),
+                || self.statuses(middle, &ad_users[middle..end], &decisions[middle..end]),
+            );
+            for block in [first, second] {
+                all.users.extend(block.users);
+                for (count, more) in all.counts.iter_mut().zip(block.counts) {
+                    *count += more;
+                }
+                all.tenant_findings.extend(block.tenant_findings);
+            }
+            start = end;
         }
-        first.tenant_findings.extend(second.tenant_findings);
-        first
+        all
     }
 
-    /// The statuses of `ad_users`, the first of which is AD user `offset`, in a list with
-    /// room for at least `room` of them.
+    /// The statuses of `ad_users`, the first of which is AD user `offset`.
     fn statuses(
         &self,
         offset: usize,
         ad_users: &'a [AdUser],
         decisions: &[UserSyncResult],
-        room: usize,
     ) -> Statuses<'a> {
         let mut statuses = Statuses {
-            users: Vec::with_capacity(ad_users.len().max(room)),
+            users: Vec::with_capacity(ad_users.len()),
             counts: [0; Status::NAMES.len()],
             tenant_findings: Vec::new(),
         };

@@ -29,6 +29,7 @@ fn diagnosed<'a>(world: &'a World, tenant: &'a TenantSnapshot) -> Diagnosis<'a> 
             scope: world.scope.clone(),
             sync: world.options.clone(),
             connector_space: None,
+            ..DiagnoseOptions::default()
         },
     )
 }
@@ -480,5 +481,58 @@ fn a_tenant_finding_reads_and_serializes_its_detail_as_one_text() {
     ] {
         assert_eq!(detail.to_string(), expected);
         assert_eq!(serde_json::to_value(&detail).unwrap(), expected.as_str());
+    }
+}
+
+#[test]
+fn statuses_made_a_few_users_at_a_time_are_those_made_all_at_once() {
+    let mut ad = Vec::new();
+    let mut cloud = Vec::new();
+    for seed in 1..=7u8 {
+        let upn = format!("user{seed}@contoso.com");
+        ad.push(with_mail(ad_user(seed, &upn), &upn));
+        if seed % 2 == 0 {
+            cloud.push(licensed(cloud_user(&format!("c{seed}"), &upn)));
+        }
+    }
+    let world = World::new(ad, cloud);
+    let tenant = snapshot(&world);
+    let index = CloudIndex::of(&tenant);
+    let input = SyncCycleInput {
+        ad_users: &world.ad,
+        scope: &world.scope,
+        tenant: &tenant.tenant,
+        cloud_users: &tenant.users,
+        role_assignments: &tenant.role_assignments,
+        role_eligibilities: &tenant.role_eligibilities,
+        connector_space: &world.connector_space,
+        options: &world.options,
+        now: NOW,
+    };
+    let outcome = run_sync_cycle_with(
+        &input,
+        &index,
+        JoinSource::Inferred,
+        Operations::Skip,
+        SyncReportDetail::Summary,
+    );
+    let context = Context {
+        tenant: &tenant.tenant,
+        cloud: &tenant.users,
+        index: &index,
+        block_soft_match: false,
+    };
+    let whole = context.statuses_in_blocks(&world.ad, &outcome.decisions, world.ad.len());
+    let names: std::collections::BTreeSet<usize> = whole
+        .users
+        .iter()
+        .map(|user| user.status.position())
+        .collect();
+    assert!(whole.users.len() == 7 && names.len() > 1, "{names:?}");
+    for block in [0, 1, 2, 3] {
+        let blocks = context.statuses_in_blocks(&world.ad, &outcome.decisions, block);
+        assert!(blocks.users == whole.users, "{block}");
+        assert_eq!(blocks.counts, whole.counts, "{block}");
+        assert!(blocks.tenant_findings == whole.tenant_findings, "{block}");
     }
 }

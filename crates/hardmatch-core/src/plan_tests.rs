@@ -35,6 +35,8 @@ fn make_plan(
             scope: world.scope.clone(),
             sync: world.options.clone(),
             connector_space: Some(world.connector_space.clone()),
+            // As `hardmatch plan` diagnoses: the planner needs none of the report's records.
+            sync_report: crate::sync::SyncReportDetail::Summary,
         },
     );
     plan(&PlanInput {

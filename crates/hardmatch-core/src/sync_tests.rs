@@ -722,6 +722,8 @@ fn a_prediction_without_operations_decides_and_reports_exactly_as_a_recorded_cyc
     .join(4, "c-left");
     let mut world = world;
     world.ad.pop();
+    // A second AD user exporting the first one's anchor: an error record.
+    world.ad.push(ad_user(1, "hard.twin@contoso.com"));
     world.connector_space.joins.push(ConnectorSpaceJoin {
         source_anchor: ImmutableId::from_text("gone-anchor"),
         cloud_user_id: "c-vanished".into(),
@@ -744,9 +746,15 @@ fn a_prediction_without_operations_decides_and_reports_exactly_as_a_recorded_cyc
         &index,
         JoinSource::ConnectorSpace,
         Operations::Record,
+        SyncReportDetail::Records,
     );
-    let predicted =
-        run_sync_cycle_with(&input, &index, JoinSource::ConnectorSpace, Operations::Skip);
+    let predicted = run_sync_cycle_with(
+        &input,
+        &index,
+        JoinSource::ConnectorSpace,
+        Operations::Skip,
+        SyncReportDetail::Records,
+    );
     let kinds: Vec<&str> = recorded
         .operations
         .iter()
@@ -773,6 +781,31 @@ fn a_prediction_without_operations_decides_and_reports_exactly_as_a_recorded_cyc
     assert_eq!(predicted.decisions, recorded.decisions);
     assert_eq!(predicted.report, recorded.report);
     assert_eq!(run_sync_cycle(&input), recorded);
+    // A summary decides the same and keeps the report's status, count and errors only.
+    let summary = run_sync_cycle_with(
+        &input,
+        &index,
+        JoinSource::ConnectorSpace,
+        Operations::Skip,
+        SyncReportDetail::Summary,
+    );
+    assert_eq!(summary.decisions, recorded.decisions);
+    let full = &recorded.report;
+    assert!(!full.joins.is_empty() && !full.creations.is_empty() && !full.updates.is_empty());
+    assert!(
+        !full.deletions.is_empty() && !full.errors.is_empty(),
+        "{full:#?}"
+    );
+    assert_eq!(
+        summary.report,
+        SyncReport {
+            joins: Vec::new(),
+            creations: Vec::new(),
+            updates: Vec::new(),
+            deletions: Vec::new(),
+            ..full.clone()
+        }
+    );
 }
 
 #[test]

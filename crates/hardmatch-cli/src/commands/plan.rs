@@ -12,7 +12,7 @@ use hardmatch_core::plan::{
     ActionKind, MappingEntry, Plan, PlanFileError, PlanInput, PlanPolicy, RoutePreference,
     Selection, plan_with, render_powershell, render_show, render_show_up_to,
 };
-use hardmatch_core::sync::CloudIndex;
+use hardmatch_core::sync::{CloudIndex, SyncReportDetail};
 use hardmatch_core::tenant::TenantSnapshot;
 use hardmatch_graph::GraphError;
 
@@ -48,7 +48,11 @@ pub(crate) fn run(arguments: &PlanArgs, context: &Context) -> anyhow::Result<Exi
             (ad, tenant, None)
         }
     };
-    let options = diagnose_options(&arguments.diagnosis, &tenant);
+    // The planner reads the prediction's decisions, not its report's records.
+    let options = DiagnoseOptions {
+        sync_report: SyncReportDetail::Summary,
+        ..diagnose_options(&arguments.diagnosis, &tenant)
+    };
     let generated_at = now_rfc3339();
     let make_plan = |tenant: &TenantSnapshot, leave_to_exit: bool| {
         plan_of(

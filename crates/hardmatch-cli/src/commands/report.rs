@@ -13,9 +13,11 @@ use std::io::{self, BufWriter, Write};
 
 use hardmatch_core::ad::{AdSnapshot, AdUser};
 use hardmatch_core::diagnose::{
-    Diagnosis, Status, UserStatus, aligned_user_principal_names, diagnose, has_mailbox,
+    DiagnoseOptions, Diagnosis, Status, UserStatus, aligned_user_principal_names, diagnose,
+    has_mailbox,
 };
 use hardmatch_core::plan::{Check, Plan, PlanAction, Route, inputs_fingerprint};
+use hardmatch_core::sync::SyncReportDetail;
 use hardmatch_core::tenant::{CloudUser, TenantSnapshot};
 
 use crate::ExitStatus;
@@ -63,11 +65,12 @@ pub(crate) fn run(arguments: &ReportArgs, context: &Context) -> anyhow::Result<E
         )
         .into());
     }
-    let diagnosis = diagnose(
-        &ad.users,
-        &tenant,
-        &diagnose_options(&arguments.diagnosis, &tenant),
-    );
+    // The page shows no record of the predicted sync report.
+    let options = DiagnoseOptions {
+        sync_report: SyncReportDetail::Summary,
+        ..diagnose_options(&arguments.diagnosis, &tenant)
+    };
+    let diagnosis = diagnose(&ad.users, &tenant, &options);
     let report = Report {
         ad: &ad,
         tenant: &tenant,

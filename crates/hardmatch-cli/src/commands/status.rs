@@ -7,7 +7,9 @@ use hardmatch_core::ad::{AdSnapshot, AdUser};
 use hardmatch_core::diagnose::{
     BlockReason, ConflictReason, DiagnoseOptions, Diagnosis, Status, UserStatus, diagnose_with,
 };
-use hardmatch_core::sync::{CloudIndex, SyncEngine, SyncScope, deletion_threshold_of};
+use hardmatch_core::sync::{
+    CloudIndex, SyncEngine, SyncReportDetail, SyncScope, deletion_threshold_of,
+};
 use hardmatch_core::tenant::TenantSnapshot;
 
 use crate::ExitStatus;
@@ -25,12 +27,12 @@ pub(crate) fn run(arguments: &StatusArgs, context: &Context) -> anyhow::Result<E
     let (ad, tenant) = load_directories(&ad_input, &tenant_input, context)?;
     // Built here rather than inside the diagnosis so that it, too, is left to the exit.
     let index = CloudIndex::of(&tenant);
-    let mut diagnosis = diagnose_with(
-        &ad.users,
-        &tenant,
-        &index,
-        &diagnose_options(&arguments.diagnosis, &tenant),
-    );
+    let mut options = diagnose_options(&arguments.diagnosis, &tenant);
+    // Only the JSON shows the predicted report's records.
+    if !arguments.json {
+        options.sync_report = SyncReportDetail::Summary;
+    }
+    let mut diagnosis = diagnose_with(&ad.users, &tenant, &index, &options);
     select_users(&mut diagnosis, &ad.users, arguments);
     let mut out = Blocks::new(&context.printer);
     if arguments.json {

@@ -7,7 +7,7 @@ use hardmatch_core::ad::{AdUser, AnchorAttribute};
 use hardmatch_core::anchor::{ImmutableId, ObjectGuid};
 use hardmatch_core::diagnose::{DiagnoseOptions, diagnose};
 use hardmatch_core::plan::{MappingEntry, PlanInput, PlanPolicy, Selection, plan};
-use hardmatch_core::sync::{ConnectorSpace, SyncOptions, SyncScope};
+use hardmatch_core::sync::{ConnectorSpace, SyncOptions, SyncReportDetail, SyncScope};
 use hardmatch_core::tenant::{
     AssignedLicense, CloudUser, Domain, OnPremisesSynchronization, SyncFeatures, TenantInfo,
     TenantSnapshot, TenantSnapshotSource,
@@ -263,6 +263,7 @@ fn check_plan(
             scope: SyncScope::All,
             sync: SyncOptions::default(),
             connector_space: Some(model.connector_space.clone()),
+            sync_report: SyncReportDetail::Summary,
         },
     );
     let policy = PlanPolicy::default();

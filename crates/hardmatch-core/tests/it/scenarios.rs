@@ -384,6 +384,7 @@ fn run_scenario(path: &Path, coverage: &mut Coverage) -> Result<(), String> {
             scope: scope.clone(),
             sync: SyncOptions::default(),
             connector_space: connector_space.clone(),
+            ..DiagnoseOptions::default()
         },
     );
     let name_of = |distinguished: &str| -> String {
