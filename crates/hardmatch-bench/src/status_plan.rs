@@ -341,16 +341,20 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
          about 4 s and its 605,000 actions about 1.4 GiB, and writing the file of 1.3 GB about \
          3.5 s, encoding on one core while the other writes, about half of it the kernel \
          taking the bytes into the page cache. Memory: the parsed users alone take about \
-         {:.1} GiB (the typed parse's peak), over the budget before any work. The files' text \
-         is not held beside them (it is read in 1 MiB chunks and parsed a few thousand users \
-         at a time), and values of up to 24 bytes sit inline in their `CompactString`s. \
+         {:.1} GiB (the typed parse's peak), most of the budget before any work. The files' \
+         text is not held beside them (it is read in 1 MiB chunks and parsed a few thousand \
+         users at a time), and values of up to 24 bytes sit inline in their `CompactString`s. \
          Measured inside `status`, the parse leaves about 1.7 GiB; the tenant's indexes, the \
-         prediction, the hygiene checks and the statuses with their 617,000 evidence items \
-         and 295,000 tenant findings add about half a gigabyte, where `status` peaks. About \
-         0.1 GiB of that peak is memory freed within the last second that the allocator keeps \
-         for reuse (mimalloc returns it after a second): returning it at once \
-         (`MIMALLOC_PURGE_DELAY=0`, alternated twice) took the peak from 2.18–2.21 to 2.09 GiB \
-         and added about 1 s. \
+         prediction's decisions, the hygiene checks and the statuses with their 617,000 \
+         evidence items and 295,000 tenant findings bring it to its peak, at the end of the \
+         statuses. That peak is under 2 GiB since the prediction keeps only its report's \
+         summary where the output shows none of its records (status text and CSV, the HTML \
+         report, plan: at a million users the records were about 0.2 GB) and the statuses are \
+         made in blocks, each joined into one list as it is done. About 0.1 GiB of the peak \
+         is memory freed within the last second that the allocator keeps for reuse (mimalloc \
+         returns it after a second): returning it at once (`MIMALLOC_PURGE_DELAY=0`, \
+         alternated twice, before those two changes) took the peak from 2.18–2.21 to 2.09 GiB \
+         and added about 1 s. `plan` holds its 605,000 actions on top. \
          Already done: sonic-rs on text read in chunks, mimalloc, inline short strings, lists \
          held at their length (users' addresses and licences, statuses' evidence, the \
          planner's drafts), four-byte index holders, indexes over one field that keep no \
@@ -361,7 +365,8 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
          object GUIDs written from a stack buffer, the statuses' halves joined into the first \
          half's list, one tenant index shared by the prediction, the diagnosis and the \
          planner, a planner that hands back its drafts as it orders them, a prediction that \
-         keeps no operations and borrows each user's values from AD, both cores for parsing, \
+         keeps no operations and borrows each user's values from AD, and keeps its report's \
+         records only for outputs that show them, statuses made in blocks, both cores for parsing, \
          indexes, hygiene, statuses, planning and writing the plan, streamed status output, \
          an XXH3 actions fingerprint, and a plan read back straight into its types.",
         largest.parse.rss_mib() / 1024.0,
@@ -371,14 +376,14 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
         let _ = writeln!(
             text,
             "\nWhat remains, judged by the footprint above: a tighter layout of the same users \
-             does not reach the goal. One string arena per snapshot would take {:.0}% (8-byte \
+             would bring neither `plan` under 2 GiB nor either command under 5 s. One string arena per snapshot would take {:.0}% (8-byte \
              handles) to {:.0}% (4-byte offsets) off the parsed users, since most values are \
              already inline and the records' fixed fields stay; dropping the values no rule \
              reads would take {:.0}%, at the price of snapshots that no longer carry them. \
              The SMTP address indexes \
              (two million values on each side) could keep no keys like the others, and plan \
              actions written to the file as they are made would save most of the plan's \
-             1.4 GiB above status. Meeting 2 GiB and 5 s would need a different shape: the \
+             1.4 GiB above status. Meeting 5 s, and 2 GiB for plan, would need a different shape: the \
              tenant held in compact indexes built for the rules, the AD users streamed past \
              them, and a prediction split across cores (each user's lookups made in parallel, \
              only the claims of values made in order), instead of both directories held whole \

@@ -670,9 +670,8 @@ impl<'a> Context<'a, '_> {
             })
     }
 
-    /// Every user's status, the first half of the users on this thread and the second on
-    /// another: each status depends only on its own user and the shared, read-only indexes.
-    /// The statuses of all `ad_users`, two blocks at a time, one per core, each block
+    /// Every user's status, two blocks of `block` users at a time, one per core (each
+    /// status depends only on its own user and the shared, read-only indexes). Each block is
     /// joined into the one list as soon as both are done: the list is made once with room
     /// for all, and only two blocks are ever held beside it (two halves joined at the end
     /// held half of a million statuses twice, at the run's peak).
@@ -696,12 +695,12 @@ impl<'a> Context<'a, '_> {
                 || self.statuses(start, &ad_users[start..middle], &decisions[start..middle]),
                 || self.statuses(middle, &ad_users[middle..end], &decisions[middle..end]),
             );
-            for block in [first, second] {
-                all.users.extend(block.users);
-                for (count, more) in all.counts.iter_mut().zip(block.counts) {
+            for done in [first, second] {
+                all.users.extend(done.users);
+                for (count, more) in all.counts.iter_mut().zip(done.counts) {
                     *count += more;
                 }
-                all.tenant_findings.extend(block.tenant_findings);
+                all.tenant_findings.extend(done.tenant_findings);
             }
             start = end;
         }

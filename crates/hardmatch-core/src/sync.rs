@@ -905,7 +905,8 @@ pub(crate) enum JoinSource {
 /// [`run_sync_cycle`] with an index the caller built (and keeps using), a choice of join
 /// source and of keeping the operations: the diagnosis predicts on one index and an
 /// inferred connector space, and applies nothing. With [`Operations::Skip`] the outcome's
-/// `operations` are empty; decisions and report are the same as with `Record`.
+/// `operations` are empty; decisions and report are the same as with `Record`. With
+/// [`SyncReportDetail::Summary`] the report has no records; the decisions are the same.
 pub(crate) fn run_sync_cycle_with(
     input: &SyncCycleInput<'_>,
     index: &CloudIndex<'_>,
