@@ -362,8 +362,8 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
          users instead of copying their names, tenant findings that refer to their users, \
          evidence and findings whose text is written only when printed, every table \
          (statuses, tenant findings, hygiene) written a block at a time from borrowed cells, \
-         object GUIDs written from a stack buffer, the statuses' halves joined into the first \
-         half's list, one tenant index shared by the prediction, the diagnosis and the \
+         object GUIDs written from a stack buffer, one tenant index shared by the \
+         prediction, the diagnosis and the \
          planner, a planner that hands back its drafts as it orders them, a prediction that \
          keeps no operations and borrows each user's values from AD, and keeps its report's \
          records only for outputs that show them, statuses made in blocks, both cores for parsing, \
