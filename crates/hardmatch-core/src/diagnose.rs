@@ -481,9 +481,11 @@ pub fn diagnose_with<'a>(
             (outcome, statuses)
         },
         || {
+            // Both look AD users up by anchor: one index serves the two.
+            let ad_by_anchor = FieldIndex::of_all(ad_users);
             (
-                orphans(ad_users, &tenant.users),
-                hygiene(ad_users, &tenant.tenant),
+                orphans(&ad_by_anchor, &tenant.users),
+                hygiene_with(ad_users, &ad_by_anchor, &tenant.tenant),
             )
         },
     );
@@ -1073,13 +1075,15 @@ pub fn addresses_lost_in_takeover<'cloud>(
     lost
 }
 
-fn orphans<'a>(ad_users: &[AdUser], cloud: &'a [CloudUser]) -> Vec<TenantFinding<'a>> {
-    let anchors = FieldIndex::<AdUser, AdAnchor>::of_all(ad_users);
+fn orphans<'a>(
+    ad_by_anchor: &FieldIndex<'_, AdUser, AdAnchor>,
+    cloud: &'a [CloudUser],
+) -> Vec<TenantFinding<'a>> {
     cloud
         .iter()
         .filter_map(|user| {
             let anchor = user.on_premises_immutable_id.as_ref()?;
-            if anchor.as_str().is_empty() || anchors.contains(&anchor.as_str()) {
+            if anchor.as_str().is_empty() || ad_by_anchor.contains(&anchor.as_str()) {
                 return None;
             }
             Some(TenantFinding {
@@ -1124,18 +1128,24 @@ fn malformed_address(value: &str) -> bool {
 
 /// IdFix-like checks of the AD data, before any sync sees it.
 pub fn hygiene(ad_users: &[AdUser], tenant: &TenantInfo) -> Vec<HygieneFinding> {
+    hygiene_with(ad_users, &FieldIndex::of_all(ad_users), tenant)
+}
+
+/// [`hygiene`] with an index of `ad_users` by anchor the caller built.
+fn hygiene_with(
+    ad_users: &[AdUser],
+    by_anchor: &FieldIndex<'_, AdUser, AdAnchor>,
+    tenant: &TenantInfo,
+) -> Vec<HygieneFinding> {
     let mut findings = Vec::new();
     let mut by_upn: FieldIndex<'_, AdUser, AdUpn> =
         FieldIndex::with_capacity(ad_users, ad_users.len());
     let mut by_smtp: MultiIndex<Folded<'_>> = MultiIndex::with_capacity(ad_users.len() * 2);
-    let mut by_anchor: FieldIndex<'_, AdUser, AdAnchor> =
-        FieldIndex::with_capacity(ad_users, ad_users.len());
     let mut unverified: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (position, user) in ad_users.iter().enumerate() {
         let Ok(position) = u32::try_from(position) else {
             break;
         };
-        by_anchor.insert(position);
         match user.user_principal_name.as_deref() {
             None => findings.push(HygieneFinding {
                 kind: HygieneKind::MissingUserPrincipalName,

@@ -505,15 +505,17 @@ impl Plan {
         !self.actions.is_empty()
     }
 
-    /// The plan file text.
+    /// The plan file text, as [`Plan::write_json`] writes it.
     pub fn to_json(&self) -> Result<String, PlanFileError> {
-        let mut text = serde_json::to_string_pretty(self)?;
-        text.push('\n');
-        Ok(text)
+        let mut text = Vec::new();
+        self.write_json(&mut text)?;
+        // The encoder writes UTF-8 only.
+        String::from_utf8(text).map_err(|error| PlanFileError::Write(std::io::Error::other(error)))
     }
 
-    /// Writes the plan file text of [`Plan::to_json`] into `writer` as it is encoded: a
-    /// million-user plan is over a gigabyte of JSON, better not held in memory whole.
+    /// Writes the plan file text into `writer` as it is encoded: a million-user plan is
+    /// over a gigabyte of JSON, better not held in memory whole. The text is serde_json's
+    /// pretty printing (a test holds the two equal), written by sonic-rs's serializer.
     pub fn write_json(&self, mut writer: impl std::io::Write) -> Result<(), PlanFileError> {
         self.write_json_in_pieces(Self::ITEMS_PER_PIECE, |piece| writer.write_all(&piece))
     }
@@ -521,7 +523,7 @@ impl Plan {
     /// About a megabyte of plan file text: a piece of [`Plan::write_json_in_pieces`].
     pub const ITEMS_PER_PIECE: usize = 512;
 
-    /// The plan file text of [`Plan::to_json`], handed to `piece` in order, a few hundred
+    /// The plan file text, handed to `piece` in order, a few hundred
     /// users, skipped users or actions at a time (`items_per_piece`, at least one). Each
     /// piece is encoded whole before it is handed on, so a caller can encode on one core
     /// while it writes the pieces before on another: writing a gigabyte takes the kernel
