@@ -21,7 +21,7 @@ use crate::settings::AnchorChoice;
 const ACCOUNT_DISABLED: u32 = 0x0002;
 
 /// The attributes a user snapshot needs, as requested from the server.
-pub const USER_ATTRIBUTES: [&str; 15] = [
+pub const USER_ATTRIBUTES: [&str; 12] = [
     "objectGUID",
     "mS-DS-ConsistencyGuid",
     "userPrincipalName",
@@ -29,12 +29,9 @@ pub const USER_ATTRIBUTES: [&str; 15] = [
     "proxyAddresses",
     "sAMAccountName",
     "displayName",
-    "givenName",
-    "sn",
     "distinguishedName",
     "userAccountControl",
     "objectSid",
-    "whenChanged",
     "objectClass",
     "objectCategory",
 ];
@@ -208,11 +205,8 @@ pub fn user_from_entry(
         proxy_addresses: entry.texts("proxyAddresses")?,
         sam_account_name: entry.text("sAMAccountName")?,
         display_name: entry.text("displayName")?,
-        given_name: entry.text("givenName")?,
-        surname: entry.text("sn")?,
         enabled,
         object_sid: object_sid.map(Into::into),
-        when_changed: entry.text("whenChanged")?,
     };
     Ok((user, warnings))
 }

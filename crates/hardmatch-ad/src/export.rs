@@ -8,8 +8,8 @@
 //! CSV shapes understood (columns matched case-insensitively):
 //! - `DistinguishedName` or `DN`; `ObjectGUID`/`objectGUID`; `mS-DS-ConsistencyGuid`;
 //!   `UserPrincipalName`, `mail` (else `EmailAddress`), `proxyAddresses`, `SamAccountName`,
-//!   `DisplayName`, `GivenName`, `Surname` or `sn`, `userAccountControl` (else `Enabled`),
-//!   `SID` or `objectSid`, `whenChanged`, `ObjectClass`.
+//!   `DisplayName`, `userAccountControl` (else `Enabled`), `SID` or `objectSid`,
+//!   `ObjectClass`. Other columns are left alone.
 //! - GUID values as a GUID string (what Export-Csv writes for ObjectGUID), csvde's
 //!   `X'hex'`, Base64, or decimal bytes separated by spaces (`-join ' '`). PowerShell writes
 //!   a byte-array attribute such as mS-DS-ConsistencyGuid as `System.Byte[]`, and a
@@ -172,7 +172,7 @@ fn csv_kind(text: &str) -> &'static str {
 }
 
 /// Columns read, each with the names it may have, in order of preference.
-const CSV_COLUMNS: [(&str, &[&str]); 12] = [
+const CSV_COLUMNS: [(&str, &[&str]); 9] = [
     ("objectGUID", &["ObjectGUID"]),
     ("mS-DS-ConsistencyGuid", &["mS-DS-ConsistencyGuid"]),
     ("userPrincipalName", &["UserPrincipalName"]),
@@ -180,10 +180,7 @@ const CSV_COLUMNS: [(&str, &[&str]); 12] = [
     ("proxyAddresses", &["proxyAddresses"]),
     ("sAMAccountName", &["SamAccountName"]),
     ("displayName", &["DisplayName"]),
-    ("givenName", &["GivenName"]),
-    ("sn", &["Surname", "sn"]),
     ("objectSid", &["SID", "objectSid"]),
-    ("whenChanged", &["whenChanged"]),
     ("objectClass", &["ObjectClass"]),
 ];
 
@@ -575,7 +572,12 @@ mod tests {
             zoe.proxy_addresses,
             ["SMTP:zoe@contoso.com", "smtp:z@contoso.com"]
         );
-        assert_eq!(zoe.surname.as_deref(), Some("Ångström"));
+        // Columns no rule reads (GivenName, Surname) are left alone; the DN keeps its
+        // non-ASCII letters.
+        assert_eq!(
+            zoe.distinguished_name,
+            "CN=Zoë Ångström,OU=Sales,DC=hardmatch,DC=test"
+        );
         assert_eq!(zoe.object_sid.as_deref(), Some("S-1-5-21-1-2-3-1105"));
         assert!(zoe.enabled);
         assert_eq!(

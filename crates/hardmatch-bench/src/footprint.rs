@@ -28,10 +28,6 @@ pub struct Footprint {
     pub other_lists: f64,
     /// The text of every value, short or long, without any slot or length.
     pub text_alone: f64,
-    /// Of today's layout, the values no rule reads (AD `given_name`, `surname`,
-    /// `when_changed`; cloud `mailNickname`): snapshots carry them for their readers, and
-    /// the users in memory carry them too.
-    pub unread_by_the_rules: f64,
     /// The same users with every value (proxy addresses too) in one arena per snapshot, a
     /// value being an 8-byte handle in its record and a 4-byte length before its text.
     pub arena_with_handles: f64,
@@ -61,7 +57,6 @@ struct Tally {
     proxy_addresses: usize,
     other_lists: usize,
     text_alone: usize,
-    unread_by_the_rules: usize,
     /// Single values, present or not: each a 24-byte slot in its record today.
     single_values: usize,
     /// Single values and list items, present or not, that a handle or offset would stand for.
@@ -80,13 +75,6 @@ impl Tally {
             self.text_alone += text.len();
             self.arena_text += in_arena(text);
         }
-    }
-
-    /// A value kept for the snapshot's readers: its slot, and its text when held outside.
-    fn unread(&mut self, value: Option<&str>) {
-        self.unread_by_the_rules +=
-            INLINE + value.map_or(0, |text| if text.len() > INLINE { text.len() } else { 0 });
-        self.value(value);
     }
 
     fn proxy_addresses(&mut self, addresses: &[String]) {
@@ -112,13 +100,6 @@ impl Tally {
         ] {
             self.value(value);
         }
-        for value in [
-            user.given_name.as_deref(),
-            user.surname.as_deref(),
-            user.when_changed.as_deref(),
-        ] {
-            self.unread(value);
-        }
         self.proxy_addresses(&user.proxy_addresses);
     }
 
@@ -143,7 +124,6 @@ impl Tally {
         }
         // The creation date is evidence before a deletion.
         self.value(user.created_date_time.as_deref());
-        self.unread(user.mail_nickname.as_deref());
         self.proxy_addresses(&user.proxy_addresses);
         for licence in &user.assigned_licenses {
             self.other_lists += size_of::<AssignedLicense>() + licence.sku_id.len();
@@ -189,7 +169,6 @@ pub fn measure(ad_users: &[AdUser], cloud_users: &[CloudUser]) -> Footprint {
         proxy_addresses: per_pair(tally.proxy_addresses),
         other_lists: per_pair(tally.other_lists),
         text_alone: per_pair(tally.text_alone),
-        unread_by_the_rules: per_pair(tally.unread_by_the_rules),
         arena_with_handles: per_pair(arena(8) + tally.other_lists),
         arena_with_offsets: per_pair(arena(4) + tally.other_lists),
     }
@@ -225,11 +204,8 @@ mod tests {
             proxy_addresses: vec!["SMTP:adele.vance@contoso.com".into()],
             sam_account_name: None,
             display_name: None,
-            given_name: Some("Adele".into()),
-            surname: None,
             enabled: true,
             object_sid: None,
-            when_changed: None,
         };
         let cloud_user = CloudUser {
             id: "c700c6da-2b00-4817-954d-573b9ae6ca66".into(),
@@ -248,14 +224,12 @@ mod tests {
         assert_eq!(footprint.long_values, 85.0, "the DN and the cloud id");
         assert_eq!(footprint.proxy_addresses, 52.0, "a String and 28 bytes");
         assert_eq!(footprint.other_lists, licence);
-        assert_eq!(footprint.text_alone, 208.0);
-        // Three AD values and one cloud value no rule reads: four slots, none held outside.
-        assert_eq!(footprint.unread_by_the_rules, 96.0);
-        // 11 AD and 15 cloud single values lose their 24-byte slots; they and the one
-        // proxy address become handles or offsets, and 248 bytes of lengths and text.
-        let kept = records - 26.0 * 24.0 + 248.0 + licence;
-        assert_eq!(footprint.arena_with_handles, kept + 27.0 * 8.0);
-        assert_eq!(footprint.arena_with_offsets, kept + 27.0 * 4.0);
+        assert_eq!(footprint.text_alone, 203.0);
+        // 8 AD and 14 cloud single values lose their 24-byte slots; they and the one
+        // proxy address become handles or offsets, and 236 bytes of lengths and text.
+        let kept = records - 22.0 * 24.0 + 236.0 + licence;
+        assert_eq!(footprint.arena_with_handles, kept + 23.0 * 8.0);
+        assert_eq!(footprint.arena_with_offsets, kept + 23.0 * 4.0);
         assert_eq!(
             footprint.today(),
             records + 85.0 + 52.0 + licence,

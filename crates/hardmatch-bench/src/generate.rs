@@ -16,12 +16,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hardmatch_core::ad::{AD_SNAPSHOT_FORMAT_VERSION, AdSnapshotSource, AdUser, AnchorAttribute};
 use hardmatch_core::anchor::{ImmutableId, ObjectGuid};
+use hardmatch_core::format_compact;
 use hardmatch_core::tenant::{
     AccidentalDeletionPrevention, AssignedLicense, CloudUser, Domain, OnPremisesProvisioningError,
     OnPremisesSynchronization, RoleAssignment, RoleDefinition, SyncConfiguration, SyncFeatures,
     TENANT_SNAPSHOT_FORMAT_VERSION, TenantInfo, TenantSnapshotSource,
 };
-use hardmatch_core::{CompactString, format_compact};
 use serde::Serialize;
 
 use crate::calendar::{Instant, SECONDS_PER_DAY};
@@ -529,10 +529,6 @@ impl<'options> Generator<'options> {
                 person.sam_account_name
             ));
         }
-        let when_changed = self
-            .taken_at
-            .minus_seconds(random.i64(0..365 * SECONDS_PER_DAY))
-            .generalized_time();
         let user = AdUser {
             distinguished_name: format!("CN={},{}", person.common_name, self.ou_dn(ou)).into(),
             domain: Some(self.dns_domain.as_str().into()),
@@ -545,12 +541,9 @@ impl<'options> Generator<'options> {
             proxy_addresses,
             sam_account_name: Some(person.sam_account_name.as_str().into()),
             display_name: Some(person.display_name.as_str().into()),
-            given_name: Some(person.given_name.into()),
-            surname: Some(person.surname.into()),
             enabled: !disabled,
             // RIDs of ordinary accounts start above the built-in range.
             object_sid: Some(format!("{}-{}", self.domain_sid, 1105 + index).into()),
-            when_changed: Some(when_changed.into()),
         };
         Generated { person, user }
     }
@@ -598,11 +591,6 @@ impl<'options> Generator<'options> {
             user_principal_name: upn.into(),
             display_name: ad.display_name.clone(),
             mail: ad.mail.clone(),
-            mail_nickname: ad
-                .user_principal_name
-                .as_deref()
-                .and_then(|upn| upn.split('@').next())
-                .map(CompactString::from),
             proxy_addresses: ad.proxy_addresses.clone(),
             account_enabled: Some(true),
             created_date_time: Some(self.created(6 * 365).into()),
@@ -642,7 +630,6 @@ impl<'options> Generator<'options> {
             user_principal_name: upn.into(),
             display_name: Some(person.display_name.as_str().into()),
             mail: Some(mail.into()),
-            mail_nickname: Some(nickname.as_str().into()),
             proxy_addresses,
             account_enabled: Some(true),
             created_date_time: Some(self.created(6 * 365).into()),
@@ -720,7 +707,6 @@ impl<'options> Generator<'options> {
             user_principal_name: upn.as_str().into(),
             display_name: Some(format!("{} (shared)", generated.person.display_name).into()),
             mail: Some(upn.as_str().into()),
-            mail_nickname: Some(format!("{nickname}.shared").into()),
             proxy_addresses: vec![
                 format!("SMTP:{upn}"),
                 format!("smtp:{nickname}@{VERIFIED_DOMAIN}"),
@@ -758,7 +744,6 @@ impl<'options> Generator<'options> {
             user_principal_name: upn.as_str().into(),
             display_name: Some(person.display_name.as_str().into()),
             mail: Some(upn.as_str().into()),
-            mail_nickname: Some(person.nickname.as_str().into()),
             proxy_addresses: vec![format!("SMTP:{upn}")],
             account_enabled: Some(true),
             created_date_time: Some(self.created(6 * 365).into()),
@@ -808,6 +793,7 @@ impl<'options> Generator<'options> {
         tenant_out.write_all(b"\n")?;
         let graph_user = GraphUser {
             user,
+            mail_nickname: mail_nickname(user),
             given_name: person.given_name,
             surname: person.surname,
             usage_location: "US",
@@ -897,6 +883,12 @@ impl<'options> Generator<'options> {
     }
 }
 
+/// The alias Exchange gives a mailbox: its address's local part (the UPN's without one).
+fn mail_nickname(user: &CloudUser) -> &str {
+    let address = user.mail.as_deref().unwrap_or(&user.user_principal_name);
+    address.split_once('@').map_or(address, |(local, _)| local)
+}
+
 /// A Graph user as the emulator serves it: the modelled properties plus a few it passes
 /// through untouched.
 #[derive(Serialize)]
@@ -904,6 +896,7 @@ impl<'options> Generator<'options> {
 struct GraphUser<'user> {
     #[serde(flatten)]
     user: &'user CloudUser,
+    mail_nickname: &'user str,
     given_name: &'static str,
     surname: &'static str,
     usage_location: &'static str,
@@ -948,8 +941,6 @@ fn write_ldif_user(out: &mut impl Write, generated: &Generated) -> io::Result<()
     let optional = [
         ("sAMAccountName", &user.sam_account_name),
         ("userPrincipalName", &user.user_principal_name),
-        ("givenName", &user.given_name),
-        ("sn", &user.surname),
         ("displayName", &user.display_name),
         ("mail", &user.mail),
     ];
@@ -958,6 +949,9 @@ fn write_ldif_user(out: &mut impl Write, generated: &Generated) -> io::Result<()
             ldif::write_text(out, name, value)?;
         }
     }
+    // Names no rule reads, so not in the snapshot, but in any real directory.
+    ldif::write_text(out, "givenName", generated.person.given_name)?;
+    ldif::write_text(out, "sn", generated.person.surname)?;
     for address in &user.proxy_addresses {
         ldif::write_text(out, "proxyAddresses", address)?;
     }

@@ -209,7 +209,6 @@ fn render_footprint(text: &mut String, footprint: &Footprint) {
          | Proxy addresses (a 24-byte `String` and its text each) | {:.0} |\n\
          | Licences and provisioning errors | {:.0} |\n\
          | **Today** | **{:.0}** |\n\
-         | of which values no rule reads (AD given name, surname, whenChanged; cloud mailNickname) | {:.0} |\n\
          | The values' text alone | {:.0} |\n\
          | One string arena per snapshot, 8-byte handles | {:.0} ({}) |\n\
          | One string arena per snapshot, 4-byte offsets | {:.0} ({}) |",
@@ -222,7 +221,6 @@ fn render_footprint(text: &mut String, footprint: &Footprint) {
         footprint.proxy_addresses,
         footprint.other_lists,
         today,
-        footprint.unread_by_the_rules,
         footprint.text_alone,
         footprint.arena_with_handles,
         change(footprint.arena_with_handles),
@@ -378,9 +376,7 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
             "\nWhat remains, judged by the footprint above: a tighter layout of the same users \
              would bring neither `plan` under 2 GiB nor either command under 5 s. One string arena per snapshot would take {:.0}% (8-byte \
              handles) to {:.0}% (4-byte offsets) off the parsed users, since most values are \
-             already inline and the records' fixed fields stay; dropping the values no rule \
-             reads would take {:.0}%, at the price of snapshots that no longer carry them. \
-             The SMTP address indexes \
+             already inline and the records' fixed fields stay. The SMTP address indexes \
              (two million values on each side) could keep no keys like the others, and plan \
              actions written to the file as they are made would save most of the plan's \
              1.4 GiB above status. Meeting 5 s, and 2 GiB for plan, would need a different shape: the \
@@ -390,7 +386,6 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
              in the models the emulator and the executor share.",
             saving(footprint.arena_with_handles),
             saving(footprint.arena_with_offsets),
-            footprint.unread_by_the_rules / footprint.today() * 100.0,
         );
     }
 }

@@ -73,16 +73,9 @@ pub struct AdUser {
     pub sam_account_name: Option<CompactString>,
     #[serde(default)]
     pub display_name: Option<CompactString>,
-    #[serde(default)]
-    pub given_name: Option<CompactString>,
-    #[serde(default)]
-    pub surname: Option<CompactString>,
     pub enabled: bool,
     #[serde(default)]
     pub object_sid: Option<CompactString>,
-    /// As AD reports it (generalized time), kept as text: the core has no clock.
-    #[serde(default)]
-    pub when_changed: Option<CompactString>,
 }
 
 impl AdUser {
@@ -143,11 +136,8 @@ mod tests {
             proxy_addresses: proxy_addresses.iter().map(|&a| a.into()).collect(),
             sam_account_name: Some("adelev".into()),
             display_name: None,
-            given_name: None,
-            surname: None,
             enabled: true,
             object_sid: None,
-            when_changed: None,
         }
     }
 

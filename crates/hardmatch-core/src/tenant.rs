@@ -25,8 +25,6 @@ pub struct CloudUser {
     pub display_name: Option<CompactString>,
     #[serde(default)]
     pub mail: Option<CompactString>,
-    #[serde(default)]
-    pub mail_nickname: Option<CompactString>,
     #[serde(default, deserialize_with = "exact_list")]
     pub proxy_addresses: Vec<String>,
     #[serde(default)]

@@ -32,11 +32,8 @@ pub(crate) fn ad_user(seed: u8, user_principal_name: &str) -> AdUser {
         proxy_addresses: Vec::new(),
         sam_account_name: Some(local.into()),
         display_name: Some(format!("{local} (AD)").into()),
-        given_name: None,
-        surname: None,
         enabled: true,
         object_sid: None,
-        when_changed: None,
     }
 }
 

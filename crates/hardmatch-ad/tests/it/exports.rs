@@ -13,7 +13,7 @@ use hardmatch_core::anchor::ObjectGuid;
 use crate::lab::lab;
 
 /// What the snapshot needs, named as in AD.
-const ATTRIBUTES: [&str; 15] = [
+const ATTRIBUTES: [&str; 12] = [
     "objectGUID",
     "mS-DS-ConsistencyGuid",
     "userPrincipalName",
@@ -21,12 +21,9 @@ const ATTRIBUTES: [&str; 15] = [
     "proxyAddresses",
     "sAMAccountName",
     "displayName",
-    "givenName",
-    "sn",
     "distinguishedName",
     "userAccountControl",
     "objectSid",
-    "whenChanged",
     "objectClass",
     "objectCategory",
 ];

@@ -99,11 +99,8 @@ fn build_ad(choices: &[AdChoice]) -> Vec<AdUser> {
                     .unwrap_or_default(),
                 sam_account_name: Some(local.into()),
                 display_name: None,
-                given_name: None,
-                surname: None,
                 enabled: true,
                 object_sid: None,
-                when_changed: None,
             }
         })
         .collect()

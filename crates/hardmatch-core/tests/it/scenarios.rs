@@ -168,11 +168,8 @@ fn ad_user(spec: &AdSpec) -> AdUser {
         proxy_addresses: proxies,
         sam_account_name: Some(spec.name.as_str().into()),
         display_name: Some(spec.name.as_str().into()),
-        given_name: None,
-        surname: None,
         enabled: true,
         object_sid: None,
-        when_changed: None,
     }
 }
 

@@ -97,11 +97,8 @@ pub(crate) fn ad_users(users: usize) -> Vec<AdUser> {
                 ],
                 sam_account_name: Some(format!("user{index}").into()),
                 display_name: Some(format!("User {index}").into()),
-                given_name: None,
-                surname: None,
                 enabled: true,
                 object_sid: None,
-                when_changed: None,
             }
         })
         .collect()
