@@ -1117,9 +1117,12 @@ struct Cycle<'a, 'input> {
     /// UPNs and SMTP addresses written in this cycle, with the AD user index: borrowed
     /// from AD where the value is AD's own, compared without regard to ASCII case.
     written_values: HashMap<Folded<'a>, u32>,
-    /// Written values the cycle made up (initial-domain and placeholder UPNs, `SMTP:`
-    /// from `mail`), lowercased.
+    /// Written values the cycle made up (initial-domain and placeholder UPNs), lowercased.
     written_made_up: HashMap<String, u32>,
+    /// Whether a made-up value lies outside the tenant's initial domain. Until one does,
+    /// only values in that domain are looked up among them: a million AD users' own
+    /// values would otherwise each be lowercased and looked up there for nothing.
+    made_up_elsewhere: bool,
     operations_wanted: Operations,
     operations: Vec<SyncOperation>,
     report_detail: SyncReportDetail,
@@ -1154,6 +1157,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
                 Default::default(),
             ),
             written_made_up: HashMap::default(),
+            made_up_elsewhere: false,
             operations_wanted,
             operations: Vec::new(),
             report_detail,
@@ -1820,7 +1824,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
     /// The AD user whose export in this cycle wrote `value` (any ASCII case), if any.
     fn written_by(&self, value: &str) -> Option<u32> {
         // A made-up value claimed after AD's own spelling of it is the later write.
-        if !self.written_made_up.is_empty()
+        if self.may_be_made_up(value)
             && let Some(writer) = self.written_made_up_by(value)
         {
             return Some(writer);
@@ -1833,6 +1837,21 @@ impl<'a, 'input> Cycle<'a, 'input> {
         self.written_made_up
             .get(&*ascii_lowercase_in(value, &mut buffer))
             .copied()
+    }
+
+    /// Whether `value` can be among the made-up values written so far.
+    fn may_be_made_up(&self, value: &str) -> bool {
+        !self.written_made_up.is_empty()
+            && (self.made_up_elsewhere || self.in_initial_domain(value))
+    }
+
+    /// Whether `value` ends with `@` and the tenant's initial domain, in any ASCII case.
+    fn in_initial_domain(&self, value: &str) -> bool {
+        let domain = self.input.tenant.initial_domain.as_bytes();
+        let value = value.as_bytes();
+        value.len() > domain.len()
+            && value[value.len() - domain.len() - 1] == b'@'
+            && value[value.len() - domain.len()..].eq_ignore_ascii_case(domain)
     }
 
     fn resolution(&self, upn: bool) -> Resolution {
@@ -1958,28 +1977,37 @@ impl<'a, 'input> Cycle<'a, 'input> {
             Cow::Borrowed(upn) => self.claim(upn, ad_index),
             Cow::Owned(upn) => self.claim_made_up(upn, ad_index),
         }
+        // `mail` is most often also the primary address: claimed once, the same claim.
+        let mut mail_claimed = false;
         for proxy in &attributes.proxy_addresses {
+            let Some(address) = smtp_value(proxy) else {
+                continue;
+            };
+            let is_mail = attributes
+                .mail
+                .is_some_and(|mail| mail.eq_ignore_ascii_case(address));
             match proxy {
                 Cow::Borrowed(proxy) => {
                     if let Some(address) = smtp_value(proxy) {
                         self.claim(address, ad_index);
+                        mail_claimed |= is_mail;
                     }
                 }
-                Cow::Owned(proxy) => {
-                    if let Some(address) = smtp_value(proxy) {
-                        self.claim_made_up(address, ad_index);
-                    }
-                }
+                // Connect's `SMTP:` address made of `mail`: AD's own value, claimed as `mail`.
+                Cow::Owned(_) if is_mail => {}
+                Cow::Owned(_) => self.claim_made_up(address, ad_index),
             }
         }
-        if let Some(mail) = attributes.mail {
+        if let Some(mail) = attributes.mail
+            && !mail_claimed
+        {
             self.claim(mail, ad_index);
         }
     }
 
     /// Records that AD user `ad_index` writes AD's own `value`; the last writer wins.
     fn claim(&mut self, value: &'a str, ad_index: u32) {
-        if !self.written_made_up.is_empty() {
+        if self.may_be_made_up(value) {
             let mut buffer = [0u8; 128];
             self.written_made_up
                 .remove(&*ascii_lowercase_in(value, &mut buffer));

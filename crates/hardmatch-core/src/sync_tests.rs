@@ -394,6 +394,38 @@ fn an_unverified_upn_suffix_becomes_the_initial_domain() {
 }
 
 #[test]
+fn a_made_up_upn_and_the_same_upn_from_ad_conflict_in_either_order() {
+    // The initial-domain UPN made up for an unverified suffix is written like AD's own:
+    // whichever of the two users exports second finds the value taken (in any ASCII case).
+    for made_up_first in [true, false] {
+        let made_up = ad_user(1, "adele@corp.local");
+        let own = ad_user(2, "Adele@Contoso.onmicrosoft.com");
+        let users = if made_up_first {
+            vec![made_up, own]
+        } else {
+            vec![own, made_up]
+        };
+        let mut world = World::new(users, vec![]);
+        let outcome = world.sync();
+        let upns: Vec<&str> = outcome
+            .report
+            .creations
+            .iter()
+            .map(|creation| creation.user_principal_name.as_str())
+            .collect();
+        let second = &world.ad[1];
+        let number = placeholder_number(&second.immutable_id);
+        let (first_upn, second_prefix) = if made_up_first {
+            ("adele@contoso.onmicrosoft.com", "Adele")
+        } else {
+            ("Adele@Contoso.onmicrosoft.com", "adele")
+        };
+        let placeholder = format!("{second_prefix}{number:04}@contoso.onmicrosoft.com");
+        assert_eq!(upns, [first_upn, placeholder.as_str()], "{made_up_first}");
+    }
+}
+
+#[test]
 fn joined_objects_are_never_matched_again() {
     // entra-matching.md §4 ("The match is only evaluated for new objects").
     let ad = with_mail(ad_user(1, "adele@contoso.com"), "adele@contoso.com");
