@@ -21,7 +21,7 @@ use crate::sync::{
     CloudIndex, ConflictProperty, ConnectorSpace, JoinSource, Operations, SoftMatchAttribute,
     SyncCycleInput, SyncErrorKind, SyncOptions, SyncReport, SyncReportDetail, SyncScope,
     UserDecision, UserSyncResult, cloud_smtp_addresses, effective_features, is_placeholder_upn,
-    run_sync_cycle_with,
+    run_sync_cycle_beside,
 };
 use crate::tenant::{CloudUser, TenantInfo, TenantSnapshot};
 
@@ -451,35 +451,23 @@ pub fn diagnose_with<'a>(
         None => (&empty, JoinSource::Inferred),
     };
     // The hygiene checks and the orphan search need neither the prediction nor each other's
-    // results: they run on the other core while this one predicts the cycle.
-    let ((outcome, statuses), (orphans, hygiene)) = parallel::both(
-        || {
-            let outcome = run_sync_cycle_with(
-                &SyncCycleInput {
-                    ad_users,
-                    scope: &options.scope,
-                    tenant: &tenant.tenant,
-                    cloud_users: &tenant.users,
-                    role_assignments: &tenant.role_assignments,
-                    role_eligibilities: &tenant.role_eligibilities,
-                    connector_space,
-                    options: &options.sync,
-                    now: &tenant.taken_at,
-                },
-                index,
-                join_source,
-                Operations::Skip,
-                options.sync_report,
-            );
-            let context = Context {
-                tenant: &tenant.tenant,
-                cloud: &tenant.users,
-                index,
-                block_soft_match: effective_features(&tenant.tenant).block_soft_match_enabled,
-            };
-            let statuses = context.statuses_in_blocks(ad_users, &outcome.decisions, STATUS_BLOCK);
-            (outcome, statuses)
+    // results: they run on the other core while this one decides the users in order.
+    let (outcome, (orphans, hygiene)) = run_sync_cycle_beside(
+        &SyncCycleInput {
+            ad_users,
+            scope: &options.scope,
+            tenant: &tenant.tenant,
+            cloud_users: &tenant.users,
+            role_assignments: &tenant.role_assignments,
+            role_eligibilities: &tenant.role_eligibilities,
+            connector_space,
+            options: &options.sync,
+            now: &tenant.taken_at,
         },
+        index,
+        join_source,
+        Operations::Skip,
+        options.sync_report,
         || {
             // Both look AD users up by anchor: one index serves the two.
             let ad_by_anchor = FieldIndex::of_all(ad_users);
@@ -489,6 +477,13 @@ pub fn diagnose_with<'a>(
             )
         },
     );
+    let context = Context {
+        tenant: &tenant.tenant,
+        cloud: &tenant.users,
+        index,
+        block_soft_match: effective_features(&tenant.tenant).block_soft_match_enabled,
+    };
+    let statuses = context.statuses_in_blocks(ad_users, &outcome.decisions, STATUS_BLOCK);
     let Statuses {
         users,
         counts,

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::anchor::ImmutableId;
+use crate::sync::run_sync_cycle_with;
 use crate::tenant::{TenantSnapshot, TenantSnapshotSource};
 use crate::testing::*;
 

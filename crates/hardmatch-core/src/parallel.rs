@@ -19,6 +19,41 @@ pub(crate) fn both<First, Second: Send>(
     })
 }
 
+/// `map` of every item that gives one, in order: the first half of `items` on this thread,
+/// the second on another. `map` is given each item's position in `items`.
+pub(crate) fn filter_map_in_halves<'t, T: Sync, U: Send>(
+    items: &'t [T],
+    map: impl Fn(usize, &'t T) -> Option<U> + Sync,
+) -> Vec<U> {
+    let middle = items.len() / 2;
+    let (first, second) = items.split_at(middle);
+    let map = &map;
+    let (mut first, second) = both(
+        || {
+            let mapped = first.iter().enumerate();
+            mapped
+                .filter_map(|(position, item)| map(position, item))
+                .collect::<Vec<U>>()
+        },
+        || {
+            let mapped = second.iter().enumerate();
+            mapped
+                .filter_map(|(position, item)| map(middle + position, item))
+                .collect::<Vec<U>>()
+        },
+    );
+    first.extend(second);
+    first
+}
+
+/// `map` of every item, in order, as [`filter_map_in_halves`] makes it.
+pub(crate) fn map_in_halves<'t, T: Sync, U: Send>(
+    items: &'t [T],
+    map: impl Fn(usize, &'t T) -> U + Sync,
+) -> Vec<U> {
+    filter_map_in_halves(items, |position, item| Some(map(position, item)))
+}
+
 /// The value of a finished scoped thread; its panic, if it had one, continues here.
 pub(crate) fn joined<T>(handle: ScopedJoinHandle<'_, T>) -> T {
     handle
@@ -38,6 +73,20 @@ mod tests {
             || numbers[500..].iter().sum::<u64>(),
         );
         assert_eq!((first, second), (125_250, 375_250));
+    }
+
+    #[test]
+    fn halves_map_every_item_in_order_with_its_position() {
+        for length in [0, 1, 2, 7] {
+            let items: Vec<usize> = (100..100 + length).collect();
+            let mapped = map_in_halves(&items, |position, item| (position, *item));
+            let expected: Vec<(usize, usize)> = items.iter().copied().enumerate().collect();
+            assert_eq!(mapped, expected);
+            let odd =
+                filter_map_in_halves(&items, |position, item| (item % 2 == 1).then_some(position));
+            let expected: Vec<usize> = (0..length).filter(|position| position % 2 == 1).collect();
+            assert_eq!(odd, expected);
+        }
     }
 
     #[test]

@@ -865,8 +865,13 @@ pub fn is_placeholder_upn(user_principal_name: &str, initial_domain: Option<&str
 /// Runs one sync cycle. Never fails: every problem is an error record in the report.
 pub fn run_sync_cycle(input: &SyncCycleInput<'_>) -> SyncCycleOutcome {
     let index = CloudIndex::new(input);
-    Cycle::new(input, &index, Operations::Record, SyncReportDetail::Records)
-        .run(JoinSource::ConnectorSpace)
+    run_sync_cycle_with(
+        input,
+        &index,
+        JoinSource::ConnectorSpace,
+        Operations::Record,
+        SyncReportDetail::Records,
+    )
 }
 
 /// Whether a cycle keeps the operations it decides.
@@ -914,7 +919,21 @@ pub(crate) fn run_sync_cycle_with(
     operations: Operations,
     detail: SyncReportDetail,
 ) -> SyncCycleOutcome {
-    Cycle::new(input, index, operations, detail).run(joins)
+    run_sync_cycle_beside(input, index, joins, operations, detail, || ()).0
+}
+
+/// [`run_sync_cycle_with`], running `beside` on the other core while the users are decided
+/// one after the other, the part of a cycle that keeps only one core busy; returns what
+/// `beside` returns too.
+pub(crate) fn run_sync_cycle_beside<Beside: Send>(
+    input: &SyncCycleInput<'_>,
+    index: &CloudIndex<'_>,
+    joins: JoinSource,
+    operations: Operations,
+    detail: SyncReportDetail,
+    beside: impl FnOnce() -> Beside + Send,
+) -> (SyncCycleOutcome, Beside) {
+    Cycle::new(input, index, operations, detail).run(joins, beside)
 }
 
 /// The join indexes over a tenant's users and roles, borrowed from the tenant. Built once
@@ -1175,14 +1194,20 @@ impl<'a, 'input> Cycle<'a, 'input> {
         }
     }
 
-    fn run(mut self, join_source: JoinSource) -> SyncCycleOutcome {
+    fn run<Beside: Send>(
+        mut self,
+        join_source: JoinSource,
+        beside: impl FnOnce() -> Beside + Send,
+    ) -> (SyncCycleOutcome, Beside) {
         let input = self.input;
+        // Everything a user's decision looks up that the cycle itself never changes (scope,
+        // which AD object exports an anchor, where joined cloud users are, whether their
+        // values are free) is looked up first, on both cores: at a million users these
+        // lookups, each at a random place in gigabytes, were most of the cycle's time. The
+        // users are then decided one after the other, in AD order, as Connect exports them.
         let matcher = ScopeMatcher::new(input.scope);
-        let in_scope: Vec<bool> = input
-            .ad_users
-            .iter()
-            .map(|user| matcher.contains(user))
-            .collect();
+        let in_scope: Vec<bool> =
+            parallel::map_in_halves(input.ad_users, |_, user| matcher.contains(user));
         self.report.users_in_scope = in_scope.iter().filter(|inside| **inside).count() as u64;
 
         // The AD users per anchor, in AD order, keeping no keys (a million anchors); the
@@ -1195,6 +1220,11 @@ impl<'a, 'input> Cycle<'a, 'input> {
                 .copied()
                 .find(|&position| in_scope[position as usize])
         };
+        let exports: Vec<bool> = parallel::map_in_halves(input.ad_users, |position, user| {
+            in_scope[position]
+                && exporter_of(user.immutable_id.as_str())
+                    .is_some_and(|exporter| exporter as usize == position)
+        });
 
         // Joins (anchor → cloud id, borrowed), and the deletions of joined objects that left
         // scope (§12).
@@ -1205,31 +1235,35 @@ impl<'a, 'input> Cycle<'a, 'input> {
                 .iter()
                 .map(|join| (join.source_anchor.as_str(), join.cloud_user_id.as_str()))
                 .collect(),
-            JoinSource::Inferred => input
-                .cloud_users
-                .iter()
-                .filter(|user| !user.is_deleted() && user.is_synced())
-                .filter_map(|user| {
-                    let anchor = user.on_premises_immutable_id.as_ref()?.as_str();
-                    ad_by_anchor
-                        .contains(&anchor)
-                        .then_some((anchor, user.id.as_str()))
-                })
-                .collect(),
+            JoinSource::Inferred => parallel::filter_map_in_halves(input.cloud_users, |_, user| {
+                if user.is_deleted() || !user.is_synced() {
+                    return None;
+                }
+                let anchor = user.on_premises_immutable_id.as_ref()?.as_str();
+                ad_by_anchor
+                    .contains(&anchor)
+                    .then_some((anchor, user.id.as_str()))
+            }),
         };
+        // Each join's exporting AD user, and its cloud user when that is active.
+        let resolved: Vec<(Option<u32>, Option<u32>)> =
+            parallel::map_in_halves(&joins, |_, &(anchor, cloud_id)| {
+                let active = self
+                    .index
+                    .position_of(cloud_id)
+                    .filter(|&position| !input.cloud_users[position as usize].is_deleted());
+                (exporter_of(anchor), active)
+            });
         // Each exporting AD user's join, by AD position (the last join of its anchor wins):
         // a position into `joins`, or `NOT_JOINED`.
         const NOT_JOINED: u32 = u32::MAX;
         let mut join_of = vec![NOT_JOINED; input.ad_users.len()];
         let mut pending_deletions: Vec<(&'a str, u32)> = Vec::new();
-        for (join, &(anchor, cloud_id)) in positions(&joins) {
-            let cloud = self.index.position_of(cloud_id);
-            let active =
-                cloud.filter(|&position| !input.cloud_users[position as usize].is_deleted());
+        for ((join, &(anchor, cloud_id)), &(exporter, active)) in positions(&joins).zip(&resolved) {
             if let Some(position) = active {
                 self.claimed[position as usize] = true;
             }
-            if let Some(exporter) = exporter_of(anchor) {
+            if let Some(exporter) = exporter {
                 join_of[exporter as usize] = join;
                 continue;
             }
@@ -1263,63 +1297,86 @@ impl<'a, 'input> Cycle<'a, 'input> {
                 });
             }
         }
-
-        let mut decisions = Vec::with_capacity(input.ad_users.len());
-        for (position, user) in input.ad_users.iter().enumerate() {
-            let Ok(ad_index) = u32::try_from(position) else {
-                break;
-            };
-            if !in_scope[position] {
-                decisions.push(UserSyncResult {
-                    decision: UserDecision::OutOfScope,
-                    reprovisioned: false,
-                });
-                continue;
-            }
-            if exporter_of(user.immutable_id.as_str()) != Some(ad_index) {
-                // Two AD objects export the same anchor; the first one wins.
-                self.error(
-                    user,
-                    SyncErrorKind::AttributeValueMustBeUnique,
-                    None,
-                    Some(ConflictProperty::SourceAnchor),
-                    "not-exported",
-                );
-                decisions.push(UserSyncResult {
-                    decision: UserDecision::Failed {
-                        error: SyncErrorKind::AttributeValueMustBeUnique,
-                        property: Some(ConflictProperty::SourceAnchor),
-                        cloud_index: None,
-                    },
-                    reprovisioned: false,
-                });
-                continue;
-            }
-            let mut reprovisioned = false;
-            if let Some(&(_, cloud_id)) = joins.get(join_of[position] as usize) {
-                let active = self
-                    .index
-                    .position_of(cloud_id)
-                    .filter(|&cloud| !input.cloud_users[cloud as usize].is_deleted());
-                if let Some(cloud) = active {
-                    decisions.push(UserSyncResult {
-                        decision: self.update_joined(ad_index, user, cloud),
-                        reprovisioned: false,
-                    });
-                    continue;
+        // What the joined users' updates look up in the tenant, for those whose joined
+        // cloud user is active.
+        let joined_lookups: Vec<JoinedLookups> = {
+            let cycle = &self;
+            parallel::map_in_halves(input.ad_users, |position, user| {
+                let Some(&(_, Some(cloud))) = resolved.get(join_of[position] as usize) else {
+                    return JoinedLookups::default();
+                };
+                let cloud_user = cycle.cloud(cloud);
+                JoinedLookups {
+                    unchanged: cycle.unchanged(user, cloud_user),
+                    free_in_cloud: cycle.free_in_cloud(user, cloud),
                 }
-                // Deleted in the cloud: the join goes and the object is new again (§4, §12).
-                self.record(|| SyncOperation::Disconnect {
-                    source_anchor: user.immutable_id.clone(),
-                    cloud_user_id: cloud_id.to_owned(),
-                });
-                reprovisioned = true;
-            }
-            decisions.push(UserSyncResult {
-                decision: self.provision(ad_index, user),
-                reprovisioned,
-            });
-        }
+            })
+        };
+
+        let (decisions, beside) = parallel::both(
+            || {
+                let mut decisions = Vec::with_capacity(input.ad_users.len());
+                for (position, user) in input.ad_users.iter().enumerate() {
+                    let Ok(ad_index) = u32::try_from(position) else {
+                        break;
+                    };
+                    if !in_scope[position] {
+                        decisions.push(UserSyncResult {
+                            decision: UserDecision::OutOfScope,
+                            reprovisioned: false,
+                        });
+                        continue;
+                    }
+                    if !exports[position] {
+                        // Two AD objects export the same anchor; the first one wins.
+                        self.error(
+                            user,
+                            SyncErrorKind::AttributeValueMustBeUnique,
+                            None,
+                            Some(ConflictProperty::SourceAnchor),
+                            "not-exported",
+                        );
+                        decisions.push(UserSyncResult {
+                            decision: UserDecision::Failed {
+                                error: SyncErrorKind::AttributeValueMustBeUnique,
+                                property: Some(ConflictProperty::SourceAnchor),
+                                cloud_index: None,
+                            },
+                            reprovisioned: false,
+                        });
+                        continue;
+                    }
+                    let mut reprovisioned = false;
+                    let join = join_of[position] as usize;
+                    if let Some(&(_, cloud_id)) = joins.get(join) {
+                        if let Some(cloud) = resolved[join].1 {
+                            decisions.push(UserSyncResult {
+                                decision: self.update_joined(
+                                    ad_index,
+                                    user,
+                                    cloud,
+                                    joined_lookups[position],
+                                ),
+                                reprovisioned: false,
+                            });
+                            continue;
+                        }
+                        // Deleted in the cloud: the join goes and the object is new again (§4, §12).
+                        self.record(|| SyncOperation::Disconnect {
+                            source_anchor: user.immutable_id.clone(),
+                            cloud_user_id: cloud_id.to_owned(),
+                        });
+                        reprovisioned = true;
+                    }
+                    decisions.push(UserSyncResult {
+                        decision: self.provision(ad_index, user),
+                        reprovisioned,
+                    });
+                }
+                decisions
+            },
+            beside,
+        );
 
         if threshold_exceeded {
             self.operations.clear();
@@ -1344,11 +1401,12 @@ impl<'a, 'input> Cycle<'a, 'input> {
         } else if !self.report.errors.is_empty() {
             self.report.status = SyncRunStatus::CompletedExportErrors;
         }
-        SyncCycleOutcome {
+        let outcome = SyncCycleOutcome {
             operations: self.operations,
             report: self.report,
             decisions,
-        }
+        };
+        (outcome, beside)
     }
 
     fn cloud(&self, position: u32) -> &'a CloudUser {
@@ -1356,18 +1414,25 @@ impl<'a, 'input> Cycle<'a, 'input> {
     }
 
     /// Attribute flow for an AD user joined to an active cloud user.
-    fn update_joined(&mut self, ad_index: u32, user: &'a AdUser, cloud: u32) -> UserDecision {
+    fn update_joined(
+        &mut self,
+        ad_index: u32,
+        user: &'a AdUser,
+        cloud: u32,
+        lookups: JoinedLookups,
+    ) -> UserDecision {
         let cloud_user = self.cloud(cloud);
         // Most joined users have nothing to flow: say so without building their values.
         // Entra checks uniqueness only on what is exported, so an unchanged user raises no
         // conflict either.
-        if self.unchanged(user, cloud_user) {
+        if lookups.unchanged {
             return UserDecision::Joined {
                 cloud_index: cloud as usize,
                 changed: false,
             };
         }
-        let built = match self.build_attributes(ad_index, user, Some(cloud)) {
+        let built = match self.build_attributes(ad_index, user, Some(cloud), lookups.free_in_cloud)
+        {
             Ok(built) => built,
             Err(property) => {
                 self.error(
@@ -1654,7 +1719,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
         restore: bool,
     ) -> UserDecision {
         let target = self.cloud(cloud);
-        let built = match self.build_attributes(ad_index, user, Some(cloud)) {
+        let built = match self.build_attributes(ad_index, user, Some(cloud), false) {
             Ok(built) => built,
             Err(property) => {
                 self.error(
@@ -1725,7 +1790,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
         refused: Option<SoftMatchRefusal>,
     ) -> UserDecision {
         let refused_cloud = refused.and_then(|refusal| u32::try_from(refusal.cloud_index).ok());
-        let built = match self.build_attributes(ad_index, user, None) {
+        let built = match self.build_attributes(ad_index, user, None, false) {
             Ok(built) => built,
             Err(property) => {
                 // Without resiliency the refusal itself is the error the admin sees.
@@ -1804,21 +1869,50 @@ impl<'a, 'input> Cycle<'a, 'input> {
 
     /// Whether `value` (UPN or SMTP address) is held by an object other than the AD user
     /// at `ad_index` and its own cloud user.
-    fn value_taken(&self, value: &str, upn: bool, ad_index: u32, own_cloud: Option<u32>) -> bool {
-        let holders = if upn {
-            self.index.active_by_upn.get(&Folded(value))
-        } else {
-            self.index.active_by_smtp.get(&Folded(value))
-        };
-        let held_in_cloud = holders.iter().any(|&cloud| {
-            Some(cloud) != own_cloud
-                && !self.deleting[cloud as usize]
-                && !self.rewritten[cloud as usize]
-        });
+    /// `free_in_cloud`: no cloud user but `own_cloud` holds it (see [`Self::free_in_cloud`]).
+    fn value_taken(
+        &self,
+        value: &str,
+        upn: bool,
+        ad_index: u32,
+        own_cloud: Option<u32>,
+        free_in_cloud: bool,
+    ) -> bool {
+        let held_in_cloud = !free_in_cloud
+            && self.holders(value, upn).iter().any(|&cloud| {
+                Some(cloud) != own_cloud
+                    && !self.deleting[cloud as usize]
+                    && !self.rewritten[cloud as usize]
+            });
         held_in_cloud
             || self
                 .written_by(value)
                 .is_some_and(|writer| writer != ad_index)
+    }
+
+    /// The active cloud users holding `value` as their UPN, or else as an SMTP address.
+    fn holders<'s>(&'s self, value: &'s str, upn: bool) -> &'s [u32] {
+        if upn {
+            self.index.active_by_upn.get(&Folded(value))
+        } else {
+            self.index.active_by_smtp.get(&Folded(value))
+        }
+    }
+
+    /// Whether no active cloud user but `own_cloud` holds any value that
+    /// [`Self::build_attributes`] checks for `user`: the part of [`Self::value_taken`] that
+    /// nothing in the cycle changes, so it can be looked up before the users are decided.
+    fn free_in_cloud(&self, user: &AdUser, own_cloud: u32) -> bool {
+        let only_own = |holders: &[u32]| holders.iter().all(|&cloud| cloud == own_cloud);
+        let mut addresses = user.smtp_addresses().peekable();
+        let mail_as_primary = match addresses.peek() {
+            Some(_) => None,
+            None => user.mail.as_deref(),
+        };
+        only_own(self.holders(&self.effective_upn(user), true))
+            && addresses
+                .chain(mail_as_primary)
+                .all(|address| only_own(self.holders(address, false)))
     }
 
     /// The AD user whose export in this cycle wrote `value` (any ASCII case), if any.
@@ -1875,11 +1969,12 @@ impl<'a, 'input> Cycle<'a, 'input> {
         ad_index: u32,
         user: &'a AdUser,
         own_cloud: Option<u32>,
+        free_in_cloud: bool,
     ) -> Result<Built<'a>, ConflictProperty> {
         let mut quarantined = Vec::new();
         let wanted_upn = self.effective_upn(user);
         let mut upn = wanted_upn.clone();
-        if self.value_taken(&wanted_upn, true, ad_index, own_cloud) {
+        if self.value_taken(&wanted_upn, true, ad_index, own_cloud, free_in_cloud) {
             match self.resolution(true) {
                 Resolution::Fail => return Err(ConflictProperty::UserPrincipalName),
                 Resolution::Quarantine => {
@@ -1912,8 +2007,9 @@ impl<'a, 'input> Cycle<'a, 'input> {
         let mut kept = Vec::with_capacity(proxies.len());
         let mut dropped_addresses: Vec<String> = Vec::new();
         for proxy in proxies {
-            let taken = smtp_value(&proxy)
-                .is_some_and(|address| self.value_taken(address, false, ad_index, own_cloud));
+            let taken = smtp_value(&proxy).is_some_and(|address| {
+                self.value_taken(address, false, ad_index, own_cloud, free_in_cloud)
+            });
             if !taken {
                 kept.push(proxy);
                 continue;
@@ -1964,7 +2060,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
         let domain = &self.input.tenant.initial_domain;
         let mut candidate = format!("{prefix}{start:04}@{domain}");
         for step in 1..10_000 {
-            if !self.value_taken(&candidate, true, ad_index, None) {
+            if !self.value_taken(&candidate, true, ad_index, None, false) {
                 break;
             }
             candidate = format!("{prefix}{:04}@{domain}", (start + step) % 10_000);
@@ -2059,6 +2155,15 @@ impl<'a, 'input> Cycle<'a, 'input> {
             outcome: outcome.to_owned(),
         });
     }
+}
+
+/// What a joined user's update looks up that the cycle never changes (see `Cycle::run`).
+#[derive(Clone, Copy, Default)]
+struct JoinedLookups {
+    /// The cloud user already holds exactly the values a sync would write.
+    unchanged: bool,
+    /// See `Cycle::free_in_cloud`.
+    free_in_cloud: bool,
 }
 
 struct Built<'a> {

@@ -468,6 +468,45 @@ fn an_update_to_a_value_another_object_holds_is_quarantined() {
 }
 
 #[test]
+fn an_address_two_joined_users_add_goes_to_the_first_and_is_quarantined_for_the_second() {
+    // entra-matching.md §6: no cloud user holds the address before the cycle, so only the
+    // cycle's own writes can make it taken; the first user in AD order writes it.
+    let shared = "smtp:team@contoso.com";
+    let mut ad_users = Vec::new();
+    let mut cloud_users = Vec::new();
+    for (number, name) in [(1, "adele"), (2, "bob")] {
+        let ad = with_mail(
+            ad_user(number, &format!("{name}@contoso.com")),
+            &format!("{name}@contoso.com"),
+        );
+        cloud_users.push(CloudUser {
+            proxy_addresses: ad.proxy_addresses.clone(),
+            mail: ad.mail.clone(),
+            ..synced_from(&format!("c{number}"), &format!("{name}@contoso.com"), &ad)
+        });
+        let mut ad = ad;
+        ad.proxy_addresses.push(shared.into());
+        ad_users.push(ad);
+    }
+    let mut world = World::new(ad_users, cloud_users)
+        .join(0, "c1")
+        .join(1, "c2");
+    world.sync();
+    let first = world.cloud_by_id("c1").unwrap();
+    assert_eq!(
+        first.proxy_addresses,
+        ["SMTP:adele@contoso.com", "smtp:team@contoso.com"]
+    );
+    assert!(first.on_premises_provisioning_errors.is_empty());
+    let second = world.cloud_by_id("c2").unwrap();
+    assert_eq!(second.proxy_addresses, ["SMTP:bob@contoso.com"]);
+    assert_eq!(
+        second.on_premises_provisioning_errors[0].value.as_deref(),
+        Some(shared)
+    );
+}
+
+#[test]
 fn a_user_leaving_scope_is_soft_deleted() {
     // entra-matching.md §12 ("A synced user removed from scope is soft-deleted").
     let ad = ad_user(1, "adele@contoso.com");
