@@ -643,12 +643,14 @@ fn write_with_list<T: Serialize>(
             .unwrap_or_default();
         let mut text = Vec::with_capacity(elements.len() + elements.len() / 8 + 4);
         text.extend_from_slice(if number == 0 { b"\n  " } else { b",\n  " });
-        for &byte in elements {
-            text.push(byte);
-            if byte == b'\n' {
-                text.extend_from_slice(b"  ");
-            }
+        // Line by line: a gigabyte of plan pushed a byte at a time took a second.
+        let mut line_start = 0;
+        for newline in memchr::memchr_iter(b'\n', elements) {
+            text.extend_from_slice(&elements[line_start..=newline]);
+            text.extend_from_slice(b"  ");
+            line_start = newline + 1;
         }
+        text.extend_from_slice(&elements[line_start..]);
         if (number + 1) * per_piece >= items.len() {
             text.extend_from_slice(b"\n  ");
         }
