@@ -6,9 +6,11 @@
 //! value held outside its record. Allocator rounding is left out on every side, so the
 //! layouts compare like with like; peak RSS, measured from outside, includes it.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use hardmatch_core::ad::AdUser;
+use hardmatch_core::interned::Interned;
 use hardmatch_core::tenant::{AssignedLicense, CloudUser};
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +26,7 @@ pub struct Footprint {
     pub long_values: f64,
     /// Proxy addresses: a 24-byte `String` each, and its text.
     pub proxy_addresses: f64,
-    /// Licences and provisioning errors, with their text.
+    /// Licences and provisioning errors, with their text (a licence's shared text once).
     pub other_lists: f64,
     /// The text of every value, short or long, without any slot or length.
     pub text_alone: f64,
@@ -62,6 +64,7 @@ struct Tally {
     /// Single values and list items, present or not, that a handle or offset would stand for.
     slots: usize,
     arena_text: usize,
+    shared_seen: HashSet<Interned>,
 }
 
 impl Tally {
@@ -74,6 +77,13 @@ impl Tally {
             }
             self.text_alone += text.len();
             self.arena_text += in_arena(text);
+        }
+    }
+
+    /// Text users share (licence SKUs and plans): counted once, as it is held.
+    fn shared(&mut self, text: &Interned) {
+        if self.shared_seen.insert(text.clone()) {
+            self.other_lists += text.len();
         }
     }
 
@@ -126,12 +136,12 @@ impl Tally {
         self.value(user.created_date_time.as_deref());
         self.proxy_addresses(&user.proxy_addresses);
         for licence in &user.assigned_licenses {
-            self.other_lists += size_of::<AssignedLicense>() + licence.sku_id.len();
-            self.other_lists += licence
-                .disabled_plans
-                .iter()
-                .map(|plan| size_of::<String>() + plan.len())
-                .sum::<usize>();
+            self.other_lists += size_of::<AssignedLicense>();
+            self.shared(&licence.sku_id);
+            for plan in &licence.disabled_plans {
+                self.other_lists += size_of_val(plan);
+                self.shared(plan);
+            }
         }
         for error in &user.on_premises_provisioning_errors {
             self.other_lists += size_of_val(error);
@@ -212,7 +222,7 @@ mod tests {
             user_principal_name: "adele.vance@contoso.com".into(),
             created_date_time: Some("2022-08-25T14:16:00Z".into()),
             assigned_licenses: vec![AssignedLicense {
-                sku_id: "05e9a617-0261-4cee-bb44-138d3ef5d965".to_owned(),
+                sku_id: "05e9a617-0261-4cee-bb44-138d3ef5d965".into(),
                 disabled_plans: Vec::new(),
             }],
             ..CloudUser::default()

@@ -560,7 +560,7 @@ impl<'options> Generator<'options> {
 
     fn license() -> Vec<AssignedLicense> {
         vec![AssignedLicense {
-            sku_id: LICENSE_SKU_ID.to_owned(),
+            sku_id: LICENSE_SKU_ID.into(),
             disabled_plans: Vec::new(),
         }]
     }

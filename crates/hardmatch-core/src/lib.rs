@@ -9,6 +9,7 @@ pub mod ad;
 pub mod anchor;
 pub mod diagnose;
 mod index;
+pub mod interned;
 mod parallel;
 pub mod plan;
 pub mod snapshot_text;

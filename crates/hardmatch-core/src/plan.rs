@@ -381,7 +381,7 @@ pub fn cloud_state(
         let skus: Vec<serde_json::Value> = user
             .assigned_licenses
             .iter()
-            .map(|licence| licence.sku_id.clone().into())
+            .map(|licence| licence.sku_id.as_str().into())
             .collect();
         object.insert("assignedLicenseSkuIds".to_owned(), skus.into());
     }
@@ -1296,7 +1296,7 @@ impl<'a, 'input> Planner<'a, 'input> {
             value: user
                 .assigned_licenses
                 .iter()
-                .map(|licence| serde_json::Value::from(licence.sku_id.clone()))
+                .map(|licence| serde_json::Value::from(licence.sku_id.as_str()))
                 .collect::<Vec<_>>()
                 .into(),
         });

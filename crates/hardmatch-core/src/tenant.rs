@@ -9,6 +9,7 @@ use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::anchor::ImmutableId;
+use crate::interned::Interned;
 
 /// The tenant snapshot format this build writes and reads.
 pub const TENANT_SNAPSHOT_FORMAT_VERSION: u32 = 1;
@@ -108,9 +109,10 @@ pub struct OnPremisesProvisioningError {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AssignedLicense {
-    pub sku_id: String,
+    /// Shared by every user with the SKU (see [`crate::interned`]), as are the plans.
+    pub sku_id: Interned,
     #[serde(default, deserialize_with = "exact_list")]
-    pub disabled_plans: Vec<String>,
+    pub disabled_plans: Vec<Interned>,
 }
 
 /// Graph `signInActivity`.
