@@ -324,21 +324,25 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
         text,
         "\nWhy the goal is missed, from phase timings (the resident set and the clock at each \
          phase's end, in a throwaway build), an RSS trace and perf profiles of both commands at \
-         1M. Time: the two snapshots are parsed at once, one per core, in about 3.5 s; the \
-         tenant's indexes take about 1 s on both cores; then the sync prediction runs for \
-         about 4.5 s on one core, while the hygiene checks and the orphan search take the \
-         other for about 2 s. The statuses take about 0.5 s on both cores and the text output \
-         under 1 s. The parse and the prediction alone exceed 5 s on two cores. The \
-         prediction is sequential, as Entra Connect's export is (each user's export claims \
-         values that later users are checked against), and bound by memory latency: for each \
-         of the 600,000 joined users it looks up its UPN and addresses in the tenant's \
-         indexes and in the values claimed so far, and compares about fifteen properties of \
-         its cloud user, each at a random place in two gigabytes. In the generated tenant, as \
-         in a snapshot read from Graph v1.0, `onPremisesObjectIdentifier` is absent, so every \
-         joined user takes that full path. Plan: after the same diagnosis, the planner takes \
-         about 4 s and its 605,000 actions about 1.4 GiB, and writing the file of 1.3 GB about \
-         3.5 s, encoding on one core while the other writes, about half of it the kernel \
-         taking the bytes into the page cache. Memory: the parsed users alone take about \
+         1M. Time: the two snapshots are parsed at once, one per core, in about 3.1 s (the \
+         tenant's file, the larger, sets the pace; the AD side is done about 0.7 s earlier); \
+         the tenant's indexes take about 0.9 s on both cores. The sync prediction then looks \
+         up, on both cores in about 1 s, everything its decisions read that the cycle never \
+         changes (scope, which AD object exports each anchor, each join's cloud user, whether \
+         a joined user is unchanged and whether another cloud user holds its values), and \
+         decides the users in AD order on one core in about 1.8 s, while the hygiene checks \
+         and the orphan search take the other. Those decisions are sequential, as Entra \
+         Connect's export is (each user's export claims values that later users are checked \
+         against), and bound by memory latency: each claim and each check of a claimed value \
+         is a lookup at a random place in a table of three million values. The statuses take \
+         about 0.5 s on both cores and the text output about 0.8 s. The parse and the indexes \
+         alone take 4 s of the 5 on two cores. In the generated tenant, as in a snapshot read \
+         from Graph v1.0, `onPremisesObjectIdentifier` is absent, so every one of the 600,000 \
+         joined users is written again and claims its values. Plan: after the same \
+         diagnosis, the planner takes about 4 s (about 1 s of it the actions' fingerprint, \
+         XXH3 of their compact JSON) and its 605,000 actions about 1.4 GiB, and writing the \
+         file of 1.3 GB about 3 s, encoding on one core while the other writes, half of it \
+         the kernel taking the bytes into the page cache. Memory: the parsed users alone take about \
          {:.1} GiB (the typed parse's peak), most of the budget before any work. The files' \
          text is not held beside them (it is read in 1 MiB chunks and parsed a few thousand \
          users at a time), and values of up to 24 bytes sit inline in their `CompactString`s. \
@@ -365,8 +369,10 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
          planner, a planner that hands back its drafts as it orders them, a prediction that \
          keeps no operations and borrows each user's values from AD, and keeps its report's \
          records only for outputs that show them, statuses made in blocks, both cores for parsing, \
-         indexes, hygiene, statuses, planning and writing the plan, streamed status output, \
-         an XXH3 actions fingerprint, and a plan read back straight into its types.",
+         indexes, the prediction's lookups, hygiene, statuses, planning and writing the plan, \
+         streamed status output, made-up values looked up only where they can be, models \
+         that hold only the fields a rule reads, licence SKUs and plans interned, an XXH3 \
+         actions fingerprint, and a plan read back straight into its types.",
         largest.parse.rss_mib() / 1024.0,
     );
     if let Some(footprint) = footprint {
@@ -377,13 +383,14 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
              would bring neither `plan` under 2 GiB nor either command under 5 s. One string arena per snapshot would take {:.0}% (8-byte \
              handles) to {:.0}% (4-byte offsets) off the parsed users, since most values are \
              already inline and the records' fixed fields stay. The SMTP address indexes \
-             (two million values on each side) could keep no keys like the others, and plan \
-             actions written to the file as they are made would save most of the plan's \
-             1.4 GiB above status. Meeting 5 s, and 2 GiB for plan, would need a different shape: the \
-             tenant held in compact indexes built for the rules, the AD users streamed past \
-             them, and a prediction split across cores (each user's lookups made in parallel, \
-             only the claims of values made in order), instead of both directories held whole \
-             in the models the emulator and the executor share.",
+             (two million values on each side) could keep no keys like the others, an actions \
+             fingerprint over their fields rather than their JSON would take about 1 s off \
+             planning, and plan actions kept compact (referring to their users, their text \
+             written only when the file is) and written as they are made would save most of \
+             the plan's 1.4 GiB above status. Meeting 5 s, and 2 GiB for plan, would need a \
+             different shape: the tenant held in compact indexes built for the rules as its \
+             users are parsed, and the AD users streamed past them, instead of both \
+             directories held whole in the models the emulator and the executor share.",
             saving(footprint.arena_with_handles),
             saving(footprint.arena_with_offsets),
         );

@@ -705,36 +705,128 @@ fn the_streamed_plan_file_escapes_text_as_the_plan_text_does() {
     let mut streamed = Vec::new();
     plan.write_json(&mut streamed).unwrap();
     assert_eq!(String::from_utf8(streamed).unwrap(), serde_json_text(&plan));
-    // The fingerprint hashes the actions' compact JSON, as serde_json writes it.
-    let compact = serde_json::to_string(&plan.actions).unwrap();
-    assert_eq!(
-        actions_fingerprint(&plan.actions),
-        format!(
-            "xxh3:{:016x}",
-            xxhash_rust::xxh3::xxh3_64(compact.as_bytes())
-        )
-    );
 }
 
 #[test]
-fn plans_fingerprinted_with_fnv_before_xxh3_are_still_checked_with_it() {
-    let mut plan = make_plan(&field_story(), Selection::AllSafe, &PlanPolicy::default()).unwrap();
-    let mut fnv = Fnv1a::new();
-    fnv.write(serde_json::to_string(&plan.actions).unwrap().as_bytes());
-    plan.actions_fingerprint = format!("fnv1a64:{:016x}", fnv.finish());
-    let text = plan.to_json().unwrap();
-    assert_eq!(Plan::from_json(&text).unwrap(), plan);
-    let edited = text.replacen("\"soft_delete\"", "\"purge_deleted\"", 1);
-    match Plan::from_json(&edited) {
-        Err(PlanFileError::HandEdited { expected, found }) => {
-            assert_eq!(expected, plan.actions_fingerprint);
-            assert!(
-                found.starts_with("fnv1a64:") && found != expected,
-                "{found}"
-            );
+fn plans_fingerprinted_from_their_json_before_are_still_checked_that_way() {
+    // FNV-1a, then XXH3, of the actions' compact JSON as serde_json writes it.
+    let compact = |plan: &Plan| serde_json::to_string(&plan.actions).unwrap();
+    let fnv = |plan: &Plan| {
+        let mut fnv = Fnv1a::new();
+        fnv.write(compact(plan).as_bytes());
+        format!("fnv1a64:{:016x}", fnv.finish())
+    };
+    let xxh3 = |plan: &Plan| {
+        format!(
+            "xxh3:{:016x}",
+            xxhash_rust::xxh3::xxh3_64(compact(plan).as_bytes())
+        )
+    };
+    for (prefix, fingerprint) in [
+        ("fnv1a64:", &fnv as &dyn Fn(&Plan) -> String),
+        ("xxh3:", &xxh3),
+    ] {
+        let mut plan =
+            make_plan(&field_story(), Selection::AllSafe, &PlanPolicy::default()).unwrap();
+        plan.actions_fingerprint = fingerprint(&plan);
+        let text = plan.to_json().unwrap();
+        assert_eq!(Plan::from_json(&text).unwrap(), plan);
+        let edited = text.replacen("\"soft_delete\"", "\"purge_deleted\"", 1);
+        match Plan::from_json(&edited) {
+            Err(PlanFileError::HandEdited { expected, found }) => {
+                assert_eq!(expected, plan.actions_fingerprint);
+                assert!(found.starts_with(prefix) && found != expected, "{found}");
+            }
+            other => panic!("{other:?}"),
         }
-        other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn every_field_of_every_action_is_in_its_fingerprint() {
+    let plan = make_plan(&field_story(), Selection::AllSafe, &PlanPolicy::default()).unwrap();
+    let original = actions_fingerprint(&plan.actions);
+    assert!(original.starts_with("xxh3-fields:"), "{original}");
+    let with_check = plan
+        .actions
+        .iter()
+        .position(|action| action.precondition.is_some())
+        .expect("an action with a precondition");
+    type Edit = fn(&mut PlanAction);
+    let edits: [(&str, Edit); 17] = [
+        ("id", |action| action.id.push('0')),
+        ("kind", |action| action.kind = ActionKind::RestoreDeleted),
+        ("directory", |action| {
+            action.target.directory = Directory::SyncServer
+        }),
+        ("target id", |action| {
+            action.target.id = Some("other".into())
+        }),
+        ("target UPN", |action| {
+            action.target.user_principal_name = None
+        }),
+        ("target DN", |action| {
+            action.target.distinguished_name = Some(String::new())
+        }),
+        ("value", |action| action.value = Some("other".into())),
+        ("reason", |action| action.reason.push('.')),
+        ("evidence", |action| action.evidence.push(String::new())),
+        ("depends on", |action| action.depends_on.push("a1".into())),
+        ("irreversible", |action| {
+            action.irreversible = !action.irreversible
+        }),
+        ("for user", |action| {
+            action.for_user = Some("CN=Other".into())
+        }),
+        ("check value", |action| {
+            let checks = &mut action.precondition.as_mut().unwrap().checks;
+            checks[0] = match &checks[0] {
+                Check::Equals { property, .. } => Check::Equals {
+                    property: property.clone(),
+                    value: serde_json::json!([1, true, null, {"a": "b"}]),
+                },
+                Check::Present { property } => Check::Equals {
+                    property: property.clone(),
+                    value: serde_json::Value::Null,
+                },
+            };
+        }),
+        ("check property", |action| {
+            let check = &mut action.precondition.as_mut().unwrap().checks[0];
+            let (Check::Equals { property, .. } | Check::Present { property }) = check;
+            *property = "other".into();
+        }),
+        ("check added", |action| {
+            let checks = &mut action.precondition.as_mut().unwrap().checks;
+            checks.push(Check::Present {
+                property: "deletedDateTime".into(),
+            });
+        }),
+        ("precondition fingerprint", |action| {
+            action.precondition.as_mut().unwrap().fingerprint.push('0');
+        }),
+        ("precondition removed", |action| action.precondition = None),
+    ];
+    let mut seen = std::collections::HashSet::from([original.clone()]);
+    for (field, edit) in edits {
+        let mut actions = plan.actions.clone();
+        edit(&mut actions[with_check]);
+        assert_ne!(actions, plan.actions, "{field}: the edit changes nothing");
+        let edited = actions_fingerprint(&actions);
+        assert!(
+            seen.insert(edited),
+            "{field}: same fingerprint as before or as another edit"
+        );
+    }
+    // Text moved from one field to the next is a different plan too.
+    let mut moved = plan.actions.clone();
+    let action = &mut moved[with_check];
+    let last = action.reason.pop().unwrap();
+    action.evidence.insert(0, last.to_string());
+    let mut inserted = plan.actions.clone();
+    inserted[with_check].evidence.insert(0, last.to_string());
+    assert_ne!(actions_fingerprint(&moved), actions_fingerprint(&inserted));
+    assert_ne!(actions_fingerprint(&moved), original);
 }
 
 #[test]

@@ -684,7 +684,7 @@ fn offline_cases() -> Vec<Case> {
             ..Case::new("plan from a newer format_version", &["show", "plan.json"])
         },
         Case {
-            stderr: "error: `plan.json` cannot be used: the plan's actions do not match its fingerprint (expected `xxh3:<hash>`, found `xxh3:<hash>`): it was edited after it was generated; make a new plan\nhint: make a new plan with `hardmatch plan`; a plan is reviewed as written and never edited\n",
+            stderr: "error: `plan.json` cannot be used: the plan's actions do not match its fingerprint (expected `xxh3-fields:<hash>`, found `xxh3-fields:<hash>`): it was edited after it was generated; make a new plan\nhint: make a new plan with `hardmatch plan`; a plan is reviewed as written and never edited\n",
             files: &[(
                 "plan.json",
                 Content::Made(|good| {
@@ -699,7 +699,7 @@ fn offline_cases() -> Vec<Case> {
             )
         },
         Case {
-            stderr: "error: `plan.json` cannot be used: the plan's actions do not match its fingerprint (expected `xxh3:<hash>`, found `xxh3:<hash>`): it was edited after it was generated; make a new plan\nhint: make a new plan with `hardmatch plan`; a plan is reviewed as written and never edited\n",
+            stderr: "error: `plan.json` cannot be used: the plan's actions do not match its fingerprint (expected `xxh3-fields:<hash>`, found `xxh3-fields:<hash>`): it was edited after it was generated; make a new plan\nhint: make a new plan with `hardmatch plan`; a plan is reviewed as written and never edited\n",
             files: &[(
                 "plan.json",
                 Content::Made(|good| {
@@ -1358,7 +1358,7 @@ fn normalise(stderr: &str, placeholders: &Placeholders) -> String {
     out.push_str(rest);
     text = out;
     // Plan fingerprints follow the planner's output, which other changes may alter.
-    for prefix in ["fnv1a64:", "xxh3:"] {
+    for prefix in ["fnv1a64:", "xxh3:", "xxh3-fields:"] {
         let mut out = String::new();
         let mut rest = text.as_str();
         while let Some(position) = rest.find(prefix) {

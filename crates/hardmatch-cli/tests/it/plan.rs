@@ -23,7 +23,7 @@ fn stable(text: &str) -> String {
             || line.starts_with("# Generated at")
         {
             "[generated at]".to_owned()
-        } else if let Some((index, prefix)) = ["fnv1a64:", "xxh3:"]
+        } else if let Some((index, prefix)) = ["fnv1a64:", "xxh3:", "xxh3-fields:"]
             .iter()
             .find_map(|prefix| Some((line.find(prefix)?, prefix)))
         {
