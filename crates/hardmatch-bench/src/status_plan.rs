@@ -339,10 +339,9 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
          alone take 4 s of the 5 on two cores. In the generated tenant, as in a snapshot read \
          from Graph v1.0, `onPremisesObjectIdentifier` is absent, so every one of the 600,000 \
          joined users is written again and claims its values. Plan: after the same \
-         diagnosis, the planner takes about 4 s (about 1 s of it the actions' fingerprint, \
-         XXH3 of their compact JSON) and its 605,000 actions about 1.4 GiB, and writing the \
-         file of 1.3 GB about 3 s, encoding on one core while the other writes, half of it \
-         the kernel taking the bytes into the page cache. Memory: the parsed users alone take about \
+         diagnosis, the planner takes about 3 s and its 605,000 actions about 1.4 GiB, and \
+         writing the file of 1.3 GB about 3 s, encoding on one core while the other writes, \
+         half of it the kernel taking the bytes into the page cache. Memory: the parsed users alone take about \
          {:.1} GiB (the typed parse's peak), most of the budget before any work. The files' \
          text is not held beside them (it is read in 1 MiB chunks and parsed a few thousand \
          users at a time), and values of up to 24 bytes sit inline in their `CompactString`s. \
@@ -371,8 +370,9 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
          records only for outputs that show them, statuses made in blocks, both cores for parsing, \
          indexes, the prediction's lookups, hygiene, statuses, planning and writing the plan, \
          streamed status output, made-up values looked up only where they can be, models \
-         that hold only the fields a rule reads, licence SKUs and plans interned, an XXH3 \
-         actions fingerprint, and a plan read back straight into its types.",
+         that hold only the fields a rule reads, licence SKUs and plans interned, an actions \
+         fingerprint over their fields (XXH3 of their JSON took about 1 s at each end), and \
+         a plan read back straight into its types.",
         largest.parse.rss_mib() / 1024.0,
     );
     if let Some(footprint) = footprint {
@@ -383,9 +383,8 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
              would bring neither `plan` under 2 GiB nor either command under 5 s. One string arena per snapshot would take {:.0}% (8-byte \
              handles) to {:.0}% (4-byte offsets) off the parsed users, since most values are \
              already inline and the records' fixed fields stay. The SMTP address indexes \
-             (two million values on each side) could keep no keys like the others, an actions \
-             fingerprint over their fields rather than their JSON would take about 1 s off \
-             planning, and plan actions kept compact (referring to their users, their text \
+             (two million values on each side) could keep no keys like the others, and plan \
+             actions kept compact (referring to their users, their text \
              written only when the file is) and written as they are made would save most of \
              the plan's 1.4 GiB above status. Meeting 5 s, and 2 GiB for plan, would need a \
              different shape: the tenant held in compact indexes built for the rules as its \
