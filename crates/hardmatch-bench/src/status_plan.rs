@@ -339,13 +339,13 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
          alone take 4 s of the 5 on two cores. In the generated tenant, as in a snapshot read \
          from Graph v1.0, `onPremisesObjectIdentifier` is absent, so every one of the 600,000 \
          joined users is written again and claims its values. Plan: after the same \
-         diagnosis, the planner takes about 3 s and its 605,000 actions about 1.4 GiB, and \
+         diagnosis, the planner takes about 3 s and its 605,000 actions about 1.3 GiB, and \
          writing the file of 1.3 GB about 3 s, encoding on one core while the other writes, \
          half of it the kernel taking the bytes into the page cache. Memory: the parsed users alone take about \
          {:.1} GiB (the typed parse's peak), most of the budget before any work. The files' \
          text is not held beside them (it is read in 1 MiB chunks and parsed a few thousand \
          users at a time), and values of up to 24 bytes sit inline in their `CompactString`s. \
-         Measured inside `status`, the parse leaves about 1.7 GiB; the tenant's indexes, the \
+         Measured inside `status`, the parse leaves about 1.6 GiB; the tenant's indexes, the \
          prediction's decisions, the hygiene checks and the statuses with their 617,000 \
          evidence items and 295,000 tenant findings bring it to its peak, at the end of the \
          statuses. That peak is under 2 GiB since the prediction keeps only its report's \
@@ -386,7 +386,7 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
              (two million values on each side) could keep no keys like the others, and plan \
              actions kept compact (referring to their users, their text \
              written only when the file is) and written as they are made would save most of \
-             the plan's 1.4 GiB above status. Meeting 5 s, and 2 GiB for plan, would need a \
+             the plan's 1.3 GiB above status. Meeting 5 s, and 2 GiB for plan, would need a \
              different shape: the tenant held in compact indexes built for the rules as its \
              users are parsed, and the AD users streamed past them, instead of both \
              directories held whole in the models the emulator and the executor share.",

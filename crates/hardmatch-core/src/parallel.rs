@@ -19,12 +19,22 @@ pub(crate) fn both<First, Second: Send>(
     })
 }
 
+/// Fewer items than this are mapped on this thread alone: a thread costs more than they
+/// take (the emulator runs a cycle over a handful of users at every sync).
+const ITEMS_WORTH_A_THREAD: usize = 4096;
+
 /// `map` of every item that gives one, in order: the first half of `items` on this thread,
 /// the second on another. `map` is given each item's position in `items`.
 pub(crate) fn filter_map_in_halves<'t, T: Sync, U: Send>(
     items: &'t [T],
     map: impl Fn(usize, &'t T) -> Option<U> + Sync,
 ) -> Vec<U> {
+    if items.len() < ITEMS_WORTH_A_THREAD {
+        let mapped = items.iter().enumerate();
+        return mapped
+            .filter_map(|(position, item)| map(position, item))
+            .collect();
+    }
     let middle = items.len() / 2;
     let (first, second) = items.split_at(middle);
     let map = &map;
@@ -77,7 +87,7 @@ mod tests {
 
     #[test]
     fn halves_map_every_item_in_order_with_its_position() {
-        for length in [0, 1, 2, 7] {
+        for length in [0, 1, 2, 7, ITEMS_WORTH_A_THREAD, ITEMS_WORTH_A_THREAD + 1] {
             let items: Vec<usize> = (100..100 + length).collect();
             let mapped = map_in_halves(&items, |position, item| (position, *item));
             let expected: Vec<(usize, usize)> = items.iter().copied().enumerate().collect();
