@@ -1191,7 +1191,12 @@ impl<'a, 'input> Planner<'a, 'input> {
         }
         // The planner's indexes of AD users (about 0.1 GB of tables at a million users) are
         // given back before the actions, the run's largest allocation, are assembled.
-        drop((self.ad_by_name, self.ad_by_smtp, self.ad_anchors, self.joined));
+        drop((
+            self.ad_by_name,
+            self.ad_by_smtp,
+            self.ad_anchors,
+            self.joined,
+        ));
 
         let deletions = per_user
             .iter()
