@@ -369,7 +369,7 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
          keeps no operations and borrows each user's values from AD, and keeps its report's \
          records only for outputs that show them, statuses made in blocks, both cores for parsing, \
          indexes, the prediction's lookups, hygiene, statuses, planning and writing the plan, \
-         streamed status output, made-up values looked up only where they can be, models \
+         streamed status output, one map of the values a cycle writes (made-up ones too), models \
          that hold only the fields a rule reads, licence SKUs and plans interned, an actions \
          fingerprint over their fields (XXH3 of their JSON took about 1 s at each end), and \
          a plan read back straight into its types.",

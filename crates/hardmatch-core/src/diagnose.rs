@@ -468,12 +468,11 @@ pub fn diagnose_with<'a>(
         join_source,
         Operations::Skip,
         options.sync_report,
-        || {
-            // Both look AD users up by anchor: one index serves the two.
-            let ad_by_anchor = FieldIndex::of_all(ad_users);
+        // Both look AD users up by anchor, in the cycle's own index.
+        |ad_by_anchor| {
             (
-                orphans(&ad_by_anchor, &tenant.users),
-                hygiene_with(ad_users, &ad_by_anchor, &tenant.tenant),
+                orphans(ad_by_anchor, &tenant.users),
+                hygiene_with(ad_users, ad_by_anchor, &tenant.tenant),
             )
         },
     );

@@ -5,6 +5,7 @@
 //! inputs and fold ASCII case while hashing, and a value held by one object (the common
 //! case) costs four bytes beside its key and no allocation.
 
+use std::borrow::Cow;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 
 /// A hash map with [`WordHasher`]: the maps here hold millions of short keys.
@@ -92,6 +93,25 @@ impl Hash for Folded<'_> {
         }
         // The terminator keeps ("ab", "c") and ("a", "bc") apart, as `str`'s own hash does.
         state.write_u8(0xff);
+    }
+}
+
+/// [`Folded`] text that is borrowed, or owned where it was made up on the way (the sync
+/// cycle's initial-domain UPNs, kept beside AD's own values in one map of written values).
+#[derive(Clone, Debug)]
+pub(crate) struct FoldedText<'a>(pub(crate) Cow<'a, str>);
+
+impl PartialEq for FoldedText<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        Folded(&self.0) == Folded(&other.0)
+    }
+}
+
+impl Eq for FoldedText<'_> {}
+
+impl Hash for FoldedText<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        Folded(&self.0).hash(state);
     }
 }
 

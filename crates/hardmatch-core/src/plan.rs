@@ -670,8 +670,7 @@ pub fn actions_fingerprint(actions: &[PlanAction]) -> String {
     for action in actions {
         FieldWriter(&mut hash).action(action);
     }
-    hash.flush_into_hash();
-    format!("{FIELDS_PREFIX}{:016x}", hash.hash.digest())
+    format!("{FIELDS_PREFIX}{:016x}", hash.digest())
 }
 
 const FIELDS_PREFIX: &str = "xxh3-fields:";
@@ -690,8 +689,7 @@ fn actions_fingerprint_like(stored: &str, actions: &[PlanAction]) -> String {
     } else if stored.starts_with(XXH3_JSON_PREFIX) {
         let mut hash = Xxh3Writer::default();
         write_compact(&mut hash, actions);
-        hash.flush_into_hash();
-        format!("{XXH3_JSON_PREFIX}{:016x}", hash.hash.digest())
+        format!("{XXH3_JSON_PREFIX}{:016x}", hash.digest())
     } else {
         actions_fingerprint(actions)
     }
@@ -854,6 +852,12 @@ impl Xxh3Writer {
     fn flush_into_hash(&mut self) {
         self.hash.update(&self.pending);
         self.pending.clear();
+    }
+
+    /// The hash of everything written.
+    fn digest(mut self) -> u64 {
+        self.flush_into_hash();
+        self.hash.digest()
     }
 }
 

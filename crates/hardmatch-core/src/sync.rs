@@ -64,8 +64,8 @@ use crate::ad::AdUser;
 use crate::anchor::ImmutableId;
 use crate::diagnose::AdAnchor;
 use crate::index::{
-    Field, FieldIndex, Fnv1a, Folded, HashMap, HashSet, MultiIndex, domain_of, positions,
-    smtp_value,
+    Field, FieldIndex, Fnv1a, Folded, FoldedText, HashMap, HashSet, MultiIndex, domain_of,
+    positions, smtp_value,
 };
 use crate::parallel;
 use crate::tenant::{
@@ -919,19 +919,19 @@ pub(crate) fn run_sync_cycle_with(
     operations: Operations,
     detail: SyncReportDetail,
 ) -> SyncCycleOutcome {
-    run_sync_cycle_beside(input, index, joins, operations, detail, || ()).0
+    run_sync_cycle_beside(input, index, joins, operations, detail, |_| ()).0
 }
 
 /// [`run_sync_cycle_with`], running `beside` on the other core while the users are decided
 /// one after the other, the part of a cycle that keeps only one core busy; returns what
-/// `beside` returns too.
+/// `beside` returns too. `beside` is given the cycle's index of the AD users by anchor.
 pub(crate) fn run_sync_cycle_beside<Beside: Send>(
     input: &SyncCycleInput<'_>,
     index: &CloudIndex<'_>,
     joins: JoinSource,
     operations: Operations,
     detail: SyncReportDetail,
-    beside: impl FnOnce() -> Beside + Send,
+    beside: impl FnOnce(&FieldIndex<'_, AdUser, AdAnchor>) -> Beside + Send,
 ) -> (SyncCycleOutcome, Beside) {
     Cycle::new(input, index, operations, detail).run(joins, beside)
 }
@@ -1108,20 +1108,6 @@ pub(crate) fn cloud_smtp_addresses(user: &CloudUser) -> impl Iterator<Item = &st
         .chain(mail)
 }
 
-/// `value` in ASCII lowercase, in `buffer` when it fits (almost every UPN and address
-/// does): the cycle looks values up this way once per claim, a million times a run.
-fn ascii_lowercase_in<'b>(value: &str, buffer: &'b mut [u8; 128]) -> Cow<'b, str> {
-    if let Some(slot) = buffer.get_mut(..value.len()) {
-        slot.copy_from_slice(value.as_bytes());
-        slot.make_ascii_lowercase();
-        // ASCII lowercasing keeps UTF-8 valid, so this never falls through.
-        if let Ok(lowered) = std::str::from_utf8(slot) {
-            return Cow::Borrowed(lowered);
-        }
-    }
-    Cow::Owned(value.to_ascii_lowercase())
-}
-
 /// Per-run mutable state.
 struct Cycle<'a, 'input> {
     input: &'input SyncCycleInput<'a>,
@@ -1133,15 +1119,11 @@ struct Cycle<'a, 'input> {
     rewritten: Vec<bool>,
     /// Cloud users soft-deleted by this cycle.
     deleting: Vec<bool>,
-    /// UPNs and SMTP addresses written in this cycle, with the AD user index: borrowed
-    /// from AD where the value is AD's own, compared without regard to ASCII case.
-    written_values: HashMap<Folded<'a>, u32>,
-    /// Written values the cycle made up (initial-domain and placeholder UPNs), lowercased.
-    written_made_up: HashMap<String, u32>,
-    /// Whether a made-up value lies outside the tenant's initial domain. Until one does,
-    /// only values in that domain are looked up among them: a million AD users' own
-    /// values would otherwise each be lowercased and looked up there for nothing.
-    made_up_elsewhere: bool,
+    /// UPNs and SMTP addresses written in this cycle, compared without regard to ASCII
+    /// case, each with the AD user that wrote it last: borrowed from AD where the value is
+    /// AD's own, owned where the cycle made it up (initial-domain and placeholder UPNs,
+    /// `SMTP:` from `mail`).
+    written_values: HashMap<FoldedText<'a>, u32>,
     operations_wanted: Operations,
     operations: Vec<SyncOperation>,
     report_detail: SyncReportDetail,
@@ -1175,8 +1157,6 @@ impl<'a, 'input> Cycle<'a, 'input> {
                 input.ad_users.len() * 2,
                 Default::default(),
             ),
-            written_made_up: HashMap::default(),
-            made_up_elsewhere: false,
             operations_wanted,
             operations: Vec::new(),
             report_detail,
@@ -1197,7 +1177,7 @@ impl<'a, 'input> Cycle<'a, 'input> {
     fn run<Beside: Send>(
         mut self,
         join_source: JoinSource,
-        beside: impl FnOnce() -> Beside + Send,
+        beside: impl FnOnce(&FieldIndex<'_, AdUser, AdAnchor>) -> Beside + Send,
     ) -> (SyncCycleOutcome, Beside) {
         let input = self.input;
         // Everything a user's decision looks up that the cycle itself never changes (scope,
@@ -1313,69 +1293,32 @@ impl<'a, 'input> Cycle<'a, 'input> {
             })
         };
 
+        let standing = |position: usize| {
+            if !in_scope[position] {
+                return Standing::OutOfScope;
+            }
+            if !exports[position] {
+                return Standing::DuplicateAnchor;
+            }
+            let join = join_of[position] as usize;
+            match (joins.get(join), resolved.get(join)) {
+                (Some(_), Some(&(_, Some(cloud)))) => Standing::Joined {
+                    cloud,
+                    lookups: joined_lookups[position],
+                },
+                (Some(&(_, cloud_id)), _) => Standing::JoinedToDeleted { cloud_id },
+                _ => Standing::New,
+            }
+        };
         let (decisions, beside) = parallel::both(
             || {
                 let mut decisions = Vec::with_capacity(input.ad_users.len());
-                for (position, user) in input.ad_users.iter().enumerate() {
-                    let Ok(ad_index) = u32::try_from(position) else {
-                        break;
-                    };
-                    if !in_scope[position] {
-                        decisions.push(UserSyncResult {
-                            decision: UserDecision::OutOfScope,
-                            reprovisioned: false,
-                        });
-                        continue;
-                    }
-                    if !exports[position] {
-                        // Two AD objects export the same anchor; the first one wins.
-                        self.error(
-                            user,
-                            SyncErrorKind::AttributeValueMustBeUnique,
-                            None,
-                            Some(ConflictProperty::SourceAnchor),
-                            "not-exported",
-                        );
-                        decisions.push(UserSyncResult {
-                            decision: UserDecision::Failed {
-                                error: SyncErrorKind::AttributeValueMustBeUnique,
-                                property: Some(ConflictProperty::SourceAnchor),
-                                cloud_index: None,
-                            },
-                            reprovisioned: false,
-                        });
-                        continue;
-                    }
-                    let mut reprovisioned = false;
-                    let join = join_of[position] as usize;
-                    if let Some(&(_, cloud_id)) = joins.get(join) {
-                        if let Some(cloud) = resolved[join].1 {
-                            decisions.push(UserSyncResult {
-                                decision: self.update_joined(
-                                    ad_index,
-                                    user,
-                                    cloud,
-                                    joined_lookups[position],
-                                ),
-                                reprovisioned: false,
-                            });
-                            continue;
-                        }
-                        // Deleted in the cloud: the join goes and the object is new again (§4, §12).
-                        self.record(|| SyncOperation::Disconnect {
-                            source_anchor: user.immutable_id.clone(),
-                            cloud_user_id: cloud_id.to_owned(),
-                        });
-                        reprovisioned = true;
-                    }
-                    decisions.push(UserSyncResult {
-                        decision: self.provision(ad_index, user),
-                        reprovisioned,
-                    });
-                }
+                decisions.extend(positions(input.ad_users).map(|(ad_index, user)| {
+                    self.decide(ad_index, user, standing(ad_index as usize))
+                }));
                 decisions
             },
-            beside,
+            || beside(&ad_by_anchor),
         );
 
         if threshold_exceeded {
@@ -1407,6 +1350,50 @@ impl<'a, 'input> Cycle<'a, 'input> {
             decisions,
         };
         (outcome, beside)
+    }
+
+    /// One user's decision, from where the lookups found it.
+    fn decide(
+        &mut self,
+        ad_index: u32,
+        user: &'a AdUser,
+        standing: Standing<'a>,
+    ) -> UserSyncResult {
+        let decision = match standing {
+            Standing::OutOfScope => UserDecision::OutOfScope,
+            Standing::DuplicateAnchor => {
+                // Two AD objects export the same anchor; the first one wins.
+                let (error, property) = (
+                    SyncErrorKind::AttributeValueMustBeUnique,
+                    Some(ConflictProperty::SourceAnchor),
+                );
+                self.error(user, error, None, property, "not-exported");
+                UserDecision::Failed {
+                    error,
+                    property,
+                    cloud_index: None,
+                }
+            }
+            Standing::Joined { cloud, lookups } => {
+                self.update_joined(ad_index, user, cloud, lookups)
+            }
+            Standing::JoinedToDeleted { cloud_id } => {
+                // Deleted in the cloud: the join goes and the object is new again (§4, §12).
+                self.record(|| SyncOperation::Disconnect {
+                    source_anchor: user.immutable_id.clone(),
+                    cloud_user_id: cloud_id.to_owned(),
+                });
+                return UserSyncResult {
+                    decision: self.provision(ad_index, user),
+                    reprovisioned: true,
+                };
+            }
+            Standing::New => self.provision(ad_index, user),
+        };
+        UserSyncResult {
+            decision,
+            reprovisioned: false,
+        }
     }
 
     fn cloud(&self, position: u32) -> &'a CloudUser {
@@ -1915,37 +1902,11 @@ impl<'a, 'input> Cycle<'a, 'input> {
                 .all(|address| only_own(self.holders(address, false)))
     }
 
-    /// The AD user whose export in this cycle wrote `value` (any ASCII case), if any.
+    /// The AD user whose export in this cycle wrote `value` (any ASCII case) last, if any.
     fn written_by(&self, value: &str) -> Option<u32> {
-        // A made-up value claimed after AD's own spelling of it is the later write.
-        if self.may_be_made_up(value)
-            && let Some(writer) = self.written_made_up_by(value)
-        {
-            return Some(writer);
-        }
-        self.written_values.get(&Folded(value)).copied()
-    }
-
-    fn written_made_up_by(&self, value: &str) -> Option<u32> {
-        let mut buffer = [0u8; 128];
-        self.written_made_up
-            .get(&*ascii_lowercase_in(value, &mut buffer))
+        self.written_values
+            .get(&FoldedText(Cow::Borrowed(value)))
             .copied()
-    }
-
-    /// Whether `value` can be among the made-up values written so far.
-    fn may_be_made_up(&self, value: &str) -> bool {
-        !self.written_made_up.is_empty()
-            && (self.made_up_elsewhere || self.in_initial_domain(value))
-    }
-
-    /// Whether `value` ends with `@` and the tenant's initial domain, in any ASCII case.
-    fn in_initial_domain(&self, value: &str) -> bool {
-        let domain = self.input.tenant.initial_domain.as_bytes();
-        let value = value.as_bytes();
-        value.len() > domain.len()
-            && value[value.len() - domain.len() - 1] == b'@'
-            && value[value.len() - domain.len()..].eq_ignore_ascii_case(domain)
     }
 
     fn resolution(&self, upn: bool) -> Resolution {
@@ -2069,53 +2030,32 @@ impl<'a, 'input> Cycle<'a, 'input> {
     }
 
     fn claim_values(&mut self, ad_index: u32, attributes: &AttributeValues<'a>) {
-        match &attributes.user_principal_name {
-            Cow::Borrowed(upn) => self.claim(upn, ad_index),
-            Cow::Owned(upn) => self.claim_made_up(upn, ad_index),
-        }
+        self.claim(attributes.user_principal_name.clone(), ad_index);
         // `mail` is most often also the primary address: claimed once, the same claim.
         let mut mail_claimed = false;
         for proxy in &attributes.proxy_addresses {
-            let Some(address) = smtp_value(proxy) else {
-                continue;
+            let address = match proxy {
+                Cow::Borrowed(proxy) => smtp_value(proxy).map(Cow::Borrowed),
+                // Connect's `SMTP:` address made of `mail`, for a user without one in AD.
+                Cow::Owned(proxy) => smtp_value(proxy).map(|address| Cow::Owned(address.into())),
             };
-            let is_mail = attributes
-                .mail
-                .is_some_and(|mail| mail.eq_ignore_ascii_case(address));
-            match proxy {
-                Cow::Borrowed(proxy) => {
-                    if let Some(address) = smtp_value(proxy) {
-                        self.claim(address, ad_index);
-                        mail_claimed |= is_mail;
-                    }
-                }
-                // Connect's `SMTP:` address made of `mail`: AD's own value, claimed as `mail`.
-                Cow::Owned(_) if is_mail => {}
-                Cow::Owned(_) => self.claim_made_up(address, ad_index),
+            if let Some(address) = address {
+                mail_claimed |= attributes
+                    .mail
+                    .is_some_and(|mail| mail.eq_ignore_ascii_case(&address));
+                self.claim(address, ad_index);
             }
         }
         if let Some(mail) = attributes.mail
             && !mail_claimed
         {
-            self.claim(mail, ad_index);
+            self.claim(Cow::Borrowed(mail), ad_index);
         }
     }
 
-    /// Records that AD user `ad_index` writes AD's own `value`; the last writer wins.
-    fn claim(&mut self, value: &'a str, ad_index: u32) {
-        if self.may_be_made_up(value) {
-            let mut buffer = [0u8; 128];
-            self.written_made_up
-                .remove(&*ascii_lowercase_in(value, &mut buffer));
-        }
-        self.written_values.insert(Folded(value), ad_index);
-    }
-
-    /// Records a value the cycle made up; it counts before an earlier claim of AD's own
-    /// spelling (see [`Self::written_by`]).
-    fn claim_made_up(&mut self, value: &str, ad_index: u32) {
-        self.written_made_up
-            .insert(value.to_ascii_lowercase(), ad_index);
+    /// Records that AD user `ad_index` writes `value`; the last writer wins.
+    fn claim(&mut self, value: Cow<'a, str>, ad_index: u32) {
+        self.written_values.insert(FoldedText(value), ad_index);
     }
 
     /// Keeps an operation when the caller applies them (see [`Operations`]).
@@ -2155,6 +2095,24 @@ impl<'a, 'input> Cycle<'a, 'input> {
             outcome: outcome.to_owned(),
         });
     }
+}
+
+/// Where an AD user stands when the cycle comes to decide it, from what it looked up first.
+enum Standing<'a> {
+    OutOfScope,
+    /// Another AD object, earlier in AD order, exports the same anchor.
+    DuplicateAnchor,
+    /// Joined to an active cloud user.
+    Joined {
+        cloud: u32,
+        lookups: JoinedLookups,
+    },
+    /// Joined to a cloud user that is deleted or gone.
+    JoinedToDeleted {
+        cloud_id: &'a str,
+    },
+    /// New to the connector space: hard match, soft match or creation.
+    New,
 }
 
 /// What a joined user's update looks up that the cycle never changes (see `Cycle::run`).
