@@ -64,6 +64,31 @@ pub(crate) fn map_in_halves<'t, T: Sync, U: Send>(
     filter_map_in_halves(items, |position, item| Some(map(position, item)))
 }
 
+/// `make` of each of `parts` parts (by number), handed to `each` in order. Parts of a job of
+/// many `items` are made two at a time, one on this thread and one on another, so that one
+/// core makes text while the other takes in what was made before. An error of `each` stops
+/// the job.
+pub(crate) fn in_order_by_twos<T: Send, E>(
+    parts: usize,
+    items: usize,
+    make: impl Fn(usize) -> T + Sync,
+    mut each: impl FnMut(T) -> Result<(), E>,
+) -> Result<(), E> {
+    if items < ITEMS_WORTH_A_THREAD {
+        return (0..parts).try_for_each(|number| each(make(number)));
+    }
+    let make = &make;
+    for first in (0..parts).step_by(2) {
+        let second = first + 1;
+        let (first, second) = both(|| make(first), || (second < parts).then(|| make(second)));
+        each(first)?;
+        if let Some(second) = second {
+            each(second)?;
+        }
+    }
+    Ok(())
+}
+
 /// The value of a finished scoped thread; its panic, if it had one, continues here.
 pub(crate) fn joined<T>(handle: ScopedJoinHandle<'_, T>) -> T {
     handle
@@ -97,6 +122,45 @@ mod tests {
             let expected: Vec<usize> = (0..length).filter(|position| position % 2 == 1).collect();
             assert_eq!(odd, expected);
         }
+    }
+
+    #[test]
+    fn parts_by_twos_come_in_order_and_stop_at_an_error() {
+        for (parts, items) in [
+            (0, 0),
+            (1, 10),
+            (5, 10),
+            (5, ITEMS_WORTH_A_THREAD),
+            (6, ITEMS_WORTH_A_THREAD),
+        ] {
+            let mut seen = Vec::new();
+            let done: Result<(), ()> = in_order_by_twos(
+                parts,
+                items,
+                |number| number * 10,
+                |part| {
+                    seen.push(part);
+                    Ok(())
+                },
+            );
+            assert_eq!(done, Ok(()));
+            assert_eq!(
+                seen,
+                (0..parts).map(|number| number * 10).collect::<Vec<_>>()
+            );
+        }
+        let mut seen = Vec::new();
+        let stopped = in_order_by_twos(
+            7,
+            ITEMS_WORTH_A_THREAD,
+            |number| number,
+            |part| {
+                seen.push(part);
+                if part == 2 { Err(part) } else { Ok(()) }
+            },
+        );
+        assert_eq!(stopped, Err(2));
+        assert_eq!(seen, [0, 1, 2]);
     }
 
     #[test]

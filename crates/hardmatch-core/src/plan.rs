@@ -3,7 +3,10 @@
 //!
 //! A plan is a value: [`plan`] computes it from the same diagnosis `status` shows, the
 //! renderers ([`render_show`], [`render_powershell`]) turn it into text, and
-//! [`Plan::to_json`] / [`Plan::from_json`] are its file format. Nothing here touches a
+//! [`Plan::to_json`] / [`Plan::from_json`] are its file format. [`draft_plan`] computes the
+//! same plan with its users and actions held as drafts that refer to the inputs
+//! ([`DraftedPlan`]), each made into its text only as it is written: made whole, a
+//! million-user plan's actions took 1.3 GB on top of the diagnosis. Nothing here touches a
 //! directory; the executor applies the actions and checks each action's
 //! [`Precondition`] against the live object first, so a stale plan is refused.
 //!
@@ -78,6 +81,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
@@ -87,7 +91,7 @@ use crate::diagnose::{
     has_mailbox, is_on_initial_domain,
 };
 use crate::index::{
-    FieldIndex, Fnv1a, Folded, HashMap, MultiIndex, domain_of, positions, smtp_value,
+    FieldIndex, Fnv1a, Folded, HashMap, HashSet, MultiIndex, domain_of, positions, smtp_value,
 };
 use crate::parallel;
 use crate::sync::{CloudIndex, ConnectorSpace, effective_features};
@@ -478,6 +482,10 @@ pub enum PlanRefusal {
         "the plan deletes {deletions} objects, more than the deletion threshold of {threshold}; plan fewer users at a time"
     )]
     DeletionThresholdExceeded { deletions: usize, threshold: u32 },
+    #[error(
+        "the tenant index given to the planner is of other users than the plan's tenant; index the plan's tenant"
+    )]
+    IndexOfOtherUsers,
 }
 
 /// Why a plan file cannot be used.
@@ -532,29 +540,18 @@ impl Plan {
     pub fn write_json_in_pieces(
         &self,
         items_per_piece: usize,
-        mut piece: impl FnMut(Vec<u8>) -> std::io::Result<()>,
+        piece: impl FnMut(Vec<u8>) -> std::io::Result<()>,
     ) -> Result<(), PlanFileError> {
-        let per_piece = items_per_piece.max(1);
-        // The plan without its lists, which are then written into its text where their
-        // empty brackets are.
-        let shell = Plan {
-            format_version: self.format_version,
-            generated_at: self.generated_at.clone(),
-            fingerprint: self.fingerprint.clone(),
-            actions_fingerprint: self.actions_fingerprint.clone(),
-            tenant_id: self.tenant_id.clone(),
-            password_hash_sync: self.password_hash_sync,
-            policy: self.policy.clone(),
-            users: Vec::new(),
-            skipped: Vec::new(),
-            actions: Vec::new(),
-        };
-        let mut shell = encode_pretty(&shell)?;
-        shell.push(b'\n');
-        let at = write_with_list(&shell, 0, "users", &self.users, per_piece, &mut piece)?;
-        let at = write_with_list(&shell, at, "skipped", &self.skipped, per_piece, &mut piece)?;
-        let at = write_with_list(&shell, at, "actions", &self.actions, per_piece, &mut piece)?;
-        piece(shell.split_off(at)).map_err(PlanFileError::Write)
+        write_plan_text(
+            self,
+            &self.actions_fingerprint,
+            (self.users.len(), |range| encode_pretty(&&self.users[range])),
+            (self.actions.len(), |range| {
+                encode_pretty(&&self.actions[range])
+            }),
+            items_per_piece,
+            piece,
+        )
     }
 
     /// Reads a plan file, refusing newer formats and hand-edited actions.
@@ -612,52 +609,112 @@ fn encode_pretty(value: &impl Serialize) -> Result<Vec<u8>, PlanFileError> {
         .map_err(PlanFileError::Write)
 }
 
-/// Writes `shell` from `at` up to the `[` of its top-level list `key`, then that list's
-/// `items` a few at a time, and returns where the rest of `shell` (from the `]`) begins.
-/// Each few are encoded as a list of their own, whose elements are then indented one level
-/// deeper, as they stand in the plan.
-fn write_with_list<T: Serialize>(
-    shell: &[u8],
-    at: usize,
-    key: &str,
-    items: &[T],
-    per_piece: usize,
-    piece: &mut impl FnMut(Vec<u8>) -> std::io::Result<()>,
-) -> Result<usize, PlanFileError> {
-    // A top-level key is indented by two spaces: nested ones are deeper, and a string
-    // holds no raw line break.
-    let marker = format!("\n  \"{key}\": [");
-    let Some(found) = memchr::memmem::find(&shell[at..], marker.as_bytes()) else {
-        // Never reached: every plan has the three lists. Were one not found, the file
-        // would lack it; refuse rather than write that.
-        return Err(PlanFileError::Write(std::io::Error::other(format!(
-            "the plan's `{key}` list is not where the encoder looked for it"
-        ))));
+/// The text of the plan `outline` with the fingerprint `actions_fingerprint`, its users and
+/// its actions: how many, and a function that encodes a range of them as a pretty-printed
+/// list. The outline's own users and actions are not read.
+fn write_plan_text(
+    outline: &Plan,
+    actions_fingerprint: &str,
+    (users, encode_users): (usize, impl Fn(Range<usize>) -> EncodedList + Sync),
+    (actions, encode_actions): (usize, impl Fn(Range<usize>) -> EncodedList + Sync),
+    items_per_piece: usize,
+    mut piece: impl FnMut(Vec<u8>) -> std::io::Result<()>,
+) -> Result<(), PlanFileError> {
+    let per_piece = items_per_piece.max(1);
+    // The plan without its lists, which are then written into its text where their empty
+    // brackets are.
+    let shell = Plan {
+        format_version: outline.format_version,
+        generated_at: outline.generated_at.clone(),
+        fingerprint: outline.fingerprint.clone(),
+        actions_fingerprint: actions_fingerprint.to_owned(),
+        tenant_id: outline.tenant_id.clone(),
+        password_hash_sync: outline.password_hash_sync,
+        policy: outline.policy.clone(),
+        users: Vec::new(),
+        skipped: Vec::new(),
+        actions: Vec::new(),
     };
-    let open = at + found + marker.len();
-    piece(shell[at..open].to_vec()).map_err(PlanFileError::Write)?;
-    for (number, chunk) in items.chunks(per_piece).enumerate() {
-        let pretty = encode_pretty(&chunk)?;
-        // `[\n  …\n]`: the elements, two spaces deep.
-        let elements = pretty
-            .get(2..pretty.len().saturating_sub(2))
-            .unwrap_or_default();
-        let mut text = Vec::with_capacity(elements.len() + elements.len() / 8 + 4);
-        text.extend_from_slice(if number == 0 { b"\n  " } else { b",\n  " });
-        // Line by line: a gigabyte of plan pushed a byte at a time took a second.
-        let mut line_start = 0;
-        for newline in memchr::memchr_iter(b'\n', elements) {
-            text.extend_from_slice(&elements[line_start..=newline]);
-            text.extend_from_slice(b"  ");
-            line_start = newline + 1;
-        }
-        text.extend_from_slice(&elements[line_start..]);
-        if (number + 1) * per_piece >= items.len() {
-            text.extend_from_slice(b"\n  ");
-        }
-        piece(text).map_err(PlanFileError::Write)?;
+    let mut shell = encode_pretty(&shell)?;
+    shell.push(b'\n');
+    let skipped = |range| encode_pretty(&&outline.skipped[range]);
+    let list = List {
+        per_piece,
+        shell: &shell,
+    };
+    let at = list.write(0, "users", users, encode_users, &mut piece)?;
+    let at = list.write(at, "skipped", outline.skipped.len(), skipped, &mut piece)?;
+    let at = list.write(at, "actions", actions, encode_actions, &mut piece)?;
+    piece(shell.split_off(at)).map_err(PlanFileError::Write)
+}
+
+/// Items of a list encoded as a list of their own, pretty-printed.
+type EncodedList = Result<Vec<u8>, PlanFileError>;
+
+/// The plan file's text around its top-level lists (`shell`, where they are empty), and how
+/// many of a list's items go in a piece.
+struct List<'shell> {
+    per_piece: usize,
+    shell: &'shell [u8],
+}
+
+impl List<'_> {
+    /// Writes the shell from `at` up to the `[` of its top-level list `key`, then that
+    /// list's `count` items a few at a time, and returns where the rest of the shell (from
+    /// the `]`) begins. `encode` encodes a range of the items as a list of their own,
+    /// whose elements are then indented one level deeper, as they stand in the plan.
+    /// Pieces of a long list are encoded two at a time, on two cores, and handed on in
+    /// order.
+    fn write(
+        &self,
+        at: usize,
+        key: &str,
+        count: usize,
+        encode: impl Fn(Range<usize>) -> EncodedList + Sync,
+        piece: &mut impl FnMut(Vec<u8>) -> std::io::Result<()>,
+    ) -> Result<usize, PlanFileError> {
+        let shell = self.shell;
+        // A top-level key is indented by two spaces: nested ones are deeper, and a string
+        // holds no raw line break.
+        let marker = format!("\n  \"{key}\": [");
+        let Some(found) = memchr::memmem::find(&shell[at..], marker.as_bytes()) else {
+            // Never reached: every plan has the three lists. Were one not found, the file
+            // would lack it; refuse rather than write that.
+            return Err(PlanFileError::Write(std::io::Error::other(format!(
+                "the plan's `{key}` list is not where the encoder looked for it"
+            ))));
+        };
+        let open = at + found + marker.len();
+        piece(shell[at..open].to_vec()).map_err(PlanFileError::Write)?;
+        let per_piece = self.per_piece;
+        let pieces = count.div_ceil(per_piece);
+        let indented = |number: usize| -> Result<Vec<u8>, PlanFileError> {
+            let start = number * per_piece;
+            let pretty = encode(start..count.min(start + per_piece))?;
+            // `[\n  …\n]`: the elements, two spaces deep.
+            let elements = pretty
+                .get(2..pretty.len().saturating_sub(2))
+                .unwrap_or_default();
+            let mut text = Vec::with_capacity(elements.len() + elements.len() / 8 + 4);
+            text.extend_from_slice(if number == 0 { b"\n  " } else { b",\n  " });
+            // Line by line: a gigabyte of plan pushed a byte at a time took a second.
+            let mut line_start = 0;
+            for newline in memchr::memchr_iter(b'\n', elements) {
+                text.extend_from_slice(&elements[line_start..=newline]);
+                text.extend_from_slice(b"  ");
+                line_start = newline + 1;
+            }
+            text.extend_from_slice(&elements[line_start..]);
+            if number + 1 == pieces {
+                text.extend_from_slice(b"\n  ");
+            }
+            Ok(text)
+        };
+        parallel::in_order_by_twos(pieces, count, indented, |text| {
+            piece(text?).map_err(PlanFileError::Write)
+        })?;
+        Ok(open)
     }
-    Ok(open)
 }
 
 /// The hash of a plan's actions as written in `actions_fingerprint`: XXH3 (64 bits) of
@@ -947,7 +1004,8 @@ pub struct PlanInput<'a> {
 /// Computes a plan. Users that cannot be linked safely are listed in [`Plan::skipped`]
 /// with the reason; only problems with the request itself refuse the whole plan.
 pub fn plan(input: &PlanInput<'_>) -> Result<Plan, PlanRefusal> {
-    Planner::new(input, &CloudIndex::of(input.tenant)).run()
+    let index = CloudIndex::of(input.tenant);
+    Ok(Planner::new(input, &index).run()?.into_plan())
 }
 
 /// [`plan`] on the index the diagnosis used ([`crate::diagnose::diagnose_with`]), so that
@@ -957,7 +1015,169 @@ pub fn plan_with(input: &PlanInput<'_>, index: &CloudIndex<'_>) -> Result<Plan, 
     if !index.indexes(&input.tenant.users) {
         return plan(input);
     }
+    Ok(Planner::new(input, index).run()?.into_plan())
+}
+
+/// [`plan_with`], with the actions left as drafts until they are written
+/// ([`DraftedPlan::write_json_in_pieces`]): the plan a million users need, made whole,
+/// takes over a gigabyte more than its drafts. `index` must be the input tenant's.
+pub fn draft_plan<'input>(
+    input: &'input PlanInput<'input>,
+    index: &'input CloudIndex<'input>,
+) -> Result<DraftedPlan<'input>, PlanRefusal> {
+    if !index.indexes(&input.tenant.users) {
+        return Err(PlanRefusal::IndexOfOtherUsers);
+    }
     Planner::new(input, index).run()
+}
+
+/// A plan whose actions are drafts that name their users: each action is made from the
+/// inputs when it is read ([`DraftedPlan::actions_of_kind`]), shown
+/// ([`DraftedPlan::render_show_up_to`]) or written ([`DraftedPlan::write_json_in_pieces`]),
+/// and the text is the same as [`DraftedPlan::into_plan`] gives.
+pub struct DraftedPlan<'input> {
+    /// The plan without its users, its actions and their fingerprint.
+    outline: Plan,
+    texts: Texts<'input>,
+    users: Vec<HeldUser>,
+    actions: Vec<HeldAction>,
+}
+
+impl DraftedPlan<'_> {
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+
+    /// The planned users, in order.
+    pub fn users(&self) -> impl Iterator<Item = PlannedUser> + '_ {
+        self.users
+            .iter()
+            .map(|held| self.texts.user(held, &self.actions))
+    }
+
+    pub fn skipped(&self) -> &[SkippedUser] {
+        &self.outline.skipped
+    }
+
+    pub fn action_count(&self) -> usize {
+        self.actions.len()
+    }
+
+    /// Whether the plan changes anything, as [`Plan::has_changes`].
+    pub fn has_changes(&self) -> bool {
+        !self.actions.is_empty()
+    }
+
+    /// The actions of one kind, in order.
+    pub fn actions_of_kind(&self, kind: ActionKind) -> impl Iterator<Item = PlanAction> + '_ {
+        self.actions
+            .iter()
+            .enumerate()
+            .filter(move |(_, held)| held.draft.kind == kind)
+            .map(|(position, held)| self.texts.action(position, held))
+    }
+
+    /// The users from `range`, made.
+    fn made_users(&self, range: Range<usize>) -> Vec<PlannedUser> {
+        self.users[range]
+            .iter()
+            .map(|held| self.texts.user(held, &self.actions))
+            .collect()
+    }
+
+    /// The actions from `range`, made.
+    fn made_actions(&self, range: Range<usize>) -> Vec<PlanAction> {
+        let start = range.start;
+        self.actions[range]
+            .iter()
+            .enumerate()
+            .map(|(offset, held)| self.texts.action(start + offset, held))
+            .collect()
+    }
+
+    /// The fingerprint of the actions, as [`actions_fingerprint`] takes it of them made;
+    /// they are made a few hundred at a time, on two cores, and let go once hashed.
+    pub fn actions_fingerprint(&self) -> String {
+        let per_piece = Plan::ITEMS_PER_PIECE;
+        let count = self.actions.len();
+        let mut hash = Xxh3Writer::default();
+        let made = |number: usize| {
+            let start = number * per_piece;
+            self.made_actions(start..count.min(start + per_piece))
+        };
+        let hashed: Result<(), std::convert::Infallible> =
+            parallel::in_order_by_twos(count.div_ceil(per_piece), count, made, |actions| {
+                for action in &actions {
+                    FieldWriter(&mut hash).action(action);
+                }
+                Ok(())
+            });
+        let Ok(()) = hashed;
+        format!("{FIELDS_PREFIX}{:016x}", hash.digest())
+    }
+
+    /// The plan with every action made.
+    pub fn into_plan(self) -> Plan {
+        let users = self.made_users(0..self.users.len());
+        let actions = self.made_actions(0..self.actions.len());
+        Plan {
+            actions_fingerprint: actions_fingerprint(&actions),
+            users,
+            actions,
+            ..self.outline
+        }
+    }
+
+    /// The plan file text, as [`Plan::write_json_in_pieces`] writes the plan
+    /// [`DraftedPlan::into_plan`] gives. The actions are made twice, a few hundred at a
+    /// time: once for their fingerprint, which the text names before them, and once to be
+    /// written.
+    pub fn write_json_in_pieces(
+        &self,
+        items_per_piece: usize,
+        piece: impl FnMut(Vec<u8>) -> std::io::Result<()>,
+    ) -> Result<(), PlanFileError> {
+        write_plan_text(
+            &self.outline,
+            &self.actions_fingerprint(),
+            (self.users.len(), |range| {
+                encode_pretty(&self.made_users(range))
+            }),
+            (self.actions.len(), |range| {
+                encode_pretty(&self.made_actions(range))
+            }),
+            items_per_piece,
+            piece,
+        )
+    }
+
+    /// [`render_show_up_to`] of the plan [`DraftedPlan::into_plan`] gives, making only the
+    /// users and actions shown.
+    pub fn render_show_up_to(&self, limit: usize) -> String {
+        let users = self.made_users(0..self.users.len().min(limit));
+        let shown = self.made_actions(0..self.actions.len().min(limit));
+        let kinds = self.actions.iter().map(|held| {
+            let kind = held.draft.kind;
+            (kind, is_irreversible(kind))
+        });
+        let shown = Shown {
+            outline: &self.outline,
+            users: &users,
+            user_count: self.users.len(),
+            actions: &shown,
+            totals: ActionTotals::of(kinds),
+        };
+        shown.render(limit)
+    }
+}
+
+/// An AD user selected for the plan, by position; the target a mapping names, if it names
+/// one; and the name it was selected by. An all-safe plan selects hundreds of thousands:
+/// none of it is copied.
+struct Selected<'a> {
+    ad_index: usize,
+    target: Option<usize>,
+    name: &'a str,
 }
 
 /// A cloud user that holds the AD user's anchor and must stop holding it.
@@ -987,9 +1207,9 @@ struct UserActions {
 }
 
 impl UserActions {
-    /// Gives back the spare room of each list. A list holds one or two drafts of about
-    /// 250 bytes and a vector grows to room for four: held for hundreds of thousands of
-    /// users until they are assembled, the spare room came to over 100 MB.
+    /// Gives back the spare room of each list. A list holds one or two drafts and a vector
+    /// grows to room for four: held for hundreds of thousands of users until they are
+    /// assembled, the spare room adds up.
     fn shrink_to_fit(&mut self) {
         for list in [
             &mut self.ad_preparation,
@@ -1012,29 +1232,522 @@ impl UserActions {
     }
 }
 
-/// An action before its id and dependencies are known; `local_after` names earlier drafts
-/// of the same object by position in the same list.
+/// An action as the planner holds it until the plan is read or written: what it does, to
+/// which object, for which user, and which of the planner's explanations it carries. Its
+/// text (target, reason, evidence, precondition) is made from the inputs when it is needed:
+/// made when planned, a million-user plan's actions took 1.3 GB on top of the diagnosis.
 struct Draft {
     kind: ActionKind,
-    target: ActionTarget,
+    /// The AD user the action serves, by position; none for the syncs.
+    for_user: Option<u32>,
+    object: Object,
     value: Option<String>,
-    reason: String,
-    evidence: Vec<String>,
-    irreversible: bool,
-    precondition: Option<Precondition>,
-    for_user: String,
+    why: Why,
+    evidence: DraftEvidence,
+    expects: Expect,
     /// Depends on the previous draft in the same list (same object's earlier step).
     after_previous: bool,
+}
+
+/// What an action changes.
+#[derive(Clone, Copy)]
+enum Object {
+    /// The AD user the action serves.
+    AdUser,
+    /// A cloud user, by position in the tenant.
+    CloudUser(u32),
+    SyncServer,
+}
+
+/// The state an action's precondition expects of its object.
+#[derive(Clone, Copy)]
+enum Expect {
+    Nothing,
+    /// The AD user as read.
+    AdUser,
+    /// The cloud user as read.
+    CloudUser,
+    /// As read, and with the sign-in activity the plan read: a soft delete's, so that an
+    /// account someone signed in to since is not deleted.
+    CloudUserWithSignIn,
+    /// As read but out of the recycle bin, where the plan's own restore puts it.
+    Restored,
+    /// In the recycle bin, where the plan's own soft delete (or the sync) puts it.
+    Deleted,
+}
+
+/// What an action shows as its evidence.
+#[derive(Clone, Copy)]
+enum DraftEvidence {
+    None,
+    /// The cloud user at this position, described.
+    Account(u32),
+    /// The link's target (the object), described, and the ImmutableID the link replaces,
+    /// if it has one: `true` when an AD object has that value.
+    Link {
+        replaced_is_in_ad: bool,
+    },
+}
+
+/// Why an action is planned: each of the planner's explanations, with the users it names
+/// other than the object and the AD user served.
+#[derive(Clone, Copy)]
+enum Why {
+    /// An active cloud-only holder of the anchor keeps its account, without the anchor.
+    HolderKeepsAccount,
+    /// A holder in the recycle bin is purged.
+    HolderPurged,
+    /// A holder in the recycle bin, unsafe to purge, is restored to be cleared.
+    HolderRestored,
+    /// The restored holder is cleared.
+    RestoredHolderCleared,
+    /// The AD user leaves the sync scope, so that the sync deletes its duplicate.
+    MoveOut {
+        duplicate: u32,
+    },
+    /// The AD user comes back into scope and hard-matches its target.
+    MoveIn {
+        target: u32,
+    },
+    /// The duplicate the sync created is deleted.
+    Duplicate,
+    /// The target is restored from the recycle bin.
+    TargetInRecycleBin,
+    /// The anchor is set on the target.
+    Link,
+    /// The AD user's UPN suffix is not a verified domain.
+    UnverifiedSuffix,
+    /// `mail` is written as the primary address before other addresses are added.
+    KeepPrimary,
+    /// An address of the target (`holder`) is copied to AD; the address is the value's.
+    CopyAddress {
+        holder: u32,
+    },
+    ConsistencyGuid,
+    FirstSync,
+    FinalSync,
+}
+
+/// A planned user as the planner holds it: the AD user and its target by position, and
+/// where its AD preparation stands among the actions (the takeover's overwrites are of the
+/// prepared AD user).
+struct HeldUser {
+    ad: u32,
+    target: u32,
+    route: Route,
+    preparation: Range<u32>,
+}
+
+/// An action in the plan's order: its id is `a` and its position plus one.
+struct HeldAction {
+    draft: Draft,
+    /// The positions of the actions it waits for.
+    depends_on: Vec<u32>,
+}
+
+/// What an action's text is made from: the plan's inputs. The planner decides with it, and
+/// a [`DraftedPlan`] makes each action's text with it when the action is read or written.
+#[derive(Clone, Copy)]
+struct Texts<'input> {
+    ad_users: &'input [AdUser],
+    tenant: &'input TenantSnapshot,
+    index: &'input CloudIndex<'input>,
+    /// The plan's time, in days since the epoch, for the age of sign-ins.
+    now_days: Option<i64>,
+}
+
+impl<'input> Texts<'input> {
+    fn cloud(&self, position: u32) -> &'input CloudUser {
+        &self.tenant.users[position as usize]
+    }
+
+    fn roles_of(&self, user: &CloudUser) -> (usize, usize) {
+        let count = |assignments: &[crate::tenant::RoleAssignment]| {
+            assignments
+                .iter()
+                .filter(|assignment| assignment.principal_id == user.id)
+                .count()
+        };
+        let active = if self.index.assigned_roles.contains(user.id.as_str()) {
+            count(&self.tenant.role_assignments)
+        } else {
+            0
+        };
+        let eligible = if self.index.eligible_roles.contains(user.id.as_str()) {
+            count(&self.tenant.role_eligibilities)
+        } else {
+            0
+        };
+        (active, eligible)
+    }
+
+    fn last_sign_in_days(&self, user: &CloudUser) -> Option<i64> {
+        last_sign_in_days(user.sign_in_activity.as_deref()?, self.now_days?)
+    }
+
+    /// The action at `position` of the plan, made from its draft.
+    fn action(&self, position: usize, held: &HeldAction) -> PlanAction {
+        let draft = &held.draft;
+        let ad = draft
+            .for_user
+            .map(|ad_index| &self.ad_users[ad_index as usize]);
+        let object = match draft.object {
+            Object::CloudUser(position) => Some(self.cloud(position)),
+            Object::AdUser | Object::SyncServer => None,
+        };
+        let target = match (draft.object, ad, object) {
+            (Object::CloudUser(_), _, Some(user)) => Self::cloud_target(user),
+            (Object::AdUser, Some(ad), _) => Self::ad_target(ad),
+            _ => ActionTarget {
+                directory: Directory::SyncServer,
+                id: None,
+                user_principal_name: None,
+                distinguished_name: None,
+            },
+        };
+        let evidence = match (draft.evidence, object) {
+            (DraftEvidence::Account(position), _) => vec![self.describe(self.cloud(position))],
+            (DraftEvidence::Link { replaced_is_in_ad }, Some(target)) => {
+                let mut evidence = vec![self.describe(target)];
+                if let Some(old) = &target.on_premises_immutable_id {
+                    evidence.push(format!(
+                        "replaces ImmutableID {old}, which {}",
+                        if replaced_is_in_ad {
+                            "another AD object has"
+                        } else {
+                            "no AD object has (an orphan)"
+                        }
+                    ));
+                }
+                evidence
+            }
+            _ => Vec::new(),
+        };
+        let precondition = match (draft.expects, ad, object) {
+            (Expect::AdUser, Some(ad), _) => Some(Self::ad_precondition(ad)),
+            (Expect::Nothing, ..) | (Expect::AdUser, None, _) | (_, _, None) => None,
+            (cloud, _, Some(user)) => Some(self.cloud_precondition(user, cloud)),
+        };
+        PlanAction {
+            id: action_id(position),
+            kind: draft.kind,
+            target,
+            value: draft.value.clone(),
+            reason: self.reason(draft, ad, object),
+            evidence,
+            depends_on: held
+                .depends_on
+                .iter()
+                .map(|&at| action_id(at as usize))
+                .collect(),
+            irreversible: is_irreversible(draft.kind),
+            precondition,
+            for_user: Some(ad.map_or(String::new(), |ad| ad.distinguished_name.to_string())),
+        }
+    }
+
+    fn reason(&self, draft: &Draft, ad: Option<&AdUser>, object: Option<&CloudUser>) -> String {
+        let name = ad.map_or("", |ad| ad.distinguished_name.as_str());
+        let anchor = ad.map_or("", |ad| ad.immutable_id.as_str());
+        let object = object.map_or("", |user| user.user_principal_name.as_str());
+        // An address copied to AD is the value after its `SMTP:`/`smtp:` prefix.
+        let address = draft
+            .value
+            .as_deref()
+            .and_then(|value| value.get(5..))
+            .unwrap_or_default();
+        match draft.why {
+            Why::HolderKeepsAccount => format!(
+                "{object} holds {anchor}; it keeps its account but not the ImmutableID (§15 C 10)"
+            ),
+            Why::HolderPurged => format!(
+                "{object} reserves the ImmutableID from the recycle bin; purge it so the target can take the value (§12, §15 C 9). Permanent: it cannot be restored"
+            ),
+            Why::HolderRestored => format!(
+                "{object} in the recycle bin reserves {anchor} and is not safe to purge: restore it, then clear it (§12, §15 C 10)"
+            ),
+            Why::RestoredHolderCleared => format!(
+                "keep {object} as a cloud account without the ImmutableID, or Connect deletes it again (§12)"
+            ),
+            Why::MoveOut { duplicate } => format!(
+                "take {name} out of sync scope so that the sync soft-deletes its duplicate {} (§15 C 9)",
+                self.cloud(duplicate).user_principal_name
+            ),
+            Why::MoveIn { target } => format!(
+                "bring {name} back into scope: the next cycle provisions it as new and hard-matches {}",
+                self.cloud(target).user_principal_name
+            ),
+            Why::Duplicate => format!(
+                "{object} is the duplicate the sync created for {name}; while {name} is joined to it, no match is evaluated (§4, §15 C 9)"
+            ),
+            Why::TargetInRecycleBin => format!("the target {object} is in the recycle bin"),
+            Why::Link => {
+                format!("link {object} to {name}: the next sync hard-matches it (§4, §15 D 13)")
+            }
+            Why::UnverifiedSuffix => format!(
+                "the UPN suffix of {} is not a verified tenant domain: the sync would export it on {} (§15 A, first step of the manual procedure)",
+                ad.and_then(|ad| ad.user_principal_name.as_deref())
+                    .unwrap_or("(none)"),
+                self.tenant.tenant.initial_domain
+            ),
+            Why::KeepPrimary => format!(
+                "keep {address} as the primary address once proxyAddresses holds other addresses (§11)"
+            ),
+            Why::CopyAddress { holder } => format!(
+                "{} has {address}; the takeover replaces proxyAddresses with AD's, so copy it to AD first (§11, §15 B 8)",
+                self.cloud(holder).user_principal_name
+            ),
+            Why::ConsistencyGuid => "the anchor attribute is mS-DS-ConsistencyGuid and it is empty: write the objectGUID into it so the exported anchor does not depend on Connect's write permission (§3)".to_owned(),
+            Why::FirstSync => {
+                "the sync soft-deletes the duplicates of the users moved out of scope (§12)"
+                    .to_owned()
+            }
+            Why::FinalSync => "the next cycle re-provisions each AD user joined to a removed object as new, so it hard-matches its account (§4, §15 D 14)".to_owned(),
+        }
+    }
+
+    /// The planned user `held`, whose AD preparation is among `actions`.
+    fn user(&self, held: &HeldUser, actions: &[HeldAction]) -> PlannedUser {
+        let ad = &self.ad_users[held.ad as usize];
+        let target = self.cloud(held.target);
+        let preparation = &actions[held.preparation.start as usize..held.preparation.end as usize];
+        let prepared = prepared_ad(ad, preparation.iter().map(|held| &held.draft));
+        PlannedUser {
+            distinguished_name: ad.distinguished_name.to_string(),
+            user_principal_name: ad.user_principal_name.as_deref().map(str::to_owned),
+            immutable_id: ad.immutable_id.to_string(),
+            target_id: target.id.to_string(),
+            target_user_principal_name: target.user_principal_name.to_string(),
+            route: held.route,
+            overwrites: self.overwrites(&prepared, target),
+        }
+    }
+
+    /// The cloud values a takeover replaces (§11).
+    fn overwrites(&self, ad: &AdUser, target: &CloudUser) -> Vec<Overwrite> {
+        let mut overwrites = Vec::new();
+        let mut compare = |property: &str, cloud: String, on_premises: String| {
+            if cloud != on_premises {
+                overwrites.push(Overwrite {
+                    property: property.to_owned(),
+                    cloud_value: cloud,
+                    on_premises_value: on_premises,
+                });
+            }
+        };
+        let tenant = &self.tenant.tenant;
+        let upn = match ad.user_principal_name.as_deref() {
+            Some(upn)
+                if domain_of(upn)
+                    .is_some_and(|suffix| tenant.verified_domain(suffix).is_some()) =>
+            {
+                upn.to_owned()
+            }
+            Some(upn) => format!(
+                "{}@{} (unverified suffix)",
+                upn.rsplit_once('@').map_or(upn, |(local, _)| local),
+                tenant.initial_domain
+            ),
+            None => "(none)".to_owned(),
+        };
+        compare(
+            "userPrincipalName",
+            target.user_principal_name.to_string(),
+            upn,
+        );
+        if let Some(display_name) = &ad.display_name {
+            compare(
+                "displayName",
+                target
+                    .display_name
+                    .as_deref()
+                    .unwrap_or_default()
+                    .to_owned(),
+                display_name.to_string(),
+            );
+        }
+        compare(
+            "mail",
+            target.mail.as_deref().unwrap_or_default().to_owned(),
+            ad.mail.as_deref().unwrap_or_default().to_owned(),
+        );
+        let mut ad_proxies = ad.proxy_addresses.clone();
+        if !ad_proxies
+            .iter()
+            .any(|address| smtp_value(address).is_some())
+            && let Some(mail) = &ad.mail
+        {
+            ad_proxies.push(format!("SMTP:{mail}"));
+        }
+        compare(
+            "proxyAddresses",
+            target.proxy_addresses.join(", "),
+            ad_proxies.join(", "),
+        );
+        overwrites
+    }
+
+    /// The precondition of a cloud action: the user's state as `expects` has it.
+    fn cloud_precondition(&self, user: &CloudUser, expects: Expect) -> Precondition {
+        let (active, eligible) = self.roles_of(user);
+        let mut checks = vec![
+            Check::Equals {
+                property: "id".into(),
+                value: user.id.as_str().into(),
+            },
+            Check::Equals {
+                property: "onPremisesImmutableId".into(),
+                value: user
+                    .on_premises_immutable_id
+                    .as_ref()
+                    .map_or(serde_json::Value::Null, |anchor| anchor.as_str().into()),
+            },
+        ];
+        if let Expect::Deleted = expects {
+            checks.push(Check::Present {
+                property: "deletedDateTime".into(),
+            });
+        } else {
+            checks.push(Check::Equals {
+                property: "onPremisesSyncEnabled".into(),
+                value: user
+                    .on_premises_sync_enabled
+                    .map_or(serde_json::Value::Null, Into::into),
+            });
+            let deleted = match expects {
+                Expect::Restored => None,
+                _ => user.deleted_date_time.as_deref(),
+            };
+            checks.push(Check::Equals {
+                property: "deletedDateTime".into(),
+                value: deleted.map_or(serde_json::Value::Null, Into::into),
+            });
+        }
+        checks.push(Check::Equals {
+            property: "assignedLicenseSkuIds".into(),
+            value: user
+                .assigned_licenses
+                .iter()
+                .map(|licence| serde_json::Value::from(licence.sku_id.as_str()))
+                .collect::<Vec<_>>()
+                .into(),
+        });
+        checks.push(Check::Equals {
+            property: "activeRoleAssignments".into(),
+            value: active.into(),
+        });
+        checks.push(Check::Equals {
+            property: "roleEligibilities".into(),
+            value: eligible.into(),
+        });
+        if let Expect::CloudUserWithSignIn = expects
+            && let Some(activity) = &user.sign_in_activity
+        {
+            checks.push(Check::Equals {
+                property: SIGN_IN_ACTIVITY.into(),
+                value: serde_json::to_value(activity).unwrap_or(serde_json::Value::Null),
+            });
+        }
+        Precondition::new(checks)
+    }
+
+    fn ad_precondition(ad: &AdUser) -> Precondition {
+        Precondition::new(vec![
+            Check::Equals {
+                property: "distinguished_name".into(),
+                value: ad.distinguished_name.as_str().into(),
+            },
+            Check::Equals {
+                property: "immutable_id".into(),
+                value: ad.immutable_id.as_str().into(),
+            },
+            Check::Equals {
+                property: "user_principal_name".into(),
+                value: ad
+                    .user_principal_name
+                    .as_deref()
+                    .map_or(serde_json::Value::Null, Into::into),
+            },
+            Check::Equals {
+                property: "proxy_addresses".into(),
+                value: ad.proxy_addresses.clone().into(),
+            },
+        ])
+    }
+
+    fn cloud_target(user: &CloudUser) -> ActionTarget {
+        ActionTarget {
+            directory: Directory::Cloud,
+            id: Some(user.id.to_string()),
+            user_principal_name: Some(user.user_principal_name.to_string()),
+            distinguished_name: None,
+        }
+    }
+
+    fn ad_target(ad: &AdUser) -> ActionTarget {
+        ActionTarget {
+            directory: Directory::ActiveDirectory,
+            id: Some(ad.object_guid.to_string()),
+            user_principal_name: ad.user_principal_name.as_deref().map(str::to_owned),
+            distinguished_name: Some(ad.distinguished_name.to_string()),
+        }
+    }
+
+    fn describe(&self, user: &CloudUser) -> String {
+        let (active, eligible) = self.roles_of(user);
+        let sign_in = match (self.last_sign_in_days(user), &user.sign_in_activity) {
+            (Some(days), _) => format!("last sign-in {days} day(s) ago"),
+            // Graph keeps no sign-in from before April 2020: none on record is not "unused".
+            (None, Some(_)) => "no sign-in on record (never, or before April 2020)".to_owned(),
+            (None, None) => "sign-in activity unknown (not the same as unused)".to_owned(),
+        };
+        let created = user
+            .created_date_time
+            .as_deref()
+            .and_then(|created| created.get(..10))
+            .map_or(String::new(), |date| format!(", created {date}"));
+        format!(
+            "{} ({}{created}): ImmutableID {}, onPremisesSyncEnabled {}, {}, {} licence(s), mailbox {}, {} active role(s), {} PIM eligibilit(ies), {}",
+            user.user_principal_name,
+            user.id,
+            user.on_premises_immutable_id
+                .as_ref()
+                .map_or("none", |anchor| anchor.as_str()),
+            user.on_premises_sync_enabled
+                .map_or("null".to_owned(), |value| value.to_string()),
+            if user.is_deleted() {
+                "in the recycle bin"
+            } else {
+                "active"
+            },
+            user.assigned_licenses.len(),
+            if has_mailbox(user) { "likely" } else { "no" },
+            active,
+            eligible,
+            sign_in
+        )
+    }
+}
+
+/// Whether the planner marks actions of `kind` irreversible: purges are permanent.
+fn is_irreversible(kind: ActionKind) -> bool {
+    kind == ActionKind::PurgeDeleted
+}
+
+/// The id of the action at `position`: `a1` for the first.
+fn action_id(position: usize) -> String {
+    format!("a{}", position + 1)
 }
 
 struct Planner<'a, 'input> {
     input: &'input PlanInput<'a>,
     index: &'input CloudIndex<'a>,
+    /// Connect's joins by anchor, when the caller knows them; else they are inferred
+    /// ([`Planner::joined_to`]).
     joined: HashMap<&'a str, &'a str>,
     ad_by_name: MultiIndex<Folded<'a>>,
-    ad_by_smtp: MultiIndex<Folded<'a>>,
     ad_anchors: FieldIndex<'a, AdUser, AdAnchor>,
-    now_days: Option<i64>,
+    texts: Texts<'input>,
 }
 
 impl<'a, 'input> Planner<'a, 'input> {
@@ -1042,16 +1755,21 @@ impl<'a, 'input> Planner<'a, 'input> {
         // Names resolve `--user` and mapping entries; an all-safe plan looks none up, and at a
         // million users this index alone takes seconds and hundreds of megabytes.
         let by_name = !matches!(input.selection, Selection::AllSafe);
-        // Names and anchors on this core, addresses on the other.
-        let ((ad_by_name, ad_anchors), ad_by_smtp) = parallel::both(
+        // Anchors on this core, names on the other.
+        let (ad_anchors, ad_by_name) = parallel::both(
+            || {
+                let mut ad_anchors =
+                    FieldIndex::with_capacity(input.ad_users, input.ad_users.len());
+                for (position, _) in positions(input.ad_users) {
+                    ad_anchors.insert(position);
+                }
+                ad_anchors
+            },
             || {
                 let mut ad_by_name =
                     MultiIndex::with_capacity(if by_name { input.ad_users.len() * 3 } else { 0 });
-                let mut ad_anchors =
-                    FieldIndex::with_capacity(input.ad_users, input.ad_users.len());
-                for (position, user) in positions(input.ad_users) {
-                    ad_anchors.insert(position);
-                    if by_name {
+                if by_name {
+                    for (position, user) in positions(input.ad_users) {
                         ad_by_name.insert(Folded(user.distinguished_name.as_str()), position);
                         if let Some(upn) = &user.user_principal_name {
                             ad_by_name.insert(Folded(upn.as_str()), position);
@@ -1061,18 +1779,7 @@ impl<'a, 'input> Planner<'a, 'input> {
                         }
                     }
                 }
-                (ad_by_name, ad_anchors)
-            },
-            || {
-                // Two addresses a user is common; growing the table past a million
-                // rehashes every entry.
-                let mut ad_by_smtp = MultiIndex::with_capacity(input.ad_users.len() * 2);
-                for (position, user) in positions(input.ad_users) {
-                    for address in user.smtp_addresses().chain(user.mail.as_deref()) {
-                        ad_by_smtp.insert(Folded(address), position);
-                    }
-                }
-                ad_by_smtp
+                ad_by_name
             },
         );
         Self {
@@ -1080,14 +1787,34 @@ impl<'a, 'input> Planner<'a, 'input> {
             index,
             joined: HashMap::default(),
             ad_by_name,
-            ad_by_smtp,
             ad_anchors,
-            now_days: days_since_epoch(input.generated_at),
+            texts: Texts {
+                ad_users: input.ad_users,
+                tenant: input.tenant,
+                index,
+                now_days: days_since_epoch(input.generated_at),
+            },
         }
     }
 
     fn cloud(&self, position: usize) -> &'a CloudUser {
         &self.input.tenant.users[position]
+    }
+
+    /// The id of the cloud user the AD user with `anchor` is joined to. Without Connect's
+    /// joins, as [`ConnectorSpace::infer`] has them: the active synced user holding the
+    /// anchor, the last one should several.
+    fn joined_to(&self, anchor: &'a str) -> Option<&'a str> {
+        if self.input.connector_space.is_some() {
+            return self.joined.get(anchor).copied();
+        }
+        let holders = self.index.active_by_anchor.get(&anchor);
+        holders
+            .iter()
+            .rev()
+            .map(|&position| self.cloud(position as usize))
+            .find(|user| user.is_synced())
+            .map(|user| user.id.as_str())
     }
 
     /// The diagnosis of one AD user. Diagnoses are in AD order, but a caller may have
@@ -1100,26 +1827,12 @@ impl<'a, 'input> Planner<'a, 'input> {
         }
     }
 
-    fn run(mut self) -> Result<Plan, PlanRefusal> {
+    fn run(mut self) -> Result<DraftedPlan<'input>, PlanRefusal> {
         let input = self.input;
-        match input.connector_space {
-            Some(space) => {
-                for join in &space.joins {
-                    self.joined
-                        .insert(join.source_anchor.as_str(), join.cloud_user_id.as_str());
-                }
-            }
-            // As `ConnectorSpace::infer`: active synced users whose anchor an AD user has.
-            None => {
-                for user in &input.tenant.users {
-                    if let Some(anchor) = &user.on_premises_immutable_id
-                        && user.is_synced()
-                        && !user.is_deleted()
-                        && self.ad_anchors.contains(&anchor.as_str())
-                    {
-                        self.joined.insert(anchor.as_str(), user.id.as_str());
-                    }
-                }
+        if let Some(space) = input.connector_space {
+            for join in &space.joins {
+                self.joined
+                    .insert(join.source_anchor.as_str(), join.cloud_user_id.as_str());
             }
         }
 
@@ -1130,40 +1843,46 @@ impl<'a, 'input> Planner<'a, 'input> {
         let mut claimed_targets: HashMap<usize, usize> = HashMap::default();
         let steps: Vec<Result<(usize, usize), SkippedUser>> = selected
             .into_iter()
-            .map(|(ad_index, target, selection_text)| {
-                let ad = &input.ad_users[ad_index];
-                let target = match target {
-                    Some(target) => Some(target),
-                    None => self.target_from_diagnosis(ad_index),
-                };
-                match target {
-                    Some(Ok(target)) => {
-                        if let Some(&other) = claimed_targets.get(&target) {
-                            Err(skip(
-                                &ad.distinguished_name,
-                                "target_taken",
-                                format!(
-                                    "{} is already the target of {}",
-                                    self.cloud(target).user_principal_name,
-                                    input.ad_users[other].distinguished_name
-                                ),
-                            ))
-                        } else {
-                            claimed_targets.insert(target, ad_index);
-                            Ok((ad_index, target))
+            .map(
+                |Selected {
+                     ad_index,
+                     target,
+                     name,
+                 }| {
+                    let ad = &input.ad_users[ad_index];
+                    let target = match target {
+                        Some(target) => Some(Ok(target)),
+                        None => self.target_from_diagnosis(ad_index),
+                    };
+                    match target {
+                        Some(Ok(target)) => {
+                            if let Some(&other) = claimed_targets.get(&target) {
+                                Err(skip(
+                                    &ad.distinguished_name,
+                                    "target_taken",
+                                    format!(
+                                        "{} is already the target of {}",
+                                        self.cloud(target).user_principal_name,
+                                        input.ad_users[other].distinguished_name
+                                    ),
+                                ))
+                            } else {
+                                claimed_targets.insert(target, ad_index);
+                                Ok((ad_index, target))
+                            }
                         }
+                        Some(Err(skipped_user)) => Err(skipped_user),
+                        None => Err(skip(
+                            &ad.distinguished_name,
+                            "no_target",
+                            format!(
+                                "no cloud account found for {}; name it with a mapping",
+                                name
+                            ),
+                        )),
                     }
-                    Some(Err(skipped_user)) => Err(skipped_user),
-                    None => Err(skip(
-                        &ad.distinguished_name,
-                        "no_target",
-                        format!(
-                            "no cloud account found for {}; name it with a mapping",
-                            selection_text
-                        ),
-                    )),
-                }
-            })
+                },
+            )
             .collect();
         drop(claimed_targets);
         let plan_steps = |steps: Vec<Result<(usize, usize), SkippedUser>>| {
@@ -1193,14 +1912,9 @@ impl<'a, 'input> Planner<'a, 'input> {
             // All-safe plans only what needs no judgement: drop skips of linked users.
             skipped.retain(|skipped_user| skipped_user.code != "already_linked");
         }
-        // The planner's indexes of AD users (about 0.1 GB of tables at a million users) are
-        // given back before the actions, the run's largest allocation, are assembled.
-        drop((
-            self.ad_by_name,
-            self.ad_by_smtp,
-            self.ad_anchors,
-            self.joined,
-        ));
+        leave_out_addresses_held_in_ad(input.ad_users, &users, &mut per_user);
+        // The planner's indexes of AD users are given back before the actions are assembled.
+        drop((self.ad_by_name, self.ad_anchors, self.joined));
 
         let deletions = per_user
             .iter()
@@ -1220,42 +1934,55 @@ impl<'a, 'input> Planner<'a, 'input> {
         }
         // The inputs' hash needs no action: it is taken on the other core meanwhile.
         let (actions, fingerprint) = parallel::both(
-            || assemble(per_user),
+            || assemble(per_user, &mut users),
             || inputs_fingerprint(input.ad_users, input.tenant),
         );
         let features_known = input.tenant.tenant.on_premises_synchronization.is_some();
-        Ok(Plan {
-            format_version: PLAN_FORMAT_VERSION,
-            generated_at: input.generated_at.to_owned(),
-            fingerprint,
-            actions_fingerprint: actions_fingerprint(&actions),
-            tenant_id: input.tenant.tenant.id.clone(),
-            password_hash_sync: features_known
-                .then(|| effective_features(&input.tenant.tenant).password_sync_enabled),
-            policy: input.policy.clone(),
+        Ok(DraftedPlan {
+            outline: Plan {
+                format_version: PLAN_FORMAT_VERSION,
+                generated_at: input.generated_at.to_owned(),
+                fingerprint,
+                // Known once the actions are made.
+                actions_fingerprint: String::new(),
+                tenant_id: input.tenant.tenant.id.clone(),
+                password_hash_sync: features_known
+                    .then(|| effective_features(&input.tenant.tenant).password_sync_enabled),
+                policy: input.policy.clone(),
+                users: Vec::new(),
+                skipped,
+                actions: Vec::new(),
+            },
+            texts: self.texts,
             users,
-            skipped,
             actions,
         })
     }
 
-    /// The selected AD users, with an explicit target when a mapping names one.
-    #[allow(clippy::type_complexity, reason = "a private, single-use triple")]
-    fn selected(
-        &self,
-    ) -> Result<Vec<(usize, Option<Result<usize, SkippedUser>>, String)>, PlanRefusal> {
+    /// The selected AD users.
+    fn selected(&self) -> Result<Vec<Selected<'a>>, PlanRefusal> {
         let input = self.input;
         match input.selection {
             Selection::Users(names) => names
                 .iter()
-                .map(|name| Ok((self.find_ad(name)?, None, name.clone())))
+                .map(|name| {
+                    Ok(Selected {
+                        ad_index: self.find_ad(name)?,
+                        target: None,
+                        name,
+                    })
+                })
                 .collect(),
             Selection::Mapping(entries) => entries
                 .iter()
                 .map(|entry| {
                     let ad = self.find_ad(&entry.ad)?;
                     let cloud = self.find_cloud(&entry.cloud)?;
-                    Ok((ad, Some(Ok(cloud)), entry.ad.clone()))
+                    Ok(Selected {
+                        ad_index: ad,
+                        target: Some(cloud),
+                        name: &entry.ad,
+                    })
                 })
                 .collect(),
             Selection::AllSafe => Ok(input
@@ -1263,12 +1990,10 @@ impl<'a, 'input> Planner<'a, 'input> {
                 .users
                 .iter()
                 .filter(|status| all_safe_candidate(&status.status))
-                .map(|status| {
-                    (
-                        status.ad_index,
-                        None,
-                        status.distinguished_name().to_owned(),
-                    )
+                .map(|status| Selected {
+                    ad_index: status.ad_index,
+                    target: None,
+                    name: status.distinguished_name(),
                 })
                 .collect()),
         }
@@ -1378,186 +2103,11 @@ impl<'a, 'input> Planner<'a, 'input> {
             })
     }
 
-    fn roles_of(&self, user: &CloudUser) -> (usize, usize) {
-        let count = |assignments: &[crate::tenant::RoleAssignment]| {
-            assignments
-                .iter()
-                .filter(|assignment| assignment.principal_id == user.id)
-                .count()
-        };
-        let tenant = self.input.tenant;
-        let active = if self.index.assigned_roles.contains(user.id.as_str()) {
-            count(&tenant.role_assignments)
-        } else {
-            0
-        };
-        let eligible = if self.index.eligible_roles.contains(user.id.as_str()) {
-            count(&tenant.role_eligibilities)
-        } else {
-            0
-        };
-        (active, eligible)
-    }
-
-    /// The precondition of a cloud action: the user's current state, or the state the
-    /// plan's own earlier step leaves (`deleted`).
-    fn cloud_precondition(&self, user: &CloudUser, deleted_by_plan: bool) -> Precondition {
-        Precondition::new(self.cloud_checks(user, deleted_by_plan))
-    }
-
-    /// A soft delete's precondition: the holder's state and, when the plan read it, its
-    /// sign-in activity, so that an account someone signed in to since is not deleted.
-    fn soft_delete_precondition(&self, holder: &CloudUser) -> Precondition {
-        let mut checks = self.cloud_checks(holder, false);
-        if let Some(activity) = &holder.sign_in_activity {
-            checks.push(Check::Equals {
-                property: SIGN_IN_ACTIVITY.into(),
-                value: serde_json::to_value(activity).unwrap_or(serde_json::Value::Null),
-            });
-        }
-        Precondition::new(checks)
-    }
-
-    fn cloud_checks(&self, user: &CloudUser, deleted_by_plan: bool) -> Vec<Check> {
-        let (active, eligible) = self.roles_of(user);
-        let mut checks = vec![
-            Check::Equals {
-                property: "id".into(),
-                value: user.id.as_str().into(),
-            },
-            Check::Equals {
-                property: "onPremisesImmutableId".into(),
-                value: user
-                    .on_premises_immutable_id
-                    .as_ref()
-                    .map_or(serde_json::Value::Null, |anchor| anchor.as_str().into()),
-            },
-        ];
-        if deleted_by_plan {
-            checks.push(Check::Present {
-                property: "deletedDateTime".into(),
-            });
-        } else {
-            checks.push(Check::Equals {
-                property: "onPremisesSyncEnabled".into(),
-                value: user
-                    .on_premises_sync_enabled
-                    .map_or(serde_json::Value::Null, Into::into),
-            });
-            checks.push(Check::Equals {
-                property: "deletedDateTime".into(),
-                value: user
-                    .deleted_date_time
-                    .as_deref()
-                    .map_or(serde_json::Value::Null, Into::into),
-            });
-        }
-        checks.push(Check::Equals {
-            property: "assignedLicenseSkuIds".into(),
-            value: user
-                .assigned_licenses
-                .iter()
-                .map(|licence| serde_json::Value::from(licence.sku_id.as_str()))
-                .collect::<Vec<_>>()
-                .into(),
-        });
-        checks.push(Check::Equals {
-            property: "activeRoleAssignments".into(),
-            value: active.into(),
-        });
-        checks.push(Check::Equals {
-            property: "roleEligibilities".into(),
-            value: eligible.into(),
-        });
-        checks
-    }
-
-    fn ad_precondition(&self, ad: &AdUser) -> Precondition {
-        Precondition::new(vec![
-            Check::Equals {
-                property: "distinguished_name".into(),
-                value: ad.distinguished_name.as_str().into(),
-            },
-            Check::Equals {
-                property: "immutable_id".into(),
-                value: ad.immutable_id.as_str().into(),
-            },
-            Check::Equals {
-                property: "user_principal_name".into(),
-                value: ad
-                    .user_principal_name
-                    .as_deref()
-                    .map_or(serde_json::Value::Null, Into::into),
-            },
-            Check::Equals {
-                property: "proxy_addresses".into(),
-                value: ad.proxy_addresses.clone().into(),
-            },
-        ])
-    }
-
-    fn cloud_target(&self, user: &CloudUser) -> ActionTarget {
-        ActionTarget {
-            directory: Directory::Cloud,
-            id: Some(user.id.to_string()),
-            user_principal_name: Some(user.user_principal_name.to_string()),
-            distinguished_name: None,
-        }
-    }
-
-    fn ad_target(ad: &AdUser) -> ActionTarget {
-        ActionTarget {
-            directory: Directory::ActiveDirectory,
-            id: Some(ad.object_guid.to_string()),
-            user_principal_name: ad.user_principal_name.as_deref().map(str::to_owned),
-            distinguished_name: Some(ad.distinguished_name.to_string()),
-        }
-    }
-
-    fn describe(&self, user: &CloudUser) -> String {
-        let (active, eligible) = self.roles_of(user);
-        let sign_in = match (self.last_sign_in_days(user), &user.sign_in_activity) {
-            (Some(days), _) => format!("last sign-in {days} day(s) ago"),
-            // Graph keeps no sign-in from before April 2020: none on record is not "unused".
-            (None, Some(_)) => "no sign-in on record (never, or before April 2020)".to_owned(),
-            (None, None) => "sign-in activity unknown (not the same as unused)".to_owned(),
-        };
-        let created = user
-            .created_date_time
-            .as_deref()
-            .and_then(|created| created.get(..10))
-            .map_or(String::new(), |date| format!(", created {date}"));
-        format!(
-            "{} ({}{created}): ImmutableID {}, onPremisesSyncEnabled {}, {}, {} licence(s), mailbox {}, {} active role(s), {} PIM eligibilit(ies), {}",
-            user.user_principal_name,
-            user.id,
-            user.on_premises_immutable_id
-                .as_ref()
-                .map_or("none", |anchor| anchor.as_str()),
-            user.on_premises_sync_enabled
-                .map_or("null".to_owned(), |value| value.to_string()),
-            if user.is_deleted() {
-                "in the recycle bin"
-            } else {
-                "active"
-            },
-            user.assigned_licenses.len(),
-            if has_mailbox(user) { "likely" } else { "no" },
-            active,
-            eligible,
-            sign_in
-        )
-    }
-
-    fn last_sign_in_days(&self, user: &CloudUser) -> Option<i64> {
-        last_sign_in_days(user.sign_in_activity.as_deref()?, self.now_days?)
-    }
-
     /// Why deleting `user` is refused by policy, if it is. `duplicate`: the sync-created
     /// duplicate route, where "synced" is expected.
     fn deletion_refusal(&self, user: &CloudUser, duplicate: bool) -> Option<String> {
         let policy = self.input.policy;
-        let (active, eligible) = self.roles_of(user);
+        let (active, eligible) = self.texts.roles_of(user);
         if has_mailbox(user) && !policy.allow_delete_mailbox {
             return Some(
                 "it has a mailbox (mail and a licence); override: allow_delete_mailbox".to_owned(),
@@ -1572,7 +2122,7 @@ impl<'a, 'input> Planner<'a, 'input> {
                     .to_owned(),
             );
         }
-        if let Some(days) = self.last_sign_in_days(user)
+        if let Some(days) = self.texts.last_sign_in_days(user)
             && days <= i64::from(policy.recent_sign_in_days)
             && !policy.allow_delete_recent_sign_in
         {
@@ -1597,7 +2147,7 @@ impl<'a, 'input> Planner<'a, 'input> {
                     .to_owned(),
             ));
         }
-        let (active, eligible) = self.roles_of(target);
+        let (active, eligible) = self.texts.roles_of(target);
         if active > 0 {
             return Some((
                 "target_blocked".to_owned(),
@@ -1649,13 +2199,13 @@ impl<'a, 'input> Planner<'a, 'input> {
         &self,
         ad_index: usize,
         target_index: usize,
-    ) -> Result<(PlannedUser, UserActions), SkippedUser> {
+    ) -> Result<(HeldUser, UserActions), SkippedUser> {
         let input = self.input;
         let ad = &input.ad_users[ad_index];
         let name = ad.distinguished_name.as_str();
         let target = self.cloud(target_index);
         let anchor = ad.immutable_id.as_str();
-        let joined_to = self.joined.get(anchor).copied();
+        let joined_to = self.joined_to(anchor);
         let status = self.status_of(ad_index);
         if status.is_some_and(|status| status.status == Status::OutOfScope) {
             return Err(skip(
@@ -1683,6 +2233,17 @@ impl<'a, 'input> Planner<'a, 'input> {
 
         let mut actions = UserActions::default();
         let mut route = Route::SetAndSync;
+        let for_user = ad_index as u32;
+        let draft = |kind, object, value, why, evidence, expects| Draft {
+            kind,
+            for_user: Some(for_user),
+            object,
+            value,
+            why,
+            evidence,
+            expects,
+            after_previous: false,
+        };
         // Other holders of the anchor.
         let holders: Vec<usize> = self
             .holders(anchor)
@@ -1739,45 +2300,54 @@ impl<'a, 'input> Planner<'a, 'input> {
             } else {
                 HolderFix::Clear
             };
-            let evidence = vec![self.describe(holder)];
-            match fix {
-                HolderFix::Clear => actions.cloud_cleanup.push(self.draft(
-                    ActionKind::ClearImmutableId,
-                    self.cloud_target(holder),
+            let position = holder_index as u32;
+            let holder_object = Object::CloudUser(position);
+            let evidence = DraftEvidence::Account(position);
+            let purge = |expects, after_previous| Draft {
+                after_previous,
+                ..draft(
+                    ActionKind::PurgeDeleted,
+                    holder_object,
                     None,
-                    format!("{} holds {anchor}; it keeps its account but not the ImmutableID (§15 C 10)", holder.user_principal_name),
+                    Why::HolderPurged,
                     evidence,
-                    Some(self.cloud_precondition(holder, false)),
-                    name,
-                    false,
+                    expects,
+                )
+            };
+            match fix {
+                HolderFix::Clear => actions.cloud_cleanup.push(draft(
+                    ActionKind::ClearImmutableId,
+                    holder_object,
+                    None,
+                    Why::HolderKeepsAccount,
+                    evidence,
+                    Expect::CloudUser,
                 )),
-                HolderFix::Purge => actions.cloud_cleanup.push(self.purge(holder, name, evidence, false)),
+                HolderFix::Purge => actions.cloud_cleanup.push(purge(Expect::CloudUser, false)),
                 HolderFix::RestoreAndClear => {
-                    actions.cloud_cleanup.push(self.draft(
+                    actions.cloud_cleanup.push(draft(
                         ActionKind::RestoreDeleted,
-                        self.cloud_target(holder),
+                        holder_object,
                         None,
-                        format!("{} in the recycle bin reserves {anchor} and is not safe to purge: restore it, then clear it (§12, §15 C 10)", holder.user_principal_name),
-                        evidence.clone(),
-                        Some(self.cloud_precondition(holder, false)),
-                        name,
-                        false,
-                    ));
-                    let mut restored = holder.clone();
-                    restored.deleted_date_time = None;
-                    actions.cloud_cleanup.push(self.draft(
-                        ActionKind::ClearImmutableId,
-                        self.cloud_target(holder),
-                        None,
-                        format!("keep {} as a cloud account without the ImmutableID, or Connect deletes it again (§12)", holder.user_principal_name),
+                        Why::HolderRestored,
                         evidence,
-                        Some(self.cloud_precondition(&restored, false)),
-                        name,
-                        true,
+                        Expect::CloudUser,
                     ));
+                    actions.cloud_cleanup.push(Draft {
+                        after_previous: true,
+                        ..draft(
+                            ActionKind::ClearImmutableId,
+                            holder_object,
+                            None,
+                            Why::RestoredHolderCleared,
+                            evidence,
+                            Expect::Restored,
+                        )
+                    });
                 }
                 HolderFix::Duplicate => {
-                    let scope_route = input.policy.route == RoutePreference::OutOfScope || !input.policy.graph_can_delete_synced;
+                    let scope_route = input.policy.route == RoutePreference::OutOfScope
+                        || !input.policy.graph_can_delete_synced;
                     if scope_route {
                         let Some(container) = input.policy.out_of_scope_container.clone() else {
                             return Err(skip(
@@ -1787,92 +2357,75 @@ impl<'a, 'input> Planner<'a, 'input> {
                             ));
                         };
                         route = Route::OutOfScope;
-                        actions.move_out.push(self.draft(
+                        actions.move_out.push(draft(
                             ActionKind::AdMoveOutOfScope,
-                            Self::ad_target(ad),
+                            Object::AdUser,
                             Some(container),
-                            format!("take {name} out of sync scope so that the sync soft-deletes its duplicate {} (§15 C 9)", holder.user_principal_name),
-                            evidence.clone(),
-                            Some(self.ad_precondition(ad)),
-                            name,
-                            false,
+                            Why::MoveOut {
+                                duplicate: position,
+                            },
+                            evidence,
+                            Expect::AdUser,
                         ));
-                        actions.after_first_sync.push(self.purge(holder, name, evidence, true));
-                        actions.move_in.push(self.draft(
+                        // The sync deletes it, not an earlier step of the plan.
+                        actions.after_first_sync.push(purge(Expect::Deleted, false));
+                        actions.move_in.push(draft(
                             ActionKind::AdMoveIntoScope,
-                            Self::ad_target(ad),
+                            Object::AdUser,
                             Some(parent_container(&ad.distinguished_name).to_owned()),
-                            format!("bring {name} back into scope: the next cycle provisions it as new and hard-matches {}", target.user_principal_name),
-                            Vec::new(),
-                            None,
-                            name,
-                            false,
+                            Why::MoveIn {
+                                target: target_index as u32,
+                            },
+                            DraftEvidence::None,
+                            Expect::Nothing,
                         ));
                     } else {
                         route = Route::DeleteAndPurge;
-                        actions.cloud_cleanup.push(self.draft(
+                        actions.cloud_cleanup.push(draft(
                             ActionKind::SoftDelete,
-                            self.cloud_target(holder),
+                            holder_object,
                             None,
-                            format!("{} is the duplicate the sync created for {name}; while {name} is joined to it, no match is evaluated (§4, §15 C 9)", holder.user_principal_name),
-                            evidence.clone(),
-                            Some(self.soft_delete_precondition(holder)),
-                            name,
-                            false,
+                            Why::Duplicate,
+                            evidence,
+                            Expect::CloudUserWithSignIn,
                         ));
-                        let mut purge = self.purge(holder, name, evidence, true);
-                        purge.after_previous = true;
-                        actions.cloud_cleanup.push(purge);
+                        actions.cloud_cleanup.push(purge(Expect::Deleted, true));
                     }
                 }
             }
         }
 
         // The target itself.
-        let mut restored_target = target.clone();
+        let target_object = Object::CloudUser(target_index as u32);
         if target.is_deleted() {
-            actions.cloud_cleanup.push(self.draft(
+            actions.cloud_cleanup.push(draft(
                 ActionKind::RestoreDeleted,
-                self.cloud_target(target),
+                target_object,
                 None,
-                format!(
-                    "the target {} is in the recycle bin",
-                    target.user_principal_name
-                ),
-                vec![self.describe(target)],
-                Some(self.cloud_precondition(target, false)),
-                name,
-                false,
+                Why::TargetInRecycleBin,
+                DraftEvidence::Account(target_index as u32),
+                Expect::CloudUser,
             ));
-            restored_target.deleted_date_time = None;
         }
         // Even where a soft match is predicted, the anchor is set: a hard match does not
         // depend on which objects hold an address after the plan's other changes (a
         // restored user can become the first soft-match candidate).
         if target.on_premises_immutable_id.as_ref() != Some(&ad.immutable_id) {
-            let mut evidence = vec![self.describe(target)];
-            if let Some(old) = &target.on_premises_immutable_id {
-                evidence.push(format!(
-                    "replaces ImmutableID {old}, which {}",
-                    if self.ad_anchors.contains(&old.as_str()) {
-                        "another AD object has"
-                    } else {
-                        "no AD object has (an orphan)"
-                    }
-                ));
-            }
-            actions.set = Some(self.draft(
+            let replaced_is_in_ad = target
+                .on_premises_immutable_id
+                .as_ref()
+                .is_some_and(|old| self.ad_anchors.contains(&old.as_str()));
+            actions.set = Some(draft(
                 ActionKind::SetImmutableId,
-                self.cloud_target(target),
+                target_object,
                 Some(anchor.to_owned()),
-                format!(
-                    "link {} to {name}: the next sync hard-matches it (§4, §15 D 13)",
-                    target.user_principal_name
-                ),
-                evidence,
-                Some(self.cloud_precondition(&restored_target, false)),
-                name,
-                false,
+                Why::Link,
+                DraftEvidence::Link { replaced_is_in_ad },
+                if target.is_deleted() {
+                    Expect::Restored
+                } else {
+                    Expect::CloudUser
+                },
             ));
         }
 
@@ -1883,6 +2436,16 @@ impl<'a, 'input> Planner<'a, 'input> {
             .as_deref()
             .and_then(domain_of)
             .is_none_or(|suffix| tenant.verified_domain(suffix).is_none());
+        let prepare = |kind, value, why| {
+            draft(
+                kind,
+                Object::AdUser,
+                Some(value),
+                why,
+                DraftEvidence::None,
+                Expect::AdUser,
+            )
+        };
         if upn_unverified {
             let value = if domain_of(&target.user_principal_name)
                 .is_some_and(|domain| tenant.verified_domain(domain).is_some())
@@ -1905,19 +2468,10 @@ impl<'a, 'input> Planner<'a, 'input> {
                     .map_or(tenant.initial_domain.as_str(), |domain| domain.id.as_str());
                 format!("{local}@{default}")
             };
-            actions.ad_preparation.push(self.draft(
+            actions.ad_preparation.push(prepare(
                 ActionKind::AdSetUpn,
-                Self::ad_target(ad),
-                Some(value),
-                format!(
-                    "the UPN suffix of {} is not a verified tenant domain: the sync would export it on {} (§15 A, first step of the manual procedure)",
-                    ad.user_principal_name.as_deref().unwrap_or("(none)"),
-                    tenant.initial_domain
-                ),
-                Vec::new(),
-                Some(self.ad_precondition(ad)),
-                name,
-                false,
+                value,
+                Why::UnverifiedSuffix,
             ));
         }
         let ad_has_primary = ad
@@ -1936,28 +2490,15 @@ impl<'a, 'input> Planner<'a, 'input> {
         {
             // Connect derives the primary from `mail` only while proxyAddresses holds no
             // SMTP address; adding one would drop it, so it is written explicitly first.
-            actions.ad_preparation.push(self.draft(
+            actions.ad_preparation.push(prepare(
                 ActionKind::AdAddProxyAddress,
-                Self::ad_target(ad),
-                Some(format!("SMTP:{mail}")),
-                format!("keep {mail} as the primary address once proxyAddresses holds other addresses (§11)"),
-                Vec::new(),
-                Some(self.ad_precondition(ad)),
-                name,
-                false,
+                format!("SMTP:{mail}"),
+                Why::KeepPrimary,
             ));
         }
+        // Addresses another AD user holds are left out once every user is planned
+        // (`leave_out_addresses_held_in_ad`).
         for address in lost {
-            let held_elsewhere = self
-                .ad_by_smtp
-                .get(&Folded(address))
-                .iter()
-                .any(|&position| {
-                    input.ad_users[position as usize].distinguished_name != ad.distinguished_name
-                });
-            if held_elsewhere {
-                continue;
-            }
             let primary = !ad_has_primary
                 && target_primary.is_some_and(|primary| primary.eq_ignore_ascii_case(address));
             let value = if primary {
@@ -1965,39 +2506,29 @@ impl<'a, 'input> Planner<'a, 'input> {
             } else {
                 format!("smtp:{address}")
             };
-            actions.ad_preparation.push(self.draft(
+            actions.ad_preparation.push(prepare(
                 ActionKind::AdAddProxyAddress,
-                Self::ad_target(ad),
-                Some(value),
-                format!("{} has {address}; the takeover replaces proxyAddresses with AD's, so copy it to AD first (§11, §15 B 8)", target.user_principal_name),
-                Vec::new(),
-                Some(self.ad_precondition(ad)),
-                name,
-                false,
+                value,
+                Why::CopyAddress {
+                    holder: target_index as u32,
+                },
             ));
         }
         if ad.anchor_attribute == AnchorAttribute::ConsistencyGuid && ad.consistency_guid.is_none()
         {
-            actions.ad_preparation.push(self.draft(
+            actions.ad_preparation.push(prepare(
                 ActionKind::AdSetConsistencyGuid,
-                Self::ad_target(ad),
-                Some(ad.object_guid.to_string()),
-                "the anchor attribute is mS-DS-ConsistencyGuid and it is empty: write the objectGUID into it so the exported anchor does not depend on Connect's write permission (§3)".to_owned(),
-                Vec::new(),
-                Some(self.ad_precondition(ad)),
-                name,
-                false,
+                ad.object_guid.to_string(),
+                Why::ConsistencyGuid,
             ));
         }
 
-        let planned = PlannedUser {
-            distinguished_name: ad.distinguished_name.to_string(),
-            user_principal_name: ad.user_principal_name.as_deref().map(str::to_owned),
-            immutable_id: anchor.to_owned(),
-            target_id: target.id.to_string(),
-            target_user_principal_name: target.user_principal_name.to_string(),
+        let planned = HeldUser {
+            ad: for_user,
+            target: target_index as u32,
             route,
-            overwrites: self.overwrites(&prepared_ad(ad, &actions.ad_preparation), target),
+            // Known once the actions are in order.
+            preparation: 0..0,
         };
         actions.shrink_to_fit();
         Ok((planned, actions))
@@ -2014,124 +2545,77 @@ impl<'a, 'input> Planner<'a, 'input> {
             .collect::<Vec<_>>()
             .into_iter()
     }
+}
 
-    fn purge(
-        &self,
-        holder: &CloudUser,
-        name: &str,
-        evidence: Vec<String>,
-        deleted_by_plan: bool,
-    ) -> Draft {
-        self.draft(
-            ActionKind::PurgeDeleted,
-            self.cloud_target(holder),
-            None,
-            format!(
-                "{} reserves the ImmutableID from the recycle bin; purge it so the target can take the value (§12, §15 C 9). Permanent: it cannot be restored",
-                holder.user_principal_name
-            ),
-            evidence,
-            Some(self.cloud_precondition(holder, deleted_by_plan)),
-            name,
-            false,
-        )
+/// The address an AD preparation draft copies from the cloud account, if it copies one.
+fn copied_address(draft: &Draft) -> Option<&str> {
+    match draft.why {
+        // After the value's `SMTP:` or `smtp:`.
+        Why::CopyAddress { .. } => draft.value.as_deref().and_then(|value| value.get(5..)),
+        _ => None,
     }
+}
 
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "a private constructor of a plain record"
-    )]
-    fn draft(
-        &self,
-        kind: ActionKind,
-        target: ActionTarget,
-        value: Option<String>,
-        reason: String,
-        evidence: Vec<String>,
-        precondition: Option<Precondition>,
-        for_user: &str,
-        after_previous: bool,
-    ) -> Draft {
-        Draft {
-            kind,
-            target,
-            value,
-            reason,
-            evidence,
-            irreversible: kind == ActionKind::PurgeDeleted,
-            precondition,
-            for_user: for_user.to_owned(),
-            after_previous,
-        }
-    }
-
-    /// The cloud values a takeover replaces (§11).
-    fn overwrites(&self, ad: &AdUser, target: &CloudUser) -> Vec<Overwrite> {
-        let mut overwrites = Vec::new();
-        let mut compare = |property: &str, cloud: String, on_premises: String| {
-            if cloud != on_premises {
-                overwrites.push(Overwrite {
-                    property: property.to_owned(),
-                    cloud_value: cloud,
-                    on_premises_value: on_premises,
-                });
-            }
-        };
-        let tenant = &self.input.tenant.tenant;
-        let upn = match ad.user_principal_name.as_deref() {
-            Some(upn)
-                if domain_of(upn)
-                    .is_some_and(|suffix| tenant.verified_domain(suffix).is_some()) =>
-            {
-                upn.to_owned()
-            }
-            Some(upn) => format!(
-                "{}@{} (unverified suffix)",
-                upn.rsplit_once('@').map_or(upn, |(local, _)| local),
-                tenant.initial_domain
-            ),
-            None => "(none)".to_owned(),
-        };
-        compare(
-            "userPrincipalName",
-            target.user_principal_name.to_string(),
-            upn,
-        );
-        if let Some(display_name) = &ad.display_name {
-            compare(
-                "displayName",
-                target
-                    .display_name
-                    .as_deref()
-                    .unwrap_or_default()
-                    .to_owned(),
-                display_name.to_string(),
-            );
-        }
-        compare(
-            "mail",
-            target.mail.as_deref().unwrap_or_default().to_owned(),
-            ad.mail.as_deref().unwrap_or_default().to_owned(),
-        );
-        let mut ad_proxies = ad.proxy_addresses.clone();
-        if !ad_proxies
+/// Leaves out the copies of cloud addresses (`per_user`, for `users`) that another AD
+/// user holds already: copied, the address would be on two AD objects, and Connect
+/// quarantines it. Only the copied addresses are looked for among the AD users' (a few per
+/// planned user), rather than every AD address indexed (about 0.1 GB at a million users).
+fn leave_out_addresses_held_in_ad(
+    ad_users: &[AdUser],
+    users: &[HeldUser],
+    per_user: &mut [UserActions],
+) {
+    let held_elsewhere: Vec<bool> = {
+        let copied: HashSet<Folded<'_>> = per_user
             .iter()
-            .any(|address| smtp_value(address).is_some())
-            && let Some(mail) = &ad.mail
-        {
-            ad_proxies.push(format!("SMTP:{mail}"));
+            .flat_map(|actions| actions.ad_preparation.iter().filter_map(copied_address))
+            .map(Folded)
+            .collect();
+        if copied.is_empty() {
+            return;
         }
-        compare(
-            "proxyAddresses",
-            target.proxy_addresses.join(", "),
-            ad_proxies.join(", "),
-        );
-        overwrites
+        let found = parallel::filter_map_in_halves(ad_users, |position, user| {
+            let held: Vec<&str> = user
+                .smtp_addresses()
+                .chain(user.mail.as_deref())
+                .filter(|address| copied.contains(&Folded(address)))
+                .collect();
+            (!held.is_empty()).then_some((position as u32, held))
+        });
+        let mut holders: MultiIndex<Folded<'_>> = MultiIndex::with_capacity(found.len());
+        for (position, held) in &found {
+            for address in held {
+                holders.insert(Folded(address), *position);
+            }
+        }
+        users
+            .iter()
+            .zip(per_user.iter())
+            .flat_map(|(user, actions)| {
+                let name = &ad_users[user.ad as usize].distinguished_name;
+                let holders = &holders;
+                actions
+                    .ad_preparation
+                    .iter()
+                    .filter_map(copied_address)
+                    .map(move |address| {
+                        holders.get(&Folded(address)).iter().any(|&position| {
+                            ad_users[position as usize].distinguished_name != *name
+                        })
+                    })
+            })
+            .collect()
+    };
+    let mut held_elsewhere = held_elsewhere.into_iter();
+    for actions in per_user {
+        actions.ad_preparation.retain(|draft| {
+            copied_address(draft).is_none() || !held_elsewhere.next().unwrap_or(false)
+        });
     }
 }
 
 /// The AD user as the plan's AD preparation leaves it: the takeover reads these values.
-fn prepared_ad(ad: &AdUser, preparation: &[Draft]) -> AdUser {
+fn prepared_ad<'draft>(ad: &AdUser, preparation: impl Iterator<Item = &'draft Draft>) -> AdUser {
     let mut prepared = ad.clone();
     for draft in preparation {
         let Some(value) = &draft.value else {
@@ -2186,62 +2670,42 @@ fn parent_container(distinguished_name: &str) -> &str {
     ""
 }
 
-/// Orders the drafts into actions with ids and dependencies:
+/// Orders the drafts and links each to the actions it waits for:
 /// AD preparation and moves out of scope; a first sync if any user moved out; cloud
 /// cleanup (soft delete → purge, restore → clear); purges after the first sync; sets
 /// (each after its own user's cleanup); moves back into scope; the final sync.
-///
-/// Each list of drafts is taken out of its user as it is ordered, so its memory goes back
-/// while the actions fill up: at a million users, drafts and actions are hundreds of
-/// megabytes each.
-fn assemble(per_user: Vec<UserActions>) -> Vec<PlanAction> {
+fn assemble(per_user: Vec<UserActions>, users: &mut [HeldUser]) -> Vec<HeldAction> {
     let drafts: usize = per_user.iter().map(UserActions::len).sum();
     // Every draft, and at most two syncs.
-    let mut actions: Vec<PlanAction> = Vec::with_capacity(drafts + 2);
-    let push = |actions: &mut Vec<PlanAction>, draft: Draft, depends_on: Vec<String>| -> String {
-        let id = format!("a{}", actions.len() + 1);
-        actions.push(PlanAction {
-            id: id.clone(),
-            kind: draft.kind,
-            target: draft.target,
-            value: draft.value,
-            reason: draft.reason,
-            evidence: draft.evidence,
-            depends_on,
-            irreversible: draft.irreversible,
-            precondition: draft.precondition,
-            for_user: Some(draft.for_user),
-        });
-        id
+    let mut actions: Vec<HeldAction> = Vec::with_capacity(drafts + 2);
+    let push = |actions: &mut Vec<HeldAction>, draft: Draft, depends_on: Vec<u32>| -> u32 {
+        let position = actions.len() as u32;
+        actions.push(HeldAction { draft, depends_on });
+        position
     };
-    let sync_target = || ActionTarget {
-        directory: Directory::SyncServer,
-        id: None,
-        user_principal_name: None,
-        distinguished_name: None,
-    };
-    let sync_draft = |reason: &str| Draft {
+    let sync_draft = |why| Draft {
         kind: ActionKind::TriggerSync,
-        target: sync_target(),
+        for_user: None,
+        object: Object::SyncServer,
         value: Some("Delta".to_owned()),
-        reason: reason.to_owned(),
-        evidence: Vec::new(),
-        irreversible: false,
-        precondition: None,
-        for_user: String::new(),
+        why,
+        evidence: DraftEvidence::None,
+        expects: Expect::Nothing,
         after_previous: false,
     };
 
-    let mut per_user_ids: Vec<Vec<String>> = vec![Vec::new(); per_user.len()];
-    let mut ad_ids: Vec<String> = Vec::new();
-    let mut move_out_ids: Vec<String> = Vec::new();
+    let mut per_user_ids: Vec<Vec<u32>> = vec![Vec::new(); per_user.len()];
+    let mut ad_ids: Vec<u32> = Vec::new();
+    let mut move_out_ids: Vec<u32> = Vec::new();
     let mut moved: Vec<bool> = vec![false; per_user.len()];
-    let mut users: Vec<UserActions> = per_user;
-    for (position, user) in users.iter_mut().enumerate() {
+    let mut per_user: Vec<UserActions> = per_user;
+    for (position, (user, held)) in per_user.iter_mut().zip(users.iter_mut()).enumerate() {
+        let start = actions.len() as u32;
         for draft in std::mem::take(&mut user.ad_preparation) {
             let id = push(&mut actions, draft, Vec::new());
             ad_ids.push(id);
         }
+        held.preparation = start..actions.len() as u32;
         for draft in std::mem::take(&mut user.move_out) {
             // Not among the user's own ids: its set and move back wait for the first sync,
             // which waits for every move out.
@@ -2252,71 +2716,61 @@ fn assemble(per_user: Vec<UserActions>) -> Vec<PlanAction> {
     let first_sync = if move_out_ids.is_empty() {
         None
     } else {
-        let mut draft = sync_draft(
-            "the sync soft-deletes the duplicates of the users moved out of scope (§12)",
-        );
-        draft.for_user.clear();
-        let id = push(&mut actions, draft, move_out_ids.clone());
-        Some(id)
+        let depends = move_out_ids.clone();
+        Some(push(&mut actions, sync_draft(Why::FirstSync), depends))
     };
-    for (position, user) in users.iter_mut().enumerate() {
-        let mut previous: Option<String> = None;
+    for (position, user) in per_user.iter_mut().enumerate() {
+        let mut previous: Option<u32> = None;
         for draft in std::mem::take(&mut user.cloud_cleanup) {
-            let depends = match (&previous, draft.after_previous) {
-                (Some(previous), true) => vec![previous.clone()],
+            let depends = match (previous, draft.after_previous) {
+                (Some(previous), true) => vec![previous],
                 _ => Vec::new(),
             };
             let id = push(&mut actions, draft, depends);
-            previous = Some(id.clone());
+            previous = Some(id);
             per_user_ids[position].push(id);
         }
         for draft in std::mem::take(&mut user.after_first_sync) {
-            let depends = first_sync.iter().cloned().collect();
+            let depends = first_sync.into_iter().collect();
             let id = push(&mut actions, draft, depends);
             per_user_ids[position].push(id);
         }
     }
-    let mut set_ids: Vec<String> = Vec::new();
-    for (position, user) in users.iter_mut().enumerate() {
+    let mut set_ids: Vec<u32> = Vec::new();
+    for (position, user) in per_user.iter_mut().enumerate() {
         if let Some(draft) = user.set.take() {
             let mut depends = per_user_ids[position].clone();
             if moved[position]
-                && let Some(first_sync) = &first_sync
-                && !depends.contains(first_sync)
+                && let Some(first_sync) = first_sync
+                && !depends.contains(&first_sync)
             {
-                depends.push(first_sync.clone());
+                depends.push(first_sync);
             }
             let id = push(&mut actions, draft, depends);
-            per_user_ids[position].push(id.clone());
+            per_user_ids[position].push(id);
             set_ids.push(id);
         }
     }
-    let mut move_in_ids: Vec<String> = Vec::new();
-    for (position, user) in users.iter_mut().enumerate() {
+    let mut move_in_ids: Vec<u32> = Vec::new();
+    for (position, user) in per_user.iter_mut().enumerate() {
         for draft in std::mem::take(&mut user.move_in) {
             let depends = per_user_ids[position].clone();
             let id = push(&mut actions, draft, depends);
             move_in_ids.push(id);
         }
     }
-    if !actions.is_empty() || !users.is_empty() {
-        let mut depends: Vec<String> = ad_ids;
+    if !actions.is_empty() || !per_user.is_empty() {
+        let mut depends: Vec<u32> = ad_ids;
         depends.extend(set_ids);
         depends.extend(move_in_ids);
         if depends.is_empty() {
-            depends = actions
-                .iter()
-                .filter(|action| action.kind != ActionKind::TriggerSync)
-                .map(|action| action.id.clone())
+            depends = (0..actions.len() as u32)
+                .filter(|&position| {
+                    actions[position as usize].draft.kind != ActionKind::TriggerSync
+                })
                 .collect();
         }
-        push(
-            &mut actions,
-            sync_draft(
-                "the next cycle re-provisions each AD user joined to a removed object as new, so it hard-matches its account (§4, §15 D 14)",
-            ),
-            depends,
-        );
+        push(&mut actions, sync_draft(Why::FinalSync), depends);
     }
     // A plan whose only action is the sync changes nothing in the directories, but users who
     // will match at the next sync still need it; drop it only when there is no user at all.
@@ -2471,127 +2925,180 @@ pub fn render_show(plan: &Plan) -> String {
 /// out: `hardmatch plan` prints this, so that a plan for a million users prints a page, not
 /// half a gigabyte. The plan file, and `hardmatch show` on it, keep everything.
 pub fn render_show_up_to(plan: &Plan, limit: usize) -> String {
-    let mut text = String::new();
-    let irreversible = plan
+    let kinds = plan
         .actions
         .iter()
-        .filter(|action| action.irreversible)
-        .count();
-    let _ = writeln!(text, "hardmatch plan (format {})", plan.format_version);
-    let _ = writeln!(text, "  tenant:       {}", plan.tenant_id);
-    let _ = writeln!(text, "  generated at: {}", plan.generated_at);
-    let _ = writeln!(text, "  inputs:       {}", plan.fingerprint);
-    let _ = writeln!(
-        text,
-        "  actions:      {} ({} irreversible)",
-        plan.actions.len(),
-        irreversible
-    );
-    if plan.actions.len() > limit {
-        let counts: Vec<String> = action_counts(plan)
-            .iter()
-            .map(|(kind, count)| format!("{kind} {count}"))
-            .collect();
-        let _ = writeln!(text, "  by kind:      {}", counts.join(", "));
+        .map(|action| (action.kind, action.irreversible));
+    let shown = Shown {
+        outline: plan,
+        users: &plan.users,
+        user_count: plan.users.len(),
+        actions: &plan.actions,
+        totals: ActionTotals::of(kinds),
+    };
+    shown.render(limit)
+}
+
+/// What [`render_show_up_to`] reads of a plan: its outline (whose users and actions are not
+/// read), how many users and actions it has, and the first of them.
+struct Shown<'plan> {
+    outline: &'plan Plan,
+    users: &'plan [PlannedUser],
+    user_count: usize,
+    actions: &'plan [PlanAction],
+    totals: ActionTotals,
+}
+
+/// How many actions a plan has, of each kind, and how many are irreversible.
+struct ActionTotals {
+    count: usize,
+    irreversible: usize,
+    by_kind: BTreeMap<&'static str, usize>,
+}
+
+impl ActionTotals {
+    /// The totals of actions of these kinds, each marked irreversible or not.
+    fn of(kinds: impl Iterator<Item = (ActionKind, bool)>) -> Self {
+        let mut totals = Self {
+            count: 0,
+            irreversible: 0,
+            by_kind: BTreeMap::new(),
+        };
+        for (kind, irreversible) in kinds {
+            totals.count += 1;
+            totals.irreversible += usize::from(irreversible);
+            *totals.by_kind.entry(kind.name()).or_default() += 1;
+        }
+        totals
     }
-    let _ = writeln!(text);
-    if plan.actions.is_empty() {
-        let _ = writeln!(text, "No changes.");
-    }
-    if !plan.users.is_empty() {
-        let _ = writeln!(text, "Users to link ({}):", plan.users.len());
-        for user in plan.users.iter().take(limit) {
-            let _ = writeln!(
-                text,
-                "  {} ({}) -> {} ({}), route: {}",
-                user.user_principal_name.as_deref().unwrap_or("no UPN"),
-                user.distinguished_name,
-                user.target_user_principal_name,
-                user.target_id,
-                match user.route {
-                    Route::SetAndSync => "set and sync",
-                    Route::DeleteAndPurge => "delete and purge the duplicate",
-                    Route::OutOfScope => "out of sync scope and back",
-                }
-            );
-            let _ = writeln!(text, "    ImmutableID: {}", user.immutable_id);
-            let _ = writeln!(
-                text,
-                "    The takeover overwrites these cloud values with the on-premises ones:"
-            );
-            if user.overwrites.is_empty() {
-                let _ = writeln!(text, "      (no attribute differs)");
-            }
-            for overwrite in &user.overwrites {
+}
+
+impl Shown<'_> {
+    fn render(&self, limit: usize) -> String {
+        let Self {
+            outline: plan,
+            users,
+            user_count,
+            actions: shown,
+            totals,
+        } = self;
+        let mut text = String::new();
+        let _ = writeln!(text, "hardmatch plan (format {})", plan.format_version);
+        let _ = writeln!(text, "  tenant:       {}", plan.tenant_id);
+        let _ = writeln!(text, "  generated at: {}", plan.generated_at);
+        let _ = writeln!(text, "  inputs:       {}", plan.fingerprint);
+        let _ = writeln!(
+            text,
+            "  actions:      {} ({} irreversible)",
+            totals.count, totals.irreversible
+        );
+        if totals.count > limit {
+            let counts: Vec<String> = totals
+                .by_kind
+                .iter()
+                .map(|(kind, count)| format!("{kind} {count}"))
+                .collect();
+            let _ = writeln!(text, "  by kind:      {}", counts.join(", "));
+        }
+        let _ = writeln!(text);
+        if totals.count == 0 {
+            let _ = writeln!(text, "No changes.");
+        }
+        if *user_count > 0 {
+            let _ = writeln!(text, "Users to link ({user_count}):");
+            for user in users.iter().take(limit) {
                 let _ = writeln!(
                     text,
-                    "      {}: {} -> {}",
-                    overwrite.property,
-                    empty_as_none(&overwrite.cloud_value),
-                    empty_as_none(&overwrite.on_premises_value)
+                    "  {} ({}) -> {} ({}), route: {}",
+                    user.user_principal_name.as_deref().unwrap_or("no UPN"),
+                    user.distinguished_name,
+                    user.target_user_principal_name,
+                    user.target_id,
+                    match user.route {
+                        Route::SetAndSync => "set and sync",
+                        Route::DeleteAndPurge => "delete and purge the duplicate",
+                        Route::OutOfScope => "out of sync scope and back",
+                    }
+                );
+                let _ = writeln!(text, "    ImmutableID: {}", user.immutable_id);
+                let _ = writeln!(
+                    text,
+                    "    The takeover overwrites these cloud values with the on-premises ones:"
+                );
+                if user.overwrites.is_empty() {
+                    let _ = writeln!(text, "      (no attribute differs)");
+                }
+                for overwrite in &user.overwrites {
+                    let _ = writeln!(
+                        text,
+                        "      {}: {} -> {}",
+                        overwrite.property,
+                        empty_as_none(&overwrite.cloud_value),
+                        empty_as_none(&overwrite.on_premises_value)
+                    );
+                }
+                let _ = writeln!(
+                    text,
+                    "      password: {}",
+                    match plan.password_hash_sync {
+                        Some(true) => "replaced by the AD password (password hash sync is on)",
+                        Some(false) => "kept (password hash sync is off)",
+                        None =>
+                            "replaced by the AD password if password hash sync is on (unknown: tenant sync settings were not readable)",
+                    }
                 );
             }
-            let _ = writeln!(
-                text,
-                "      password: {}",
-                match plan.password_hash_sync {
-                    Some(true) => "replaced by the AD password (password hash sync is on)",
-                    Some(false) => "kept (password hash sync is off)",
-                    None =>
-                        "replaced by the AD password if password hash sync is on (unknown: tenant sync settings were not readable)",
+            left_out(&mut text, *user_count, limit, "users to link");
+            let _ = writeln!(text);
+        }
+        if totals.count > 0 {
+            let _ = writeln!(text, "Actions, in order:");
+            for action in shown.iter().take(limit) {
+                let target = match (&action.target.user_principal_name, &action.target.id) {
+                    (Some(upn), Some(id)) => format!("{upn} ({id})"),
+                    (Some(upn), None) => upn.clone(),
+                    (None, Some(id)) => id.clone(),
+                    (None, None) => "the Entra Connect server".to_owned(),
+                };
+                let _ = writeln!(
+                    text,
+                    "  {:<4} {:<24} {}{}",
+                    action.id,
+                    action.kind.name(),
+                    target,
+                    if action.irreversible {
+                        "  [IRREVERSIBLE]"
+                    } else {
+                        ""
+                    }
+                );
+                if let Some(value) = &action.value {
+                    let _ = writeln!(text, "       value:      {value}");
                 }
-            );
-        }
-        left_out(&mut text, plan.users.len(), limit, "users to link");
-        let _ = writeln!(text);
-    }
-    if !plan.actions.is_empty() {
-        let _ = writeln!(text, "Actions, in order:");
-        for action in plan.actions.iter().take(limit) {
-            let target = match (&action.target.user_principal_name, &action.target.id) {
-                (Some(upn), Some(id)) => format!("{upn} ({id})"),
-                (Some(upn), None) => upn.clone(),
-                (None, Some(id)) => id.clone(),
-                (None, None) => "the Entra Connect server".to_owned(),
-            };
-            let _ = writeln!(
-                text,
-                "  {:<4} {:<24} {}{}",
-                action.id,
-                action.kind.name(),
-                target,
-                if action.irreversible {
-                    "  [IRREVERSIBLE]"
-                } else {
-                    ""
+                let _ = writeln!(text, "       why:        {}", action.reason);
+                for evidence in &action.evidence {
+                    let _ = writeln!(text, "       evidence:   {evidence}");
                 }
-            );
-            if let Some(value) = &action.value {
-                let _ = writeln!(text, "       value:      {value}");
+                if !action.depends_on.is_empty() {
+                    let _ = writeln!(text, "       after:      {}", action.depends_on.join(", "));
+                }
             }
-            let _ = writeln!(text, "       why:        {}", action.reason);
-            for evidence in &action.evidence {
-                let _ = writeln!(text, "       evidence:   {evidence}");
-            }
-            if !action.depends_on.is_empty() {
-                let _ = writeln!(text, "       after:      {}", action.depends_on.join(", "));
-            }
+            left_out(&mut text, totals.count, limit, "actions");
+            let _ = writeln!(text);
         }
-        left_out(&mut text, plan.actions.len(), limit, "actions");
-        let _ = writeln!(text);
-    }
-    if !plan.skipped.is_empty() {
-        let _ = writeln!(text, "Not planned ({}):", plan.skipped.len());
-        for skipped in plan.skipped.iter().take(limit) {
-            let _ = writeln!(
-                text,
-                "  {} [{}]: {}",
-                skipped.user, skipped.code, skipped.reason
-            );
+        if !plan.skipped.is_empty() {
+            let _ = writeln!(text, "Not planned ({}):", plan.skipped.len());
+            for skipped in plan.skipped.iter().take(limit) {
+                let _ = writeln!(
+                    text,
+                    "  {} [{}]: {}",
+                    skipped.user, skipped.code, skipped.reason
+                );
+            }
+            left_out(&mut text, plan.skipped.len(), limit, "users not planned");
         }
-        left_out(&mut text, plan.skipped.len(), limit, "users not planned");
+        text
     }
-    text
 }
 
 /// The line after a list shortened to `limit` entries of `total`.

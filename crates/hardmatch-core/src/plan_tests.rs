@@ -868,3 +868,128 @@ fn the_plan_file_written_in_pieces_is_the_plan_text_for_any_piece_size() {
     assert!(matches!(stopped, Err(PlanFileError::Write(_))));
     assert_eq!(handed, 1);
 }
+
+#[test]
+fn a_drafted_plan_shows_and_writes_what_the_plan_made_whole_does() {
+    // Enough users for the actions to be made and encoded on two threads.
+    let users: u32 = 900;
+    let ad = (1..=users)
+        .map(|number| {
+            let name = format!("user{number}");
+            let mut user = with_mail(
+                ad_user(0, &format!("{name}@corp.local")),
+                &format!("{name}@contoso.com"),
+            );
+            let guid = crate::anchor::ObjectGuid::from_ad_bytes(u128::from(number).to_le_bytes());
+            user.object_guid = guid;
+            user.immutable_id = guid.immutable_id();
+            user
+        })
+        .collect();
+    let cloud = (1..=users)
+        .map(|number| {
+            let address = format!("user{number}@contoso.com");
+            let mut real = licensed(cloud_with_mail(
+                cloud_user(&format!("real-{number}"), &address),
+                &address,
+            ));
+            real.proxy_addresses
+                .push(format!("smtp:user{number}.alias@contoso.com"));
+            real
+        })
+        .collect();
+    let mut world = World::new(ad, cloud);
+    world.features().block_soft_match_enabled = true;
+    world.sync();
+    world.features().block_soft_match_enabled = false;
+    let tenant = snapshot(&world);
+    let index = CloudIndex::of(&tenant);
+    let options = DiagnoseOptions {
+        scope: world.scope.clone(),
+        sync: world.options.clone(),
+        connector_space: Some(world.connector_space.clone()),
+        sync_report: crate::sync::SyncReportDetail::Summary,
+    };
+    let diagnosis = crate::diagnose::diagnose_with(&world.ad, &tenant, &index, &options);
+    let policy = PlanPolicy {
+        deletion_threshold: u32::MAX,
+        ..PlanPolicy::default()
+    };
+    let input = PlanInput {
+        ad_users: &world.ad,
+        tenant: &tenant,
+        diagnosis: &diagnosis,
+        connector_space: Some(&world.connector_space),
+        selection: &Selection::AllSafe,
+        policy: &policy,
+        generated_at: NOW,
+    };
+    let drafted = draft_plan(&input, &index).unwrap();
+    let whole = plan_with(&input, &index).unwrap();
+    assert!(whole.actions.len() > 4096, "{}", whole.actions.len());
+    assert_eq!(whole.users.len(), users as usize);
+    assert_eq!(drafted.action_count(), whole.actions.len());
+    assert_eq!(drafted.user_count(), whole.users.len());
+    assert!(drafted.users().eq(whole.users.iter().cloned()));
+    assert_eq!(drafted.skipped(), whole.skipped);
+    assert_eq!(drafted.actions_fingerprint(), whole.actions_fingerprint);
+    let soft_deletes: Vec<PlanAction> = whole
+        .actions
+        .iter()
+        .filter(|action| action.kind == ActionKind::SoftDelete)
+        .cloned()
+        .collect();
+    assert_eq!(soft_deletes.len(), users as usize);
+    assert!(
+        drafted
+            .actions_of_kind(ActionKind::SoftDelete)
+            .eq(soft_deletes)
+    );
+    for limit in [0, 50, usize::MAX] {
+        assert_eq!(
+            drafted.render_show_up_to(limit),
+            render_show_up_to(&whole, limit),
+            "{limit}"
+        );
+    }
+    let mut written = Vec::new();
+    drafted
+        .write_json_in_pieces(Plan::ITEMS_PER_PIECE, |piece| {
+            written.extend_from_slice(&piece);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(String::from_utf8(written).unwrap(), serde_json_text(&whole));
+    assert_eq!(drafted.into_plan(), whole);
+    // Another tenant's index is refused rather than read against the wrong users.
+    let other = snapshot(&world);
+    let other_index = CloudIndex::of(&other);
+    assert_eq!(
+        draft_plan(&input, &other_index).err(),
+        Some(PlanRefusal::IndexOfOtherUsers)
+    );
+}
+
+#[test]
+fn an_address_another_ad_user_holds_is_not_copied_to_ad() {
+    let copies = |world: &World| -> Vec<String> {
+        let adele = Selection::Users(vec!["adele@corp.local".into()]);
+        let plan = make_plan(world, adele, &PlanPolicy::default()).unwrap();
+        plan.actions
+            .iter()
+            .filter(|action| action.kind == ActionKind::AdAddProxyAddress)
+            .filter_map(|action| action.value.clone())
+            .collect()
+    };
+    let world = field_story();
+    assert_eq!(copies(&world), ["smtp:adele.vance@contoso.com"]);
+    // Held as a proxy address or as mail, in any case, by another AD user.
+    let as_proxy = with_mail(ad_user(2, "bo@corp.local"), "Adele.Vance@Contoso.com");
+    let mut as_mail = ad_user(2, "bo@corp.local");
+    as_mail.mail = Some("ADELE.VANCE@contoso.com".into());
+    for other in [as_proxy, as_mail] {
+        let mut world = field_story();
+        world.ad.push(other);
+        assert_eq!(copies(&world), Vec::<String>::new());
+    }
+}

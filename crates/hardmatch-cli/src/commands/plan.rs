@@ -1,19 +1,18 @@
 //! `hardmatch plan` and `hardmatch show`: the planner's value written to a file for review,
 //! and that file rendered for a change-approval reader. All decisions are the core's.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
-use hardmatch_core::ad::AdUser;
 use hardmatch_core::diagnose::{DiagnoseOptions, diagnose_with};
 use hardmatch_core::plan::{
-    ActionKind, MappingEntry, Plan, PlanFileError, PlanInput, PlanPolicy, RoutePreference,
-    Selection, plan_with, render_powershell, render_show, render_show_up_to,
+    ActionKind, DraftedPlan, MappingEntry, Plan, PlanAction, PlanFileError, PlanInput, PlanPolicy,
+    RoutePreference, Selection, draft_plan, render_powershell, render_show,
 };
 use hardmatch_core::sync::{CloudIndex, SyncReportDetail};
-use hardmatch_core::tenant::TenantSnapshot;
+use hardmatch_core::tenant::{SignInActivity, TenantSnapshot};
 use hardmatch_graph::GraphError;
 
 use crate::ExitStatus;
@@ -54,58 +53,75 @@ pub(crate) fn run(arguments: &PlanArgs, context: &Context) -> anyhow::Result<Exi
         ..diagnose_options(&arguments.diagnosis, &tenant)
     };
     let generated_at = now_rfc3339();
-    let make_plan = |tenant: &TenantSnapshot, leave_to_exit: bool| {
-        plan_of(
-            &ad.users,
-            tenant,
-            &options,
-            &selection,
-            &policy,
-            &generated_at,
-            leave_to_exit,
-        )
-    };
-    let mut plan = make_plan(&tenant, live.is_none())?;
-    if let Some(live) = &live
-        && !arguments.skip_sign_in_read
-    {
+    let mut asked = BTreeSet::new();
+    loop {
+        let index = CloudIndex::of(&tenant);
+        let diagnosis = diagnose_with(&ad.users, &tenant, &index, &options);
+        let input = PlanInput {
+            ad_users: &ad.users,
+            tenant: &tenant,
+            diagnosis: &diagnosis,
+            connector_space: options.connector_space.as_ref(),
+            selection: &selection,
+            policy: &policy,
+            generated_at: &generated_at,
+        };
+        let plan = draft_plan(&input, &index).map_err(|refusal| {
+            Hinted::new(
+                format!("no plan was made: {refusal}"),
+                "check the users named with --user or in --mapping against `hardmatch status`",
+            )
+        })?;
         // A deletion refused for a recent sign-in can leave another account to delete in
         // its place; that one is read too. Each pass asks only about accounts not asked
         // about before (one Graph no longer finds stays unread), so this ends.
-        let mut asked = BTreeSet::new();
-        loop {
-            let unread = deletions_without_sign_in(&plan, &tenant, &asked);
-            if unread.is_empty() || !read_sign_ins(live, &unread, &mut tenant, context)? {
-                break;
+        let read = match &live {
+            Some(live) if !arguments.skip_sign_in_read => {
+                let deletions = plan.actions_of_kind(ActionKind::SoftDelete);
+                let unread = deletions_without_sign_in(deletions, &tenant, &asked);
+                if unread.is_empty() {
+                    None
+                } else {
+                    let read = read_sign_ins(live, &unread, context)?;
+                    asked.extend(unread);
+                    read
+                }
             }
-            asked.extend(unread);
-            plan = make_plan(&tenant, false)?;
+            _ => None,
+        };
+        if let Some(found) = read {
+            drop(plan);
+            drop((diagnosis, index));
+            record_sign_ins(&mut tenant, found);
+            continue;
         }
+        let summary = with_final_newline(plan.render_show_up_to(SUMMARY_ENTRIES));
+        write_plan_file(&plan, &arguments.output)?;
+        context.printer.data(&summary)?;
+        context.printer.status(&format!(
+            "wrote {} actions for {} users ({} skipped) to {}",
+            plan.action_count(),
+            plan.user_count(),
+            plan.skipped().len(),
+            arguments.output.display()
+        ));
+        let status = if plan.has_changes() {
+            ExitStatus::Changes
+        } else {
+            ExitStatus::Success
+        };
+        // Freed one by one, a million users' plan, diagnosis and index take seconds.
+        release_at_exit(plan);
+        release_at_exit((diagnosis, index));
+        release_at_exit((ad, tenant));
+        return Ok(status);
     }
-    let summary = with_final_newline(render_show_up_to(&plan, SUMMARY_ENTRIES));
-    write_plan_file(&plan, &arguments.output)?;
-    context.printer.data(&summary)?;
-    context.printer.status(&format!(
-        "wrote {} actions for {} users ({} skipped) to {}",
-        plan.actions.len(),
-        plan.users.len(),
-        plan.skipped.len(),
-        arguments.output.display()
-    ));
-    let status = if plan.has_changes() {
-        ExitStatus::Changes
-    } else {
-        ExitStatus::Success
-    };
-    release_at_exit(plan);
-    release_at_exit((ad, tenant));
-    Ok(status)
 }
 
 /// Writes the plan file, encoding it on this core while another writes what is encoded:
 /// at a million users the file is over a gigabyte, and the kernel takes about as long to
 /// take it in as the encoder to make it. The file appears whole or not at all.
-fn write_plan_file(plan: &Plan, path: &Path) -> anyhow::Result<()> {
+fn write_plan_file(plan: &DraftedPlan<'_>, path: &Path) -> anyhow::Result<()> {
     // `None` marks the end: a writer that sees the pieces stop without it was left by a
     // failed encoding, and refuses to put the file in place.
     let (pieces, received) = std::sync::mpsc::sync_channel::<Option<Vec<u8>>>(4);
@@ -145,60 +161,21 @@ fn write_plan_file(plan: &Plan, path: &Path) -> anyhow::Result<()> {
     encoded.context("cannot encode the plan")
 }
 
-/// Indexes the tenant once for the diagnosis and the planner, and plans. `leave_to_exit`:
-/// the index and diagnosis are left to the process's exit rather than freed one by one
-/// (seconds at a million users), for the last plan of a run.
-fn plan_of(
-    ad_users: &[AdUser],
-    tenant: &TenantSnapshot,
-    options: &DiagnoseOptions,
-    selection: &Selection,
-    policy: &PlanPolicy,
-    generated_at: &str,
-    leave_to_exit: bool,
-) -> anyhow::Result<Plan> {
-    let index = CloudIndex::of(tenant);
-    let diagnosis = diagnose_with(ad_users, tenant, &index, options);
-    let plan = plan_with(
-        &PlanInput {
-            ad_users,
-            tenant,
-            diagnosis: &diagnosis,
-            connector_space: options.connector_space.as_ref(),
-            selection,
-            policy,
-            generated_at,
-        },
-        &index,
-    )
-    .map_err(|refusal| {
-        Hinted::new(
-            format!("no plan was made: {refusal}"),
-            "check the users named with --user or in --mapping against `hardmatch status`",
-        )
-    })?;
-    if leave_to_exit {
-        release_at_exit((diagnosis, index));
-    }
-    Ok(plan)
-}
-
 /// The active accounts the plan deletes whose sign-in activity the tenant read did not
 /// carry (a whole-tenant read of it is throttled far below the other reads), leaving out
 /// those `asked` about already.
 fn deletions_without_sign_in(
-    plan: &Plan,
+    actions: impl IntoIterator<Item = PlanAction>,
     tenant: &TenantSnapshot,
     asked: &BTreeSet<String>,
 ) -> Vec<String> {
     // The deletions are few and the tenant large: the tenant is looked through once, for
     // them, rather than indexed whole on every pass.
-    let deleted: BTreeSet<&str> = plan
-        .actions
-        .iter()
+    let deleted: BTreeSet<String> = actions
+        .into_iter()
         .filter(|action| action.kind == ActionKind::SoftDelete)
-        .filter_map(|action| action.target.id.as_deref())
-        .filter(|id| !asked.contains(*id))
+        .filter_map(|action| action.target.id)
+        .filter(|id| !asked.contains(id))
         .collect();
     if deleted.is_empty() {
         return Vec::new();
@@ -218,15 +195,14 @@ fn deletions_without_sign_in(
     ids
 }
 
-/// Reads the sign-in activity of `ids` into `tenant`; `false` when Graph refused it (no
-/// `AuditLog.Read.All`, or no Entra ID P1/P2), which leaves those deletions resting on
-/// licences, mailbox and roles, as the evidence then says.
+/// Reads the sign-in activity of `ids`, by id (`None`: read, and none on record); `None`
+/// when Graph refused it (no `AuditLog.Read.All`, or no Entra ID P1/P2), which leaves those
+/// deletions resting on licences, mailbox and roles, as the evidence then says.
 fn read_sign_ins(
     live: &LiveTenant,
     ids: &[String],
-    tenant: &mut TenantSnapshot,
     context: &Context,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<SignIns>> {
     context.printer.status(&format!(
         "reading the sign-in activity of {} account(s) the plan deletes",
         ids.len()
@@ -239,16 +215,7 @@ fn read_sign_ins(
     );
     counter.finish();
     match read {
-        Ok(mut found) => {
-            for user in &mut tenant.users {
-                if let Some(activity) = found.remove(user.id.as_str()) {
-                    // Read and empty is "none on record", which the evidence tells apart
-                    // from never read.
-                    user.sign_in_activity = Some(Box::new(activity.unwrap_or_default()));
-                }
-            }
-            Ok(true)
-        }
+        Ok(found) => Ok(Some(found)),
         Err(GraphError::PermissionDenied { message, .. }) => {
             // Graph's message says which of the two is missing.
             context.printer.warning_with_hint(
@@ -261,7 +228,7 @@ fn read_sign_ins(
                  also needs Microsoft Entra ID P1 or P2), or pass --skip-sign-in-read to plan \
                  without it",
             );
-            Ok(false)
+            Ok(None)
         }
         Err(error) => Err(Hinted::new(
             format!("cannot read the sign-in activity of the accounts the plan deletes: {error}"),
@@ -271,6 +238,20 @@ fn read_sign_ins(
             ),
         )
         .into()),
+    }
+}
+
+/// Sign-in activity read from Graph, by user id; `None` when read and none is on record.
+type SignIns = BTreeMap<String, Option<SignInActivity>>;
+
+/// Puts the sign-in activity read into the tenant's users.
+fn record_sign_ins(tenant: &mut TenantSnapshot, mut found: SignIns) {
+    for user in &mut tenant.users {
+        if let Some(activity) = found.remove(user.id.as_str()) {
+            // Read and empty is "none on record", which the evidence tells apart from
+            // never read.
+            user.sign_in_activity = Some(Box::new(activity.unwrap_or_default()));
+        }
     }
 }
 
@@ -435,7 +416,6 @@ pub(crate) fn now_rfc3339() -> String {
 
 #[cfg(test)]
 mod tests {
-    use hardmatch_core::plan::PlanAction;
     use serde_json::json;
 
     use super::*;
@@ -489,9 +469,12 @@ mod tests {
             ],
         };
         let none = BTreeSet::new();
-        assert_eq!(deletions_without_sign_in(&plan, &tenant, &none), ["unread"]);
+        assert_eq!(
+            deletions_without_sign_in(plan.actions.clone(), &tenant, &none),
+            ["unread"]
+        );
         // Asked about already (Graph no longer found it): not again, so planning ends.
         let asked = BTreeSet::from(["unread".to_owned()]);
-        assert!(deletions_without_sign_in(&plan, &tenant, &asked).is_empty());
+        assert!(deletions_without_sign_in(plan.actions, &tenant, &asked).is_empty());
     }
 }
