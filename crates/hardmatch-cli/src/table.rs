@@ -34,6 +34,15 @@ impl Columns {
         Self { widths }
     }
 
+    /// The widths of two measures of the same columns over different rows, as one measure
+    /// over all of them.
+    pub fn widest_of(mut self, other: &Self) -> Self {
+        for (width, other) in self.widths.iter_mut().zip(&other.widths) {
+            *width = (*width).max(*other);
+        }
+        self
+    }
+
     /// Appends one row: its leading cells padded, then its last cell as `last` writes it,
     /// so a long last cell is never made into a string of its own.
     pub fn row_with_last<Cell: AsRef<str>>(
@@ -96,6 +105,16 @@ mod tests {
             text,
             "  UPN              STATUS\n  zoë@contoso.com  linked\n  a@b              will_create\n"
         );
+    }
+
+    #[test]
+    fn measures_of_parts_widen_to_the_measure_of_the_whole() {
+        let rows = [vec!["a", "bbbb"], vec!["ccc", "d"], vec!["éé", "e"]];
+        let whole = Columns::measure(&["X", "Y"], &rows);
+        let parts = Columns::measure(&["X", "Y"], &rows[..1])
+            .widest_of(&Columns::measure(&["X", "Y"], &rows[1..]));
+        assert_eq!(parts.widths, whole.widths);
+        assert_eq!(whole.widths, [3, 4]);
     }
 
     #[test]

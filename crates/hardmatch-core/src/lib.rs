@@ -10,7 +10,7 @@ pub mod anchor;
 pub mod diagnose;
 mod index;
 pub mod interned;
-mod parallel;
+pub mod parallel;
 pub mod plan;
 pub mod snapshot_text;
 pub mod sync;

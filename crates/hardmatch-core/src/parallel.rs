@@ -1,14 +1,15 @@
-//! The core's use of a second processor: scoped threads over borrowed inputs.
+//! The use of a second processor: scoped threads over borrowed inputs.
 //!
 //! A million-user diagnosis has independent parts (the tenant's indexes, the on-premises
 //! hygiene, each half of the per-user statuses) that would otherwise leave one of two cores
-//! idle. Work is split and joined in a fixed order, so results never depend on scheduling.
+//! idle, and so has the text of a million-user plan or table. Work is split and joined in a
+//! fixed order, so results never depend on scheduling.
 
 use std::thread::ScopedJoinHandle;
 
 /// Runs `second` on another thread while `first` runs on this one, and returns both.
 /// A panic on either side is a bug and is carried on unchanged.
-pub(crate) fn both<First, Second: Send>(
+pub fn both<First, Second: Send>(
     first: impl FnOnce() -> First,
     second: impl FnOnce() -> Second + Send,
 ) -> (First, Second) {
@@ -68,7 +69,7 @@ pub(crate) fn map_in_halves<'t, T: Sync, U: Send>(
 /// many `items` are made two at a time, one on this thread and one on another, so that one
 /// core makes text while the other takes in what was made before. An error of `each` stops
 /// the job.
-pub(crate) fn in_order_by_twos<T: Send, E>(
+pub fn in_order_by_twos<T: Send, E>(
     parts: usize,
     items: usize,
     make: impl Fn(usize) -> T + Sync,
