@@ -542,16 +542,17 @@ impl Plan {
         items_per_piece: usize,
         piece: impl FnMut(Vec<u8>) -> std::io::Result<()>,
     ) -> Result<(), PlanFileError> {
+        let actions = |range| Ok((encode_pretty(&&self.actions[range])?, ()));
         write_plan_text(
             self,
             &self.actions_fingerprint,
             (self.users.len(), |range| encode_pretty(&&self.users[range])),
-            (self.actions.len(), |range| {
-                encode_pretty(&&self.actions[range])
-            }),
+            (self.actions.len(), actions),
+            drop,
             items_per_piece,
             piece,
         )
+        .map(drop)
     }
 
     /// Reads a plan file, refusing newer formats and hand-edited actions.
@@ -611,15 +612,18 @@ fn encode_pretty(value: &impl Serialize) -> Result<Vec<u8>, PlanFileError> {
 
 /// The text of the plan `outline` with the fingerprint `actions_fingerprint`, its users and
 /// its actions: how many, and a function that encodes a range of them as a pretty-printed
-/// list. The outline's own users and actions are not read.
-fn write_plan_text(
+/// list (for the actions, beside what `actions_encoded` then receives, in order). The
+/// outline's own users and actions are not read. Returns where the fingerprint's text
+/// starts in the file.
+fn write_plan_text<Beside: Send>(
     outline: &Plan,
     actions_fingerprint: &str,
     (users, encode_users): (usize, impl Fn(Range<usize>) -> EncodedList + Sync),
-    (actions, encode_actions): (usize, impl Fn(Range<usize>) -> EncodedList + Sync),
+    (actions, encode_actions): (usize, impl Fn(Range<usize>) -> EncodedWith<Beside> + Sync),
+    actions_encoded: impl FnMut(Beside),
     items_per_piece: usize,
     mut piece: impl FnMut(Vec<u8>) -> std::io::Result<()>,
-) -> Result<(), PlanFileError> {
+) -> Result<u64, PlanFileError> {
     let per_piece = items_per_piece.max(1);
     // The plan without its lists, which are then written into its text where their empty
     // brackets are.
@@ -637,19 +641,44 @@ fn write_plan_text(
     };
     let mut shell = encode_pretty(&shell)?;
     shell.push(b'\n');
-    let skipped = |range| encode_pretty(&&outline.skipped[range]);
+    // The header comes before the lists, so the fingerprint's place in the shell is its
+    // place in the file.
+    let before = "\n  \"actions_fingerprint\": \"";
+    let key = format!("{before}{actions_fingerprint}\"");
+    let fingerprint_at = memchr::memmem::find(&shell, key.as_bytes())
+        .map(|found| (found + before.len()) as u64)
+        .ok_or_else(|| {
+            // Never reached: the shell is the plan's own encoding of the field.
+            PlanFileError::Write(std::io::Error::other(
+                "the plan's actions fingerprint is not where the encoder looked for it",
+            ))
+        })?;
+    let alone = |encoded: EncodedList| encoded.map(|text| (text, ()));
+    let encode_listed_users = |range| alone(encode_users(range));
+    let skipped = |range| alone(encode_pretty(&&outline.skipped[range]));
     let list = List {
         per_piece,
         shell: &shell,
     };
-    let at = list.write(0, "users", users, encode_users, &mut piece)?;
-    let at = list.write(at, "skipped", outline.skipped.len(), skipped, &mut piece)?;
-    let at = list.write(at, "actions", actions, encode_actions, &mut piece)?;
-    piece(shell.split_off(at)).map_err(PlanFileError::Write)
+    let at = list.write(0, "users", (users, encode_listed_users), drop, &mut piece)?;
+    let skipped_count = outline.skipped.len();
+    let at = list.write(at, "skipped", (skipped_count, skipped), drop, &mut piece)?;
+    let at = list.write(
+        at,
+        "actions",
+        (actions, encode_actions),
+        actions_encoded,
+        &mut piece,
+    )?;
+    piece(shell.split_off(at)).map_err(PlanFileError::Write)?;
+    Ok(fingerprint_at)
 }
 
 /// Items of a list encoded as a list of their own, pretty-printed.
 type EncodedList = Result<Vec<u8>, PlanFileError>;
+
+/// An encoded list, and what its encoding leaves to be read beside it.
+type EncodedWith<Beside> = Result<(Vec<u8>, Beside), PlanFileError>;
 
 /// The plan file's text around its top-level lists (`shell`, where they are empty), and how
 /// many of a list's items go in a piece.
@@ -662,15 +691,15 @@ impl List<'_> {
     /// Writes the shell from `at` up to the `[` of its top-level list `key`, then that
     /// list's `count` items a few at a time, and returns where the rest of the shell (from
     /// the `]`) begins. `encode` encodes a range of the items as a list of their own,
-    /// whose elements are then indented one level deeper, as they stand in the plan.
-    /// Pieces of a long list are encoded two at a time, on two cores, and handed on in
-    /// order.
-    fn write(
+    /// whose elements are then indented one level deeper, as they stand in the plan; what
+    /// it leaves beside the text goes to `beside`, in order. Pieces of a long list are
+    /// encoded two at a time, on two cores, and handed on in order.
+    fn write<Beside: Send>(
         &self,
         at: usize,
         key: &str,
-        count: usize,
-        encode: impl Fn(Range<usize>) -> EncodedList + Sync,
+        (count, encode): (usize, impl Fn(Range<usize>) -> EncodedWith<Beside> + Sync),
+        mut beside: impl FnMut(Beside),
         piece: &mut impl FnMut(Vec<u8>) -> std::io::Result<()>,
     ) -> Result<usize, PlanFileError> {
         let shell = self.shell;
@@ -688,9 +717,9 @@ impl List<'_> {
         piece(shell[at..open].to_vec()).map_err(PlanFileError::Write)?;
         let per_piece = self.per_piece;
         let pieces = count.div_ceil(per_piece);
-        let indented = |number: usize| -> Result<Vec<u8>, PlanFileError> {
+        let indented = |number: usize| -> EncodedWith<Beside> {
             let start = number * per_piece;
-            let pretty = encode(start..count.min(start + per_piece))?;
+            let (pretty, left) = encode(start..count.min(start + per_piece))?;
             // `[\n  …\n]`: the elements, two spaces deep.
             let elements = pretty
                 .get(2..pretty.len().saturating_sub(2))
@@ -708,10 +737,12 @@ impl List<'_> {
             if number + 1 == pieces {
                 text.extend_from_slice(b"\n  ");
             }
-            Ok(text)
+            Ok((text, left))
         };
-        parallel::in_order_by_twos(pieces, count, indented, |text| {
-            piece(text?).map_err(PlanFileError::Write)
+        parallel::in_order_by_twos(pieces, count, indented, |encoded| {
+            let (text, left) = encoded?;
+            beside(left);
+            piece(text).map_err(PlanFileError::Write)
         })?;
         Ok(open)
     }
@@ -1031,6 +1062,14 @@ pub fn draft_plan<'input>(
     Planner::new(input, index).run()
 }
 
+/// The actions' fingerprint of a plan file written by [`DraftedPlan::write_json_in_pieces`]:
+/// its `text` goes over the zeros that stand `offset` bytes into the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LateFingerprint {
+    pub offset: u64,
+    pub text: String,
+}
+
 /// A plan whose actions are drafts that name their users: each action is made from the
 /// inputs when it is read ([`DraftedPlan::actions_of_kind`]), shown
 /// ([`DraftedPlan::render_show_up_to`]) or written ([`DraftedPlan::write_json_in_pieces`]),
@@ -1095,27 +1134,6 @@ impl DraftedPlan<'_> {
             .collect()
     }
 
-    /// The fingerprint of the actions, as [`actions_fingerprint`] takes it of them made;
-    /// they are made a few hundred at a time, on two cores, and let go once hashed.
-    pub fn actions_fingerprint(&self) -> String {
-        let per_piece = Plan::ITEMS_PER_PIECE;
-        let count = self.actions.len();
-        let mut hash = Xxh3Writer::default();
-        let made = |number: usize| {
-            let start = number * per_piece;
-            self.made_actions(start..count.min(start + per_piece))
-        };
-        let hashed: Result<(), std::convert::Infallible> =
-            parallel::in_order_by_twos(count.div_ceil(per_piece), count, made, |actions| {
-                for action in &actions {
-                    FieldWriter(&mut hash).action(action);
-                }
-                Ok(())
-            });
-        let Ok(()) = hashed;
-        format!("{FIELDS_PREFIX}{:016x}", hash.digest())
-    }
-
     /// The plan with every action made.
     pub fn into_plan(self) -> Plan {
         let users = self.made_users(0..self.users.len());
@@ -1129,26 +1147,41 @@ impl DraftedPlan<'_> {
     }
 
     /// The plan file text, as [`Plan::write_json_in_pieces`] writes the plan
-    /// [`DraftedPlan::into_plan`] gives. The actions are made twice, a few hundred at a
-    /// time: once for their fingerprint, which the text names before them, and once to be
-    /// written.
+    /// [`DraftedPlan::into_plan`] gives, but for the actions' fingerprint: the text names
+    /// it before the actions, and it is known only once they are all made, so it is written
+    /// as zeros, and the caller writes the [`LateFingerprint`] over them before the file is
+    /// used. A file left with the zeros is refused as edited by [`Plan::from_json`].
     pub fn write_json_in_pieces(
         &self,
         items_per_piece: usize,
         piece: impl FnMut(Vec<u8>) -> std::io::Result<()>,
-    ) -> Result<(), PlanFileError> {
-        write_plan_text(
+    ) -> Result<LateFingerprint, PlanFileError> {
+        let zeros = format!("{FIELDS_PREFIX}{:016x}", 0);
+        let mut hash = Xxh3Writer::default();
+        let actions = |range| {
+            let made = self.made_actions(range);
+            Ok((encode_pretty(&made)?, made))
+        };
+        let hashed = |made: Vec<PlanAction>| {
+            for action in &made {
+                FieldWriter(&mut hash).action(action);
+            }
+        };
+        let offset = write_plan_text(
             &self.outline,
-            &self.actions_fingerprint(),
+            &zeros,
             (self.users.len(), |range| {
                 encode_pretty(&self.made_users(range))
             }),
-            (self.actions.len(), |range| {
-                encode_pretty(&self.made_actions(range))
-            }),
+            (self.actions.len(), actions),
+            hashed,
             items_per_piece,
             piece,
-        )
+        )?;
+        Ok(LateFingerprint {
+            offset,
+            text: format!("{FIELDS_PREFIX}{:016x}", hash.digest()),
+        })
     }
 
     /// [`render_show_up_to`] of the plan [`DraftedPlan::into_plan`] gives, making only the

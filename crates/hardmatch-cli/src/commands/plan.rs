@@ -2,14 +2,14 @@
 //! and that file rendered for a change-approval reader. All decisions are the core's.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write as _;
+use std::io::{Seek as _, Write as _};
 use std::path::Path;
 
 use anyhow::Context as _;
 use hardmatch_core::diagnose::{DiagnoseOptions, diagnose_with};
 use hardmatch_core::plan::{
-    ActionKind, DraftedPlan, MappingEntry, Plan, PlanAction, PlanFileError, PlanInput, PlanPolicy,
-    RoutePreference, Selection, draft_plan, render_powershell, render_show,
+    ActionKind, DraftedPlan, LateFingerprint, MappingEntry, Plan, PlanAction, PlanFileError,
+    PlanInput, PlanPolicy, RoutePreference, Selection, draft_plan, render_powershell, render_show,
 };
 use hardmatch_core::sync::{CloudIndex, SyncReportDetail};
 use hardmatch_core::tenant::{SignInActivity, TenantSnapshot};
@@ -118,20 +118,30 @@ pub(crate) fn run(arguments: &PlanArgs, context: &Context) -> anyhow::Result<Exi
     }
 }
 
-/// Writes the plan file, encoding it on this core while another writes what is encoded:
-/// at a million users the file is over a gigabyte, and the kernel takes about as long to
-/// take it in as the encoder to make it. The file appears whole or not at all.
+/// Writes the plan file, making and encoding it on this core (and a second, for a long
+/// plan) while another thread writes it: at a million users the file is over a gigabyte,
+/// and the kernel takes about as long to take it in as the encoder to make it. The actions'
+/// fingerprint, known only once every action is made, is written last, over the zeros that
+/// stand in its place. The file appears whole or not at all.
 fn write_plan_file(plan: &DraftedPlan<'_>, path: &Path) -> anyhow::Result<()> {
-    // `None` marks the end: a writer that sees the pieces stop without it was left by a
-    // failed encoding, and refuses to put the file in place.
-    let (pieces, received) = std::sync::mpsc::sync_channel::<Option<Vec<u8>>>(4);
+    /// What the writer is handed: text to append, then the fingerprint, which ends it. A
+    /// writer that sees the pieces stop without it was left by a failed encoding, and
+    /// refuses to put the file in place.
+    enum Written {
+        Piece(Vec<u8>),
+        Fingerprint(LateFingerprint),
+    }
+    let (pieces, received) = std::sync::mpsc::sync_channel::<Written>(4);
     let (encoded, written) = std::thread::scope(|scope| {
         let writer = scope.spawn(move || {
             write_atomically_with(path, Visibility::Ordinary, |file| {
-                for piece in received {
-                    match piece {
-                        Some(piece) => file.write_all(&piece)?,
-                        None => return Ok(()),
+                for written in received {
+                    match written {
+                        Written::Piece(piece) => file.write_all(&piece)?,
+                        Written::Fingerprint(late) => {
+                            file.seek(std::io::SeekFrom::Start(late.offset))?;
+                            return file.write_all(late.text.as_bytes());
+                        }
                     }
                 }
                 Err(std::io::Error::other(
@@ -142,11 +152,11 @@ fn write_plan_file(plan: &DraftedPlan<'_>, path: &Path) -> anyhow::Result<()> {
         let stopped = || std::io::Error::other("the plan file's writer stopped");
         let encoded = plan
             .write_json_in_pieces(Plan::ITEMS_PER_PIECE, |piece| {
-                pieces.send(Some(piece)).map_err(|_| stopped())
+                pieces.send(Written::Piece(piece)).map_err(|_| stopped())
             })
-            .and_then(|()| {
+            .and_then(|late| {
                 pieces
-                    .send(None)
+                    .send(Written::Fingerprint(late))
                     .map_err(|_| PlanFileError::Write(stopped()))
             });
         drop(pieces);
