@@ -538,3 +538,38 @@ fn statuses_made_a_few_users_at_a_time_are_those_made_all_at_once() {
         assert!(blocks.tenant_findings == whole.tenant_findings, "{block}");
     }
 }
+
+#[test]
+fn findings_sort_by_kind_and_id_keeping_the_order_of_equal_ones() {
+    let kinds = [
+        TenantFindingKind::TakeoverAddressLoss,
+        TenantFindingKind::Orphan,
+        TenantFindingKind::SyncCreatedDuplicate,
+    ];
+    let ids: Vec<String> = (0..97).map(|number| format!("id-{number:02}")).collect();
+    let names: Vec<String> = (0..40_000).map(|number| format!("DN {number}")).collect();
+    // Enough findings for the halves to be sorted on two cores, with many equal keys, each
+    // told apart by the DN it names.
+    let findings: Vec<TenantFinding<'_>> = names
+        .iter()
+        .enumerate()
+        .map(|(number, name)| TenantFinding {
+            kind: kinds[number * 7 % 3],
+            cloud_user_id: &ids[number * 31 % ids.len()],
+            user_principal_name: "",
+            related_cloud_user_id: None,
+            addresses: Vec::new(),
+            detail: FindingDetail::TakeoverBy {
+                distinguished_name: name,
+            },
+        })
+        .collect();
+    let mut expected = findings.clone();
+    expected.sort_by(|left, right| {
+        (left.kind, &left.cloud_user_id).cmp(&(right.kind, &right.cloud_user_id))
+    });
+    let mut sorted = findings;
+    sort_findings(&mut sorted);
+    assert!(sorted == expected);
+    assert_eq!(sorted[0].kind, TenantFindingKind::Orphan);
+}
