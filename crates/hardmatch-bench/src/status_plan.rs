@@ -322,57 +322,70 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
     }
     let _ = writeln!(
         text,
-        "\nWhy the goal is missed, from phase timings (the resident set and the clock at each \
-         phase's end, in a throwaway build), an RSS trace and perf profiles of both commands at \
-         1M. Time: the two snapshots are parsed at once, one per core, in about 3.1 s (the \
-         tenant's file, the larger, sets the pace; the AD side is done about 0.7 s earlier); \
-         the tenant's indexes take about 0.9 s on both cores. The sync prediction then looks \
-         up, on both cores in about 1 s, everything its decisions read that the cycle never \
-         changes (scope, which AD object exports each anchor, each join's cloud user, whether \
-         a joined user is unchanged and whether another cloud user holds its values), and \
-         decides the users in AD order on one core in about 1.8 s, while the hygiene checks \
-         and the orphan search take the other. Those decisions are sequential, as Entra \
-         Connect's export is (each user's export claims values that later users are checked \
-         against), and bound by memory latency: each claim and each check of a claimed value \
-         is a lookup at a random place in a table of three million values. The statuses take \
-         about 0.5 s on both cores and the text output about 0.8 s. The parse and the indexes \
-         alone take 4 s of the 5 on two cores. In the generated tenant, as in a snapshot read \
-         from Graph v1.0, `onPremisesObjectIdentifier` is absent, so every one of the 600,000 \
-         joined users is written again and claims its values. Plan: after the same \
-         diagnosis, the planner takes about 3 s and its 605,000 actions about 1.3 GiB, and \
-         writing the file of 1.3 GB about 3 s, encoding on one core while the other writes, \
-         half of it the kernel taking the bytes into the page cache. Memory: the parsed users alone take about \
-         {:.1} GiB (the typed parse's peak), most of the budget before any work. The files' \
-         text is not held beside them (it is read in 1 MiB chunks and parsed a few thousand \
-         users at a time), and values of up to 24 bytes sit inline in their `CompactString`s. \
-         Measured inside `status`, the parse leaves about 1.6 GiB; the tenant's indexes, the \
-         prediction's decisions, the hygiene checks and the statuses with their 617,000 \
-         evidence items and 295,000 tenant findings bring it to its peak, at the end of the \
-         statuses. That peak is under 2 GiB since the prediction keeps only its report's \
-         summary where the output shows none of its records (status text and CSV, the HTML \
-         report, plan: at a million users the records were about 0.2 GB) and the statuses are \
-         made in blocks, each joined into one list as it is done. About 0.1 GiB of the peak \
-         is memory freed within the last second that the allocator keeps for reuse (mimalloc \
-         returns it after a second): returning it at once (`MIMALLOC_PURGE_DELAY=0`, \
-         alternated twice, before those two changes) took the peak from 2.18–2.21 to 2.09 GiB \
-         and added about 1 s. `plan` holds its 605,000 actions on top. \
-         Already done: sonic-rs on text read in chunks, mimalloc, inline short strings, lists \
-         held at their length (users' addresses and licences, statuses' evidence, the \
-         planner's drafts), four-byte index holders, indexes over one field that keep no \
-         keys (ids, anchors, UPNs, the prediction's AD anchors), statuses that refer to their \
-         users instead of copying their names, tenant findings that refer to their users, \
-         evidence and findings whose text is written only when printed, every table \
+        "\nWhy the goal is missed, from phase timings (the clock at each phase's end, in a \
+         throwaway build), RSS traces and perf profiles of both commands at 1M. Time: the two \
+         snapshots are parsed at once, one per core, in about 2.9 s; the tenant's indexes \
+         take about 0.5 s on both cores. The sync prediction then looks up, on both cores in \
+         about 0.6 s, everything its decisions read that the cycle never changes (scope, \
+         which AD object exports each anchor, each join's cloud user, whether a joined user is \
+         unchanged and whether another cloud user holds its values), and decides the users in \
+         AD order on one core in about 1.65 s, while the hygiene checks and the orphan search \
+         take the other. Those decisions are sequential, as Entra Connect's export is (each \
+         user's export claims values that later users are checked against), and bound by \
+         memory latency: each claim and each check of a claimed value is a lookup at a random \
+         place in a table of three million values. The statuses take about 0.4 s and the \
+         sort of the tenant findings about 0.1 s on both cores, and the text output about \
+         0.45 s. The parse and the indexes alone take 3.4 s of the 5 on two cores. On this \
+         machine the kernel's clearing of fresh pages is the largest single item of the \
+         profile (18% of `status`'s CPU): every page first touched costs, so memory is time \
+         here too. In the generated tenant, as in a snapshot read from Graph v1.0, \
+         `onPremisesObjectIdentifier` is absent, so every one of the 600,000 joined users is \
+         written again and claims its values. Plan: after the same diagnosis, the planner \
+         holds its 605,000 actions as drafts that refer to their users (about 0.1 GiB), and \
+         each action's text is made only as the file is written, two pieces at a time on two \
+         cores, while a third thread writes; the actions' fingerprint, which the file names \
+         before them, is written last over zeros kept in its place. Writing the file of \
+         1.3 GB takes about 4 s, most of it the kernel copying the text into fresh \
+         page-cache pages (`copy_folio_from_iter_atomic`, 2.8 s of CPU), then 0.5 s to \
+         sync it to disk. Memory: the parsed users alone take about {:.1} GiB (the typed \
+         parse's peak), most of the budget before any work. The files' text is not held \
+         beside them (it is read in 1 MiB chunks and parsed a few thousand users at a time), \
+         and values of up to 24 bytes sit inline in their `CompactString`s. Measured inside \
+         `status`, the parse leaves about 1.6 GiB; the tenant's indexes, the prediction's \
+         decisions, the hygiene checks and the statuses with their 617,000 evidence items and \
+         295,000 tenant findings bring it to its peak, at the end of the statuses. That peak \
+         is under 2 GiB since the prediction keeps only its report's summary where the output \
+         shows none of its records (status text and CSV, the HTML report, plan: at a million \
+         users the records were about 0.2 GB) and the statuses are made in blocks, each \
+         joined into one list as it is done. `plan` peaks while it plans, with its drafts \
+         and the planned users' records on top of the diagnosis; it keeps no index of AD \
+         addresses (the addresses it would copy to AD are looked for among AD's instead) and \
+         no map of the joins it can read from the tenant's anchor index. About 0.1 GiB of a \
+         peak is memory freed within the last second that the allocator keeps for reuse \
+         (mimalloc returns it after a second): returning it at once \
+         (`MIMALLOC_PURGE_DELAY=0`, alternated twice, in an earlier build) took `status`'s \
+         peak from 2.18–2.21 to 2.09 GiB and added about 1 s. Already done: sonic-rs on text \
+         read in chunks, with a splitter that crosses the users' text a string at a time, \
+         mimalloc, inline short strings, lists held at their length (users' addresses and \
+         licences, statuses' evidence, the planner's drafts), four-byte index holders, \
+         indexes over one field that keep no keys (ids, anchors, UPNs, the prediction's AD \
+         anchors), case-folded keys hashed eight bytes at a time, statuses that refer to \
+         their users instead of copying their names, tenant findings that refer to their \
+         users, evidence and findings whose text is written only when printed, every table \
          (statuses, tenant findings, hygiene) written a block at a time from borrowed cells, \
-         object GUIDs written from a stack buffer, one tenant index shared by the \
-         prediction, the diagnosis and the \
-         planner, a planner that hands back its drafts as it orders them, a prediction that \
-         keeps no operations and borrows each user's values from AD, and keeps its report's \
-         records only for outputs that show them, statuses made in blocks, both cores for parsing, \
-         indexes, the prediction's lookups, hygiene, statuses, planning and writing the plan, \
-         streamed status output, one map of the values a cycle writes (made-up ones too), models \
-         that hold only the fields a rule reads, licence SKUs and plans interned, an actions \
-         fingerprint over their fields (XXH3 of their JSON took about 1 s at each end), and \
-         a plan read back straight into its types.",
+         on two cores, object GUIDs written from a stack buffer, one tenant index shared by \
+         the prediction, the diagnosis and the planner, plan actions and users held as \
+         drafts and made into text only as the file is written, a prediction that keeps no \
+         operations and borrows each user's values from AD, and keeps its report's records \
+         only for outputs that show them, statuses made in blocks, both cores for parsing, \
+         indexes, the prediction's lookups, hygiene, statuses, the findings' sort, planning \
+         and writing the plan, streamed status output, one map of the values a cycle writes \
+         (made-up ones too), models that hold only the fields a rule reads, licence SKUs and \
+         plans interned, an actions fingerprint over their fields (XXH3 of their JSON took \
+         about 1 s at each end), and a plan read back straight into its types. Tried and \
+         left: the thread whose snapshot is read first parsing the other file's batches \
+         (the two files finish within about 0.1 s of each other; no change), and \
+         transparent huge pages (less user time, twice the system time, slower).",
         largest.parse.rss_mib() / 1024.0,
     );
     if let Some(footprint) = footprint {
@@ -380,16 +393,15 @@ pub(crate) fn render(text: &mut String, section: &StatusPlan) {
         let _ = writeln!(
             text,
             "\nWhat remains, judged by the footprint above: a tighter layout of the same users \
-             would bring neither `plan` under 2 GiB nor either command under 5 s. One string arena per snapshot would take {:.0}% (8-byte \
-             handles) to {:.0}% (4-byte offsets) off the parsed users, since most values are \
-             already inline and the records' fixed fields stay. The SMTP address indexes \
-             (two million values on each side) could keep no keys like the others, and plan \
-             actions kept compact (referring to their users, their text \
-             written only when the file is) and written as they are made would save most of \
-             the plan's 1.3 GiB above status. Meeting 5 s, and 2 GiB for plan, would need a \
-             different shape: the tenant held in compact indexes built for the rules as its \
-             users are parsed, and the AD users streamed past them, instead of both \
-             directories held whole in the models the emulator and the executor share.",
+             would not bring either command under 5 s. One string arena per snapshot would \
+             take {:.0}% (8-byte handles) to {:.0}% (4-byte offsets) off the parsed users, \
+             since most values are already inline and the records' fixed fields stay; on this \
+             machine, fewer pages touched would also save the time the kernel takes to clear \
+             them. The SMTP address indexes of the tenant (two million values) could keep no \
+             keys like the others. Meeting 5 s would need a different shape: the tenant held in \
+             compact indexes built for the rules as its users are parsed, and the AD users \
+             streamed past them, instead of both directories held whole in the models the \
+             emulator and the executor share.",
             saving(footprint.arena_with_handles),
             saving(footprint.arena_with_offsets),
         );

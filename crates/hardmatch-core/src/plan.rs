@@ -551,8 +551,8 @@ impl Plan {
             drop,
             items_per_piece,
             piece,
-        )
-        .map(drop)
+        )?;
+        Ok(())
     }
 
     /// Reads a plan file, refusing newer formats and hand-edited actions.
