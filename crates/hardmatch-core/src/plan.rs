@@ -561,24 +561,30 @@ impl Plan {
     /// million-user plan took over 6 GB. Only a file that does not read is looked at again,
     /// for its version, which explains more than the type error would.
     pub fn from_json(text: &str) -> Result<Self, PlanFileError> {
-        let plan: Self = match serde_json::from_str(text) {
-            Ok(plan) => plan,
-            Err(error) => return Err(Self::why_unreadable(text, error)),
-        };
-        if plan.format_version > PLAN_FORMAT_VERSION {
+        match serde_json::from_str::<Self>(text) {
+            Ok(plan) => plan.checked(),
+            Err(error) => Err(Self::why_unreadable(text, error)),
+        }
+    }
+
+    /// A plan as parsed from its file, refused when its format is newer than this build
+    /// reads or its actions were edited. [`Plan::from_json`] checks what it parses; a caller
+    /// that parses the file otherwise (as it is read, say) checks the result with this.
+    pub fn checked(self) -> Result<Self, PlanFileError> {
+        if self.format_version > PLAN_FORMAT_VERSION {
             return Err(PlanFileError::NewerFormat {
-                found: u64::from(plan.format_version),
+                found: u64::from(self.format_version),
                 supported: PLAN_FORMAT_VERSION,
             });
         }
-        let found = actions_fingerprint_like(&plan.actions_fingerprint, &plan.actions);
-        if found != plan.actions_fingerprint {
+        let found = actions_fingerprint_like(&self.actions_fingerprint, &self.actions);
+        if found != self.actions_fingerprint {
             return Err(PlanFileError::HandEdited {
-                expected: plan.actions_fingerprint,
+                expected: self.actions_fingerprint,
                 found,
             });
         }
-        Ok(plan)
+        Ok(self)
     }
 
     /// The error for a file that does not read as a plan: no version, a newer version, or
@@ -2953,23 +2959,36 @@ pub fn render_show(plan: &Plan) -> String {
     render_show_up_to(plan, usize::MAX)
 }
 
+/// [`render_show`], handed to `emit` about a megabyte at a time: the rendering of a
+/// million-user plan is over a gigabyte, better not held beside the plan.
+pub fn render_show_in_blocks<Error>(
+    plan: &Plan,
+    emit: impl FnMut(&str) -> Result<(), Error>,
+) -> Result<(), Error> {
+    shown_whole(plan).render_in_blocks(usize::MAX, emit)
+}
+
 /// [`render_show`] with at most `limit` users, actions and users not planned, each list
 /// followed by how many it leaves out, and the actions counted per kind when some are left
 /// out: `hardmatch plan` prints this, so that a plan for a million users prints a page, not
 /// half a gigabyte. The plan file, and `hardmatch show` on it, keep everything.
 pub fn render_show_up_to(plan: &Plan, limit: usize) -> String {
+    shown_whole(plan).render(limit)
+}
+
+/// What the renderings read of a plan made whole.
+fn shown_whole(plan: &Plan) -> Shown<'_> {
     let kinds = plan
         .actions
         .iter()
         .map(|action| (action.kind, action.irreversible));
-    let shown = Shown {
+    Shown {
         outline: plan,
         users: &plan.users,
         user_count: plan.users.len(),
         actions: &plan.actions,
         totals: ActionTotals::of(kinds),
-    };
-    shown.render(limit)
+    }
 }
 
 /// What [`render_show_up_to`] reads of a plan: its outline (whose users and actions are not
@@ -3008,6 +3027,23 @@ impl ActionTotals {
 
 impl Shown<'_> {
     fn render(&self, limit: usize) -> String {
+        let mut whole = String::new();
+        let rendered: Result<(), std::convert::Infallible> = self.render_in_blocks(limit, |text| {
+            whole.push_str(text);
+            Ok(())
+        });
+        let Ok(()) = rendered;
+        whole
+    }
+
+    /// The rendering, handed to `emit` about a megabyte at a time, always after a whole
+    /// entry: the rendering of a million-user plan is over a gigabyte.
+    fn render_in_blocks<Error>(
+        &self,
+        limit: usize,
+        mut emit: impl FnMut(&str) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        const BLOCK: usize = 1 << 20;
         let Self {
             outline: plan,
             users,
@@ -3016,6 +3052,14 @@ impl Shown<'_> {
             totals,
         } = self;
         let mut text = String::new();
+        let mut entry_done = |text: &mut String| {
+            if text.len() < BLOCK {
+                return Ok(());
+            }
+            let emitted = emit(text);
+            text.clear();
+            emitted
+        };
         let _ = writeln!(text, "hardmatch plan (format {})", plan.format_version);
         let _ = writeln!(text, "  tenant:       {}", plan.tenant_id);
         let _ = writeln!(text, "  generated at: {}", plan.generated_at);
@@ -3080,6 +3124,7 @@ impl Shown<'_> {
                             "replaced by the AD password if password hash sync is on (unknown: tenant sync settings were not readable)",
                     }
                 );
+                entry_done(&mut text)?;
             }
             left_out(&mut text, *user_count, limit, "users to link");
             let _ = writeln!(text);
@@ -3115,6 +3160,7 @@ impl Shown<'_> {
                 if !action.depends_on.is_empty() {
                     let _ = writeln!(text, "       after:      {}", action.depends_on.join(", "));
                 }
+                entry_done(&mut text)?;
             }
             left_out(&mut text, totals.count, limit, "actions");
             let _ = writeln!(text);
@@ -3127,10 +3173,11 @@ impl Shown<'_> {
                     "  {} [{}]: {}",
                     skipped.user, skipped.code, skipped.reason
                 );
+                entry_done(&mut text)?;
             }
             left_out(&mut text, plan.skipped.len(), limit, "users not planned");
         }
-        text
+        if text.is_empty() { Ok(()) } else { emit(&text) }
     }
 }
 

@@ -971,6 +971,23 @@ fn a_drafted_plan_shows_and_writes_what_the_plan_made_whole_does_once_its_finger
     let text = String::from_utf8(written).unwrap();
     assert!(text == serde_json_text(&whole), "{}", &text[..400]);
     assert_eq!(drafted.into_plan(), whole);
+    // Rendered a block at a time, whole entries each, it reads as rendered whole; an error
+    // of the reader stops it.
+    let mut blocks: Vec<String> = Vec::new();
+    render_show_in_blocks(&whole, |block| {
+        blocks.push(block.to_owned());
+        Ok::<(), ()>(())
+    })
+    .unwrap();
+    assert!(blocks.len() > 1, "{}", blocks.len());
+    assert!(blocks.iter().all(|block| block.ends_with('\n')));
+    assert!(blocks.concat() == render_show(&whole));
+    let mut emitted = 0;
+    let stopped = render_show_in_blocks(&whole, |_| {
+        emitted += 1;
+        Err("reader gone")
+    });
+    assert_eq!((stopped, emitted), (Err("reader gone"), 1));
     // Another tenant's index is refused rather than read against the wrong users.
     let other = snapshot(&world);
     let other_index = CloudIndex::of(&other);
