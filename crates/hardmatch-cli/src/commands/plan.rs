@@ -271,9 +271,14 @@ pub(crate) fn show(arguments: &ShowArgs, context: &Context) -> anyhow::Result<Ex
     let text = if arguments.powershell {
         render_powershell(&plan)
     } else if arguments.json {
-        let mut json = plan.to_json().context("cannot encode the plan")?;
-        json.push('\n');
-        json
+        // Printed a piece at a time, as the plan file is written; then a blank line.
+        plan.write_json_in_pieces(Plan::ITEMS_PER_PIECE, |piece| {
+            let text = String::from_utf8(piece).map_err(std::io::Error::other)?;
+            context.printer.data(&text)
+        })
+        .context("cannot encode the plan")?;
+        context.printer.data("\n")?;
+        return Ok(ExitStatus::Success);
     } else {
         // Printed as it is rendered: at a million users the rendering is over a gigabyte.
         let mut ends_a_line = true;

@@ -129,6 +129,15 @@ fn show_renders_the_saved_plan_and_its_powershell() {
         .unwrap();
     assert!(powershell.status.success());
     insta::assert_snapshot!(stable(&String::from_utf8(powershell.stdout).unwrap()));
+    // The JSON is the file as written, then a blank line.
+    let json = hardmatch()
+        .args(["show", "--json", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(json.status.success(), "{}", render(&json));
+    let mut file = std::fs::read(&path).unwrap();
+    file.push(b'\n');
+    assert!(json.stdout == file, "{}", render(&json));
 }
 
 #[test]
