@@ -512,7 +512,7 @@ fn sort_findings(findings: &mut [TenantFinding<'_>]) {
     let order = |left: &TenantFinding<'_>, right: &TenantFinding<'_>| {
         (left.kind, &left.cloud_user_id).cmp(&(right.kind, &right.cloud_user_id))
     };
-    if findings.len() >= 1 << 14 {
+    if findings.len() >= parallel::ITEMS_WORTH_A_THREAD {
         let (first, second) = findings.split_at_mut(findings.len() / 2);
         parallel::both(|| first.sort_by(order), || second.sort_by(order));
     }

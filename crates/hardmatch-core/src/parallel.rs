@@ -20,9 +20,9 @@ pub fn both<First, Second: Send>(
     })
 }
 
-/// Fewer items than this are mapped on this thread alone: a thread costs more than they
+/// Fewer items than this are worked on this thread alone: a thread costs more than they
 /// take (the emulator runs a cycle over a handful of users at every sync).
-const ITEMS_WORTH_A_THREAD: usize = 4096;
+pub const ITEMS_WORTH_A_THREAD: usize = 4096;
 
 /// `map` of every item that gives one, in order: the first half of `items` on this thread,
 /// the second on another. `map` is given each item's position in `items`.

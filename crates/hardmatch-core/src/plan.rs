@@ -760,11 +760,30 @@ impl List<'_> {
 /// input. Hashing the fields instead of the actions' JSON, as plans did before, spares
 /// encoding a million-user plan's actions once more (about a second) for each fingerprint.
 pub fn actions_fingerprint(actions: &[PlanAction]) -> String {
-    let mut hash = Xxh3Writer::default();
-    for action in actions {
-        FieldWriter(&mut hash).action(action);
+    let mut hash = FieldsHash::default();
+    hash.add(actions);
+    hash.fingerprint()
+}
+
+/// [`actions_fingerprint`] taken a few actions at a time, in order.
+#[derive(Default)]
+struct FieldsHash(Xxh3Writer);
+
+impl FieldsHash {
+    fn add(&mut self, actions: &[PlanAction]) {
+        for action in actions {
+            FieldWriter(&mut self.0).action(action);
+        }
     }
-    format!("{FIELDS_PREFIX}{:016x}", hash.digest())
+
+    fn fingerprint(self) -> String {
+        fields_fingerprint(self.0.digest())
+    }
+}
+
+/// An `xxh3-fields:` fingerprint's text.
+fn fields_fingerprint(digest: u64) -> String {
+    format!("{FIELDS_PREFIX}{digest:016x}")
 }
 
 const FIELDS_PREFIX: &str = "xxh3-fields:";
@@ -1093,13 +1112,6 @@ impl DraftedPlan<'_> {
         self.users.len()
     }
 
-    /// The planned users, in order.
-    pub fn users(&self) -> impl Iterator<Item = PlannedUser> + '_ {
-        self.users
-            .iter()
-            .map(|held| self.texts.user(held, &self.actions))
-    }
-
     pub fn skipped(&self) -> &[SkippedUser] {
         &self.outline.skipped
     }
@@ -1162,17 +1174,13 @@ impl DraftedPlan<'_> {
         items_per_piece: usize,
         piece: impl FnMut(Vec<u8>) -> std::io::Result<()>,
     ) -> Result<LateFingerprint, PlanFileError> {
-        let zeros = format!("{FIELDS_PREFIX}{:016x}", 0);
-        let mut hash = Xxh3Writer::default();
+        let zeros = fields_fingerprint(0);
+        let mut hash = FieldsHash::default();
         let actions = |range| {
             let made = self.made_actions(range);
             Ok((encode_pretty(&made)?, made))
         };
-        let hashed = |made: Vec<PlanAction>| {
-            for action in &made {
-                FieldWriter(&mut hash).action(action);
-            }
-        };
+        let hashed = |made: Vec<PlanAction>| hash.add(&made);
         let offset = write_plan_text(
             &self.outline,
             &zeros,
@@ -1186,7 +1194,7 @@ impl DraftedPlan<'_> {
         )?;
         Ok(LateFingerprint {
             offset,
-            text: format!("{FIELDS_PREFIX}{:016x}", hash.digest()),
+            text: hash.fingerprint(),
         })
     }
 
@@ -1489,11 +1497,11 @@ impl<'input> Texts<'input> {
         let name = ad.map_or("", |ad| ad.distinguished_name.as_str());
         let anchor = ad.map_or("", |ad| ad.immutable_id.as_str());
         let object = object.map_or("", |user| user.user_principal_name.as_str());
-        // An address copied to AD is the value after its `SMTP:`/`smtp:` prefix.
+        // An address copied to AD is the proxy address's value.
         let address = draft
             .value
             .as_deref()
-            .and_then(|value| value.get(5..))
+            .and_then(smtp_value)
             .unwrap_or_default();
         match draft.why {
             Why::HolderKeepsAccount => format!(
@@ -1796,14 +1804,7 @@ impl<'a, 'input> Planner<'a, 'input> {
         let by_name = !matches!(input.selection, Selection::AllSafe);
         // Anchors on this core, names on the other.
         let (ad_anchors, ad_by_name) = parallel::both(
-            || {
-                let mut ad_anchors =
-                    FieldIndex::with_capacity(input.ad_users, input.ad_users.len());
-                for (position, _) in positions(input.ad_users) {
-                    ad_anchors.insert(position);
-                }
-                ad_anchors
-            },
+            || FieldIndex::of_all(input.ad_users),
             || {
                 let mut ad_by_name =
                     MultiIndex::with_capacity(if by_name { input.ad_users.len() * 3 } else { 0 });
@@ -2589,8 +2590,7 @@ impl<'a, 'input> Planner<'a, 'input> {
 /// The address an AD preparation draft copies from the cloud account, if it copies one.
 fn copied_address(draft: &Draft) -> Option<&str> {
     match draft.why {
-        // After the value's `SMTP:` or `smtp:`.
-        Why::CopyAddress { .. } => draft.value.as_deref().and_then(|value| value.get(5..)),
+        Why::CopyAddress { .. } => draft.value.as_deref().and_then(smtp_value),
         _ => None,
     }
 }
@@ -2604,7 +2604,9 @@ fn leave_out_addresses_held_in_ad(
     users: &[HeldUser],
     per_user: &mut [UserActions],
 ) {
-    let held_elsewhere: Vec<bool> = {
+    // The AD users holding a copied address; the set of copied addresses borrows from the
+    // drafts, which are then edited.
+    let holders: MultiIndex<Folded<'_>> = {
         let copied: HashSet<Folded<'_>> = per_user
             .iter()
             .flat_map(|actions| actions.ad_preparation.iter().filter_map(copied_address))
@@ -2621,34 +2623,23 @@ fn leave_out_addresses_held_in_ad(
                 .collect();
             (!held.is_empty()).then_some((position as u32, held))
         });
-        let mut holders: MultiIndex<Folded<'_>> = MultiIndex::with_capacity(found.len());
-        for (position, held) in &found {
+        let mut holders = MultiIndex::with_capacity(found.len());
+        for (position, held) in found {
             for address in held {
-                holders.insert(Folded(address), *position);
+                holders.insert(Folded(address), position);
             }
         }
-        users
-            .iter()
-            .zip(per_user.iter())
-            .flat_map(|(user, actions)| {
-                let name = &ad_users[user.ad as usize].distinguished_name;
-                let holders = &holders;
-                actions
-                    .ad_preparation
-                    .iter()
-                    .filter_map(copied_address)
-                    .map(move |address| {
-                        holders.get(&Folded(address)).iter().any(|&position| {
-                            ad_users[position as usize].distinguished_name != *name
-                        })
-                    })
-            })
-            .collect()
+        holders
     };
-    let mut held_elsewhere = held_elsewhere.into_iter();
-    for actions in per_user {
+    for (user, actions) in users.iter().zip(per_user) {
+        let name = &ad_users[user.ad as usize].distinguished_name;
         actions.ad_preparation.retain(|draft| {
-            copied_address(draft).is_none() || !held_elsewhere.next().unwrap_or(false)
+            copied_address(draft).is_none_or(|address| {
+                let holders = holders.get(&Folded(address));
+                holders
+                    .iter()
+                    .all(|&position| ad_users[position as usize].distinguished_name == *name)
+            })
         });
     }
 }
@@ -2946,11 +2937,7 @@ pub fn apply_ad_actions(plan: &Plan, ad_users: &mut [AdUser]) {
 
 /// Counts of actions per kind, for summaries.
 pub fn action_counts(plan: &Plan) -> BTreeMap<&'static str, usize> {
-    let mut counts = BTreeMap::new();
-    for action in &plan.actions {
-        *counts.entry(action.kind.name()).or_default() += 1;
-    }
-    counts
+    totals_of(plan).by_kind
 }
 
 /// The plan for a change-approval reader: what changes, what is irreversible, and which
@@ -2978,17 +2965,21 @@ pub fn render_show_up_to(plan: &Plan, limit: usize) -> String {
 
 /// What the renderings read of a plan made whole.
 fn shown_whole(plan: &Plan) -> Shown<'_> {
-    let kinds = plan
-        .actions
-        .iter()
-        .map(|action| (action.kind, action.irreversible));
     Shown {
         outline: plan,
         users: &plan.users,
         user_count: plan.users.len(),
         actions: &plan.actions,
-        totals: ActionTotals::of(kinds),
+        totals: totals_of(plan),
     }
+}
+
+fn totals_of(plan: &Plan) -> ActionTotals {
+    let kinds = plan
+        .actions
+        .iter()
+        .map(|action| (action.kind, action.irreversible));
+    ActionTotals::of(kinds)
 }
 
 /// What [`render_show_up_to`] reads of a plan: its outline (whose users and actions are not

@@ -268,19 +268,21 @@ fn record_sign_ins(tenant: &mut TenantSnapshot, mut found: SignIns) {
 
 pub(crate) fn show(arguments: &ShowArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let plan = read_plan(&arguments.plan)?;
-    let text = if arguments.powershell {
-        render_powershell(&plan)
+    // The JSON and the review are printed as they are made: at a million users each is over
+    // a gigabyte.
+    if arguments.powershell {
+        context
+            .printer
+            .data(&with_final_newline(render_powershell(&plan)))?;
     } else if arguments.json {
-        // Printed a piece at a time, as the plan file is written; then a blank line.
+        // The plan file's text, then a blank line.
         plan.write_json_in_pieces(Plan::ITEMS_PER_PIECE, |piece| {
             let text = String::from_utf8(piece).map_err(std::io::Error::other)?;
             context.printer.data(&text)
         })
         .context("cannot encode the plan")?;
         context.printer.data("\n")?;
-        return Ok(ExitStatus::Success);
     } else {
-        // Printed as it is rendered: at a million users the rendering is over a gigabyte.
         let mut ends_a_line = true;
         render_show_in_blocks(&plan, |block| {
             ends_a_line = block.ends_with('\n');
@@ -289,9 +291,7 @@ pub(crate) fn show(arguments: &ShowArgs, context: &Context) -> anyhow::Result<Ex
         if !ends_a_line {
             context.printer.data("\n")?;
         }
-        return Ok(ExitStatus::Success);
-    };
-    context.printer.data(&with_final_newline(text))?;
+    }
     Ok(ExitStatus::Success)
 }
 

@@ -352,14 +352,14 @@ fn write_table<'row, Row: Sync, const LEADING: usize>(
     cells: impl Fn(&'row Row) -> [&'row str; LEADING] + Sync,
     last: impl Fn(&'row Row, &mut String) + Sync,
 ) -> std::io::Result<()> {
-    /// Rows written at a time; fewer than twice this many are measured on one core.
+    /// Rows written at a time.
     const ROWS_PER_PIECE: usize = 4096;
     if rows.is_empty() {
         return Ok(());
     }
     out.text.push_str(&format!("\n{title} ({})\n", rows.len()));
     let measure = |rows: &'row [Row]| table::Columns::measure(header, rows.iter().map(&cells));
-    let columns = if rows.len() < 2 * ROWS_PER_PIECE {
+    let columns = if rows.len() < parallel::ITEMS_WORTH_A_THREAD {
         measure(rows)
     } else {
         let (first, second) = rows.split_at(rows.len() / 2);
